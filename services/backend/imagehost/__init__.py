@@ -1,0 +1,4 @@
+"""imagehost: the backend of a small self-hosted image host.
+
+Run it with `python -m imagehost`; see README.md for the settings.
+"""

@@ -1,0 +1,127 @@
+"""The error contract: one exception class per contract code.
+
+Handlers raise these; the worker turns them into `{"error": {"code", "message"}}` in one
+place (`AppError.to_body`). Anything else that escapes a handler is a bug: the worker
+logs its traceback and answers `Internal` without details.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+
+class AppError(Exception):
+    status: HTTPStatus = HTTPStatus.INTERNAL_SERVER_ERROR
+    code: str = "internal"
+    message: str = "Something went wrong on our side. Try again; if it keeps happening, tell the site owner."
+
+    def __init__(self, message: str | None = None, headers: dict[str, str] | None = None):
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.headers = headers or {}
+
+    def to_body(self) -> dict:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class BadRequest(AppError):
+    status, code = HTTPStatus.BAD_REQUEST, "bad_request"
+    message = "The request is malformed."
+
+
+class MissingFile(AppError):
+    status, code = HTTPStatus.BAD_REQUEST, "missing_file"
+    message = "No file was sent. Send the image as a multipart/form-data field named 'file'."
+
+
+class TooManyFiles(AppError):
+    status, code = HTTPStatus.BAD_REQUEST, "too_many_files"
+    message = "Send exactly one file per upload, in the field named 'file'."
+
+
+class EmptyFile(AppError):
+    status, code = HTTPStatus.BAD_REQUEST, "empty_file"
+    message = "The file is empty (0 bytes). Choose a PNG, JPEG or GIF image."
+
+
+class InvalidName(AppError):
+    status, code = HTTPStatus.BAD_REQUEST, "invalid_name"
+    message = "That is not an image name. Names look like 'AbCdEfGhIjKlMnOp.png'."
+
+
+class Unauthorized(AppError):
+    status, code = HTTPStatus.UNAUTHORIZED, "unauthorized"
+    message = "A token is needed: send 'Authorization: Bearer <token>'."
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message, headers={"WWW-Authenticate": 'Bearer realm="imagehost"'})
+
+
+class Forbidden(AppError):
+    status, code = HTTPStatus.FORBIDDEN, "forbidden"
+    message = "That token is not valid for this request."
+
+
+class NotFound(AppError):
+    status, code = HTTPStatus.NOT_FOUND, "not_found"
+    message = "Nothing here. Check the address."
+
+
+class MethodNotAllowed(AppError):
+    status, code = HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed"
+
+    def __init__(self, allowed: list[str]):
+        allow = ", ".join(allowed)
+        super().__init__(f"This address accepts {allow} only.", headers={"Allow": allow})
+
+
+class LengthRequired(AppError):
+    status, code = HTTPStatus.LENGTH_REQUIRED, "length_required"
+    message = "Send the upload with a Content-Length header (chunked uploads are not accepted)."
+
+
+class FileTooLarge(AppError):
+    status, code = HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "file_too_large"
+
+    def __init__(self, limit_bytes: int):
+        super().__init__(f"The file is too large: at most {describe_size(limit_bytes)} ({limit_bytes} bytes).")
+
+
+class UnsupportedType(AppError):
+    status, code = HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_type"
+    message = "That file is not an image we accept: PNG, JPEG or GIF only."
+
+
+class ImageTooLarge(AppError):
+    status, code = HTTPStatus.UNPROCESSABLE_ENTITY, "image_too_large"
+
+    def __init__(self, width: int, height: int, limit_pixels: int):
+        super().__init__(
+            f"The image is {width}x{height} pixels; at most {limit_pixels:,} pixels "
+            f"({limit_pixels / 1e6:g} megapixels) are accepted. Scale it down and try again."
+        )
+
+
+class InsufficientStorage(AppError):
+    status, code = HTTPStatus.INSUFFICIENT_STORAGE, "insufficient_storage"
+    message = "The server's disk is full, so the image was not saved. Try again later."
+
+
+class Unavailable(AppError):
+    status, code = HTTPStatus.SERVICE_UNAVAILABLE, "unavailable"
+    message = "The service is busy. Try again in a moment."
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message, headers={"Retry-After": "1"})
+
+
+class Internal(AppError):
+    pass
+
+
+def describe_size(n: int) -> str:
+    """5242880 -> '5 MiB'; 1536 -> '1.5 KiB'."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{n} bytes"

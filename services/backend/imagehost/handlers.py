@@ -1,0 +1,177 @@
+"""The route handlers: `handler(request, app, **path_params) -> Response`.
+
+Handlers raise AppError subclasses for every refusal; they never touch the socket.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from http import HTTPStatus
+
+from . import auth, storage
+from .config import Config
+from .errors import BadRequest, Forbidden, InvalidName, NotFound, Unauthorized
+from .index import ImageRecord, Index
+from .uploads import receive_image
+from .validation import ACCEPTED_TYPES, is_image_name
+from .web import Request, Response, base_url, json_response
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+_CURSOR = re.compile(r"[1-9][0-9]{0,17}")
+
+
+@dataclass(frozen=True)
+class App:
+    """What handlers share within one worker."""
+
+    config: Config
+    index: Index
+    worker_id: int
+
+
+def upload(request: Request, app: App) -> Response:
+    config = app.config
+    auth.require_upload_token(auth.bearer_token(request.header("Authorization")), config.upload_token)
+    received = receive_image(
+        request.body, request.header("Content-Type"), config.tmp_dir, config.max_upload_bytes, config.max_image_pixels
+    )
+    with received.temp as temp:
+        name = temp.publish(config.images_dir, received.info.type.extension)
+    delete_token = auth.new_delete_token()
+    try:
+        record = app.index.add(
+            name=name,
+            type=received.info.type.mime,
+            size=temp.size,
+            width=received.info.width,
+            height=received.info.height,
+            sha256=temp.sha256,
+            original_name=received.original_name,
+            delete_token_hash=auth.hash_token(delete_token),
+        )
+    except BaseException:
+        storage.remove_image(config.images_dir, name)
+        raise
+    links = _links(request, app, name)
+    payload = {**_describe(record, links), "delete_token": delete_token, "delete_url": links["delete_url"]}
+    return json_response(HTTPStatus.CREATED, payload, {"Location": links["url"]})
+
+
+def list_images(request: Request, app: App) -> Response:
+    _require_gallery_access(request, app)
+    limit = _page_size(request.query_value("limit"))
+    cursor = _cursor(request.query_value("cursor"))
+    records, next_id = app.index.page(limit, cursor)
+    items = [_describe(record, _links(request, app, record.name)) for record in records]
+    return json_response(HTTPStatus.OK, {"items": items, "next_cursor": str(next_id) if next_id else None})
+
+
+def get_image(request: Request, app: App, name: str) -> Response:
+    _require_valid_name(name)
+    token = auth.bearer_token(request.header("Authorization"))
+    if not (app.config.gallery_public or auth.is_admin(token, app.config.admin_token)):
+        if token is None:
+            raise Unauthorized("Send the image's delete token or the admin token: 'Authorization: Bearer <token>'.")
+        record = _find(app, name)
+        if not auth.matches_hash(token, record.delete_token_hash):
+            raise Forbidden("That token is neither this image's delete token nor the admin token.")
+    record = _find(app, name)
+    return json_response(HTTPStatus.OK, _describe(record, _links(request, app, name)))
+
+
+def delete_image(request: Request, app: App, name: str) -> Response:
+    _require_valid_name(name)
+    token = auth.bearer_token(request.header("Authorization"))
+    if token is None:
+        raise Unauthorized("Deleting needs the image's delete token or the admin token: 'Authorization: Bearer <token>'.")
+    record = _find(app, name)
+    if not (auth.is_admin(token, app.config.admin_token) or auth.matches_hash(token, record.delete_token_hash)):
+        raise Forbidden("That token is neither this image's delete token nor the admin token.")
+    # File first, then row: a crash in between leaves a row without a file, which the
+    # start-up reconcile removes; the other order could bring a deleted image back.
+    storage.remove_image(app.config.images_dir, name)
+    if not app.index.delete(name):
+        raise NotFound("That image was already deleted.")
+    return Response(HTTPStatus.NO_CONTENT)
+
+
+def limits(request: Request, app: App) -> Response:
+    config = app.config
+    return json_response(
+        HTTPStatus.OK,
+        {
+            "max_upload_bytes": config.max_upload_bytes,
+            "max_image_pixels": config.max_image_pixels,
+            "accepted_types": [t.mime for t in ACCEPTED_TYPES],
+            "accepted_extensions": [t.extension for t in ACCEPTED_TYPES],
+            "upload_token_required": bool(config.upload_token),
+            "gallery_public": config.gallery_public,
+        },
+    )
+
+
+def health(request: Request, app: App) -> Response:
+    images_writable = os.access(app.config.tmp_dir, os.W_OK) and os.access(app.config.images_dir, os.W_OK)
+    index_readable = app.index.is_readable()
+    healthy = images_writable and index_readable
+    return json_response(
+        HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE,
+        {
+            "status": "ok" if healthy else "unhealthy",
+            "worker": app.worker_id,
+            "pid": os.getpid(),
+            "images_dir_writable": images_writable,
+            "index_readable": index_readable,
+        },
+    )
+
+
+def _require_gallery_access(request: Request, app: App) -> None:
+    if app.config.gallery_public:
+        return
+    token = auth.bearer_token(request.header("Authorization"))
+    if token is None:
+        raise Unauthorized("The image list is private: send 'Authorization: Bearer <admin token>'.")
+    if not auth.is_admin(token, app.config.admin_token):
+        raise Forbidden("That is not the admin token.")
+
+
+def _require_valid_name(name: str) -> None:
+    if not is_image_name(name):
+        raise InvalidName()
+
+
+def _find(app: App, name: str) -> ImageRecord:
+    record = app.index.get(name)
+    if record is None:
+        raise NotFound("No image has that name (it may have been deleted).")
+    return record
+
+
+def _page_size(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_PAGE_SIZE
+    if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+        raise BadRequest(f"'limit' must be a whole number from 1 to {MAX_PAGE_SIZE}.")
+    return int(raw)
+
+
+def _cursor(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if not _CURSOR.fullmatch(raw):
+        raise BadRequest("'cursor' is not valid: pass the next_cursor of the previous page as it is.")
+    return int(raw)
+
+
+def _links(request: Request, app: App, name: str) -> dict[str, str]:
+    base = base_url(request, app.config.public_base_url, f"{app.config.bind_host}:{app.config.port_of(app.worker_id)}")
+    return {"url": f"{base}/images/{name}", "delete_url": f"{base}/api/images/{name}"}
+
+
+def _describe(record: ImageRecord, links: dict[str, str]) -> dict:
+    fields = record.public_fields()
+    return {"name": fields.pop("name"), "url": links["url"], **fields}

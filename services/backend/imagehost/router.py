@@ -1,0 +1,51 @@
+"""A literal route table: (method, path pattern) -> handler.
+
+`Router.match()` returns the handler and the path parameters, or raises NotFound, or
+MethodNotAllowed carrying the `Allow` header. HEAD is served wherever GET is (the worker
+drops the body).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+from urllib.parse import unquote
+
+from .errors import MethodNotAllowed, NotFound
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: str  # "/api/images/{name}": a {parameter} is one path segment
+    handler: Callable
+
+
+class Router:
+    def __init__(self, routes: tuple[Route, ...]):
+        self._routes = [(self._compile(route.pattern), route) for route in routes]
+
+    @staticmethod
+    def _compile(pattern: str) -> re.Pattern:
+        parts = re.split(r"\{(\w+)\}", pattern)
+        regex = "".join(
+            re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^/]+)" for i, part in enumerate(parts)
+        )
+        return re.compile(regex)
+
+    def match(self, method: str, path: str) -> tuple[Callable, dict[str, str]]:
+        """The handler for `method` on `path` and its decoded path parameters."""
+        allowed: list[str] = []
+        for regex, route in self._routes:
+            found = regex.fullmatch(path)
+            if not found:
+                continue
+            if route.method == method or (method == "HEAD" and route.method == "GET"):
+                return route.handler, {k: unquote(v, errors="replace") for k, v in found.groupdict().items()}
+            allowed.append(route.method)
+        if not allowed:
+            raise NotFound()
+        if "GET" in allowed:
+            allowed.append("HEAD")
+        raise MethodNotAllowed(sorted(set(allowed)))

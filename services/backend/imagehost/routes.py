@@ -1,0 +1,19 @@
+"""The route table: every URL the backend answers, in one place.
+
+nginx serves `/images/<name>` files and the page itself; these are the rest.
+"""
+
+from . import handlers
+from .router import Route, Router
+
+ROUTES = (
+    Route("POST", "/upload", handlers.upload),
+    Route("GET", "/api/images", handlers.list_images),
+    Route("GET", "/images", handlers.list_images),  # the design's name for the listing
+    Route("GET", "/api/images/{name}", handlers.get_image),
+    Route("DELETE", "/api/images/{name}", handlers.delete_image),
+    Route("GET", "/api/limits", handlers.limits),
+    Route("GET", "/api/health", handlers.health),
+)
+
+router = Router(ROUTES)

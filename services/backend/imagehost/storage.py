@@ -1,0 +1,159 @@
+"""Image files on disk: temp files, durable atomic publication, deletion.
+
+An upload is written to `IMAGES_DIR/.tmp/` (same filesystem), fsynced, then hard-linked
+to its final random name and the temp name unlinked: the image appears whole or not at
+all, and an existing name is never overwritten. nginx serves `IMAGES_DIR` directly, so
+only finished images ever sit there, with mode 0644 so nginx's user can read them.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import secrets
+import time
+from pathlib import Path
+
+from .errors import InsufficientStorage
+from .validation import is_image_name
+
+# 12 random bytes = 96 bits, 16 URL-safe characters.
+NAME_RANDOM_BYTES = 12
+TEMP_PREFIX = "upload-"
+# A temp file older than this at start-up belongs to no live request.
+STALE_TEMP_SECONDS = 0
+
+
+def new_image_name(extension: str) -> str:
+    return secrets.token_urlsafe(NAME_RANDOM_BYTES) + extension
+
+
+def is_disk_full(exc: OSError) -> bool:
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+class TempUpload:
+    """A temp file in `tmp_dir` that becomes an image or disappears.
+
+    Use as a context manager: on leaving it, the temp file is removed unless `publish()`
+    succeeded. Writes that fail because the disk is full raise InsufficientStorage.
+    """
+
+    def __init__(self, tmp_dir: Path):
+        self.tmp_dir = tmp_dir
+        self.size = 0
+        self._sha256 = hashlib.sha256()
+        self._fd, path = _mkstemp(tmp_dir)
+        self.path = Path(path)
+        self._published = False
+
+    def __enter__(self) -> "TempUpload":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+        if not self._published:
+            _unlink_quietly(self.path)
+
+    def write(self, data) -> None:
+        view = memoryview(data)
+        self._sha256.update(view)
+        self.size += len(view)
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+        except OSError as exc:
+            raise InsufficientStorage() if is_disk_full(exc) else exc
+
+    @property
+    def sha256(self) -> str:
+        return self._sha256.hexdigest()
+
+    def open_for_reading(self):
+        return open(self.path, "rb")
+
+    def publish(self, images_dir: Path, extension: str) -> str:
+        """fsync, then atomically give the file a fresh random name in `images_dir`.
+
+        Returns the new name. The directory is fsynced too, so a crash after this
+        returns cannot lose the image.
+        """
+        try:
+            os.fchmod(self._fd, 0o644)
+            os.fsync(self._fd)
+            self.close()
+            while True:
+                name = new_image_name(extension)
+                try:
+                    os.link(self.path, images_dir / name)
+                    break
+                except FileExistsError:  # 2**-96 odds, but never overwrite an image
+                    continue
+            self._published = True
+            _unlink_quietly(self.path)
+            fsync_dir(images_dir)
+        except OSError as exc:
+            raise InsufficientStorage() if is_disk_full(exc) else exc
+        return name
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def _mkstemp(tmp_dir: Path) -> tuple[int, str]:
+    import tempfile
+
+    try:
+        return tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=tmp_dir)
+    except OSError as exc:
+        raise InsufficientStorage() if is_disk_full(exc) else exc
+
+
+def fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_image(images_dir: Path, name: str) -> None:
+    """Delete a published image; a name that is already gone is not an error."""
+    _unlink_quietly(images_dir / name)
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def image_files(images_dir: Path) -> set[str]:
+    """Names of the published images (files matching the name pattern)."""
+    with os.scandir(images_dir) as entries:
+        return {e.name for e in entries if is_image_name(e.name) and e.is_file(follow_symlinks=False)}
+
+
+def remove_stale_temp_files(tmp_dir: Path, older_than: float = STALE_TEMP_SECONDS) -> int:
+    """Remove temp files left by requests that died; returns how many were removed."""
+    removed = 0
+    cutoff = time.time() - older_than
+    with os.scandir(tmp_dir) as entries:
+        for entry in entries:
+            if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime <= cutoff:
+                _unlink_quietly(Path(entry.path))
+                removed += 1
+    return removed
+
+
+def prepare_directories(images_dir: Path, tmp_dir: Path, *others: Path) -> None:
+    for directory in (images_dir, tmp_dir, *others):
+        directory.mkdir(parents=True, exist_ok=True)
+    # nginx must be able to read IMAGES_DIR; .tmp is ours alone.
+    os.chmod(images_dir, 0o755)
+    os.chmod(tmp_dir, 0o700)

@@ -1,0 +1,238 @@
+"""The supervisor: a small arbiter in the manner of gunicorn's.
+
+It prepares the directories, migrates and reconciles the index, binds every worker's
+port itself (so a port that cannot be bound stops start-up with its number, and a
+restarted worker finds connections waiting in the same backlog instead of a refused
+port), forks the workers, relays their log lines, restarts any that die, and stops them
+gracefully on SIGTERM/SIGINT.
+
+Signal handlers do nothing but wake the main loop (through `signal.set_wakeup_fd`); all
+the work happens in the loop.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+
+from loguru import logger
+
+from . import index, logs, storage, worker
+from .config import Config
+from .reconcile import reconcile
+
+# A worker that lived at least this long is healthy again: its next death restarts at once.
+HEALTHY_AFTER_SECONDS = 10.0
+MAX_RESTART_DELAY = 10.0
+LISTEN_BACKLOG = 1024
+LOOP_TICK = 0.5
+
+
+class StartupError(Exception):
+    """Start-up cannot go on; the message says why (and names the port, for a bind)."""
+
+
+@dataclass
+class Slot:
+    """Worker `worker_id`'s place: its port, its process, and its restart history."""
+
+    worker_id: int
+    listener: socket.socket
+    pid: int | None = None
+    started_at: float = 0.0
+    quick_deaths: int = 0
+    restart_at: float | None = field(default=0.0)
+
+
+class Supervisor:
+    def __init__(self, config: Config):
+        self.config = config
+        self.slots: list[Slot] = []
+        self.stopping = False
+        self.halt_reason: str | None = None
+        self._wakeup_r = self._wakeup_w = -1
+        self._log_receiver: socket.socket | None = None
+        self._log_sender: socket.socket | None = None
+
+    def run(self) -> int:
+        """Serve until SIGTERM/SIGINT; returns the process exit code (0 after a clean stop)."""
+        config = self.config
+        storage.prepare_directories(config.images_dir, config.tmp_dir, config.data_dir, config.log_dir)
+        logs.setup_supervisor_logging(config)
+        try:
+            index.migrate(config.index_path)
+            reconcile(config)
+            self._bind_all()
+        except StartupError as exc:
+            logger.error("{}", exc)
+            return 1
+        self._log_receiver, self._log_sender = logs.make_log_channel()
+        self._install_signal_handlers()
+        logger.info(
+            "supervisor (pid {}) starting {} workers on {}:{}-{}",
+            os.getpid(), config.workers, config.bind_host, config.start_port, config.port_of(config.workers - 1),
+        )
+        while not self.stopping:
+            self._start_due_workers()
+            self._wait(self._next_timeout())
+            self._reap()
+        self._stop_workers()
+        for slot in self.slots:
+            slot.listener.close()
+        if self.halt_reason:
+            logger.error("stopped: {}", self.halt_reason)
+            return 1
+        logger.info("supervisor stopped")
+        return 0
+
+    def _bind_all(self) -> None:
+        for worker_id in range(self.config.workers):
+            port = self.config.port_of(worker_id)
+            try:
+                listener = socket.create_server((self.config.bind_host, port), backlog=LISTEN_BACKLOG)
+            except OSError as exc:
+                for slot in self.slots:
+                    slot.listener.close()
+                raise StartupError(
+                    f"cannot listen on {self.config.bind_host}:{port} (port {port}, worker {worker_id}: "
+                    f"WEB_SERVER_START_PORT + {worker_id}): {exc.strerror or exc}"
+                ) from None
+            self.slots.append(Slot(worker_id, listener))
+
+    def _install_signal_handlers(self) -> None:
+        self._wakeup_r, self._wakeup_w = os.pipe()
+        os.set_blocking(self._wakeup_r, False)
+        os.set_blocking(self._wakeup_w, False)
+        signal.set_wakeup_fd(self._wakeup_w)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP):
+            signal.signal(signum, lambda *_: None)  # the wakeup fd carries the signal number
+
+    def _wait(self, timeout: float) -> None:
+        """Sleep until a signal, a log line or `timeout`; handle what arrived."""
+        try:
+            ready, _, _ = select.select([self._wakeup_r, self._log_receiver], [], [], timeout)
+        except InterruptedError:
+            ready = []
+        if self._log_receiver in ready:
+            logs.relay_worker_lines(self._log_receiver)
+        if self._wakeup_r in ready:
+            for signum in self._read_signals():
+                if signum in (signal.SIGTERM, signal.SIGINT) and not self.stopping:
+                    logger.info("supervisor: {} received, stopping gracefully", signal.Signals(signum).name)
+                    self.stopping = True
+
+    def _read_signals(self) -> bytes:
+        try:
+            return os.read(self._wakeup_r, 64)
+        except BlockingIOError:
+            return b""
+
+    def _next_timeout(self) -> float:
+        due = [slot.restart_at for slot in self.slots if slot.pid is None and slot.restart_at is not None]
+        if not due:
+            return LOOP_TICK
+        return max(0.0, min(LOOP_TICK, min(due) - time.monotonic()))
+
+    def _start_due_workers(self) -> None:
+        now = time.monotonic()
+        for slot in self.slots:
+            if slot.pid is None and slot.restart_at is not None and slot.restart_at <= now:
+                self._spawn(slot)
+
+    def _spawn(self, slot: Slot) -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 1
+            try:
+                self._become_worker(slot)
+                code = worker.run(slot.worker_id, slot.listener, self.config, self._log_sender)
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        slot.pid, slot.started_at, slot.restart_at = pid, time.monotonic(), None
+        logger.info("worker {} started (pid {}, port {})", slot.worker_id, pid, self.config.port_of(slot.worker_id))
+
+    def _become_worker(self, own: Slot) -> None:
+        """In the child: drop the supervisor's signal plumbing and other workers' sockets."""
+        signal.set_wakeup_fd(-1)
+        for signum in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_DFL)
+        # Ctrl-C reaches the whole process group; the supervisor alone decides to stop
+        # (a worker stopping on its own would be restarted).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        os.close(self._wakeup_r)
+        os.close(self._wakeup_w)
+        self._log_receiver.close()
+        for slot in self.slots:
+            if slot is not own:
+                slot.listener.close()
+
+    def _reap(self) -> None:
+        """Collect every exited worker (waitpid WNOHANG) and schedule its restart."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            slot = next((s for s in self.slots if s.pid == pid), None)
+            if slot is None:
+                continue
+            self._worker_exited(slot, status)
+
+    def _worker_exited(self, slot: Slot, status: int) -> None:
+        slot.pid = None
+        code = os.waitstatus_to_exitcode(status)
+        how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+        if self.stopping:
+            logger.info("worker {} exited ({})", slot.worker_id, how)
+            return
+        if code == worker.EXIT_BOOT_ERROR:
+            self.halt_reason = f"worker {slot.worker_id} could not start (see the lines above)"
+            self.stopping = True
+            return
+        lived = time.monotonic() - slot.started_at
+        slot.quick_deaths = 0 if lived >= HEALTHY_AFTER_SECONDS else slot.quick_deaths + 1
+        delay = 0.0 if slot.quick_deaths <= 1 else min(MAX_RESTART_DELAY, 0.25 * 2 ** (slot.quick_deaths - 2))
+        slot.restart_at = time.monotonic() + delay
+        logger.warning("worker {} died ({}) after {:.1f}s; restarting in {:.2f}s", slot.worker_id, how, lived, delay)
+
+    def _stop_workers(self) -> None:
+        """SIGTERM every worker, wait up to SHUTDOWN_TIMEOUT (+1 s) for them, then SIGKILL."""
+        self._signal_workers(signal.SIGTERM)
+        deadline = time.monotonic() + self.config.shutdown_timeout + 1.0
+        while any(slot.pid for slot in self.slots) and time.monotonic() < deadline:
+            self._wait(0.1)
+            self._reap()
+        if any(slot.pid for slot in self.slots):
+            logger.warning("workers still running after {}s; killing them", self.config.shutdown_timeout)
+            self._signal_workers(signal.SIGKILL)
+            while any(slot.pid for slot in self.slots):
+                self._wait(0.05)
+                self._reap()
+        logs.relay_worker_lines(self._log_receiver)
+
+    def _signal_workers(self, signum: int) -> None:
+        for slot in self.slots:
+            if slot.pid:
+                try:
+                    os.kill(slot.pid, signum)
+                except ProcessLookupError:
+                    pass
+
+
+def main(config: Config) -> int:
+    try:
+        return Supervisor(config).run()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        sys.stderr.flush()

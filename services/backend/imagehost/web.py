@@ -1,0 +1,122 @@
+"""The request and response values that handlers see, free of sockets.
+
+Handlers take a `Request` and return a `Response` (or raise an AppError); only the
+worker's BaseHTTPRequestHandler subclass reads from and writes to the connection.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import BinaryIO, Mapping
+from urllib.parse import parse_qs
+
+from .errors import AppError, BadRequest
+
+
+class ClientGone(Exception):
+    """The client closed the connection or stopped sending before the body was complete."""
+
+
+class RequestBody:
+    """The request body: exactly Content-Length bytes from the connection, read on demand."""
+
+    def __init__(self, rfile: BinaryIO, length: int):
+        self._rfile = rfile
+        self.remaining = length
+
+    def read(self, size: int) -> bytes:
+        """Up to `size` bytes (b"" once the body is complete); raises ClientGone."""
+        if self.remaining <= 0:
+            return b""
+        try:
+            data = self._rfile.read(min(size, self.remaining))
+        except (ConnectionError, socket.timeout) as exc:
+            raise ClientGone() from exc
+        if not data:
+            raise ClientGone()
+        self.remaining -= len(data)
+        return data
+
+    def drain(self, limit: int) -> bool:
+        """Read and drop the rest of the body, up to `limit` bytes.
+
+        Returns True when the body was read to its end, so the connection can carry
+        another request; False when it was longer than `limit` or the client left.
+        """
+        if self.remaining > limit:
+            return False
+        try:
+            while self.read(1 << 18):
+                pass
+        except ClientGone:
+            return False
+        return True
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: str
+    headers: Mapping[str, str]
+    body: RequestBody
+    request_id: str
+    worker_id: int = 0
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+    def query_value(self, name: str) -> str | None:
+        """The value of query parameter `name`; BadRequest when it is given twice."""
+        try:
+            values = parse_qs(self.query, keep_blank_values=True, strict_parsing=False, max_num_fields=20).get(name)
+        except ValueError:
+            raise BadRequest("The query string has too many parameters.") from None
+        if not values:
+            return None
+        if len(values) > 1:
+            raise BadRequest(f"Give '{name}' once.")
+        return values[0]
+
+
+@dataclass
+class Response:
+    status: HTTPStatus
+    body: bytes = b""
+    content_type: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def json_response(status: HTTPStatus, payload: object, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return Response(status, body, "application/json", headers or {})
+
+
+def error_response(error: AppError) -> Response:
+    return json_response(error.status, error.to_body(), dict(error.headers))
+
+
+_HOST = re.compile(r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
+def base_url(request: Request, public_base_url: str, fallback_host: str) -> str:
+    """The absolute URL prefix for links in responses.
+
+    PUBLIC_BASE_URL when set; otherwise from X-Forwarded-Proto/X-Forwarded-Host (set by
+    nginx) or Host. A host that is not a plain host[:port] is ignored, so a hostile
+    header can never inject text into a Location header or a link.
+    """
+    if public_base_url:
+        return public_base_url
+    proto = (request.header("X-Forwarded-Proto") or "http").split(",")[0].strip().lower()
+    if proto not in ("http", "https"):
+        proto = "http"
+    for candidate in (request.header("X-Forwarded-Host"), request.header("Host")):
+        host = (candidate or "").split(",")[0].strip()
+        if _HOST.fullmatch(host):
+            return f"{proto}://{host}"
+    return f"{proto}://{fallback_host}"

@@ -1,0 +1,270 @@
+"""One worker process: an http.server on a listening socket inherited from the supervisor.
+
+Why threaded: workers speak HTTP/1.1 with keep-alive, and nginx keeps idle upstream
+connections open. A single-threaded http.server serves one connection until the client
+closes it, so one idle keep-alive connection would stall every other request on that
+worker. `ThreadingHTTPServer` gives each connection a thread; the work per request is
+short (streaming to disk releases the GIL) and nginx buffers slow clients, so threads
+stay few.
+
+Graceful stop: stop accepting, close idle keep-alive connections, let requests in
+flight finish (at most SHUTDOWN_TIMEOUT), then exit 0.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from loguru import logger
+
+from . import logs
+from .config import Config
+from .errors import AppError, BadRequest, Internal, LengthRequired, MethodNotAllowed, NotFound
+from .handlers import App
+from .index import Index
+from .routes import router
+from .web import ClientGone, Request, RequestBody, Response, error_response
+
+# A worker that fails before serving exits with this, and the supervisor halts instead
+# of restarting it in a loop (gunicorn's WORKER_BOOT_ERROR).
+EXIT_BOOT_ERROR = 3
+# How much of an unwanted body is read and dropped so the client sees the answer; past
+# this the connection is closed instead (nginx never sends that much: it enforces
+# client_max_body_size first).
+DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
+_REQUEST_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+# Statuses http.server raises itself before a handler runs, mapped to contract codes.
+_PROTOCOL_ERRORS = {
+    HTTPStatus.BAD_REQUEST: BadRequest("The HTTP request is malformed."),
+    HTTPStatus.REQUEST_URI_TOO_LONG: BadRequest("The URL is too long."),
+    HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE: BadRequest("The request headers are too large."),
+    HTTPStatus.HTTP_VERSION_NOT_SUPPORTED: BadRequest("Use HTTP/1.0 or HTTP/1.1."),
+}
+
+
+class RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "imagehost"
+    # Seconds a connection may sit idle, or a body may stall, before it is closed.
+    timeout = 60
+    server: "WorkerServer"
+
+    def do_GET(self) -> None:
+        self.dispatch()
+
+    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self)
+
+    def finish(self) -> None:
+        self.server.untrack(self)
+        super().finish()
+
+    def handle_one_request(self) -> None:
+        if self.server.stopping:
+            self.close_connection = True
+            return
+        self.busy = False
+        super().handle_one_request()
+
+    def dispatch(self) -> None:
+        self.busy = True
+        started = time.perf_counter()
+        request_id = self._request_id()
+        path, _, query = self.path.partition("?")
+        body = RequestBody(self.rfile, 0)
+        try:
+            handler, params = router.match(self.command, path)
+            body = RequestBody(self.rfile, self._body_length())
+            request = Request(self.command, path, query, self.headers, body, request_id, self.server.app.worker_id)
+            response = handler(request, self.server.app, **params)
+        except AppError as error:
+            response = error_response(error)
+        except ClientGone:
+            self.close_connection = True
+            logger.info("{} {} client went away mid-request rid={}", self.command, path[:300], request_id)
+            return
+        except Exception:
+            logger.exception("{} {} failed rid={}", self.command, path[:300], request_id)
+            response = error_response(Internal())
+
+        # Read what the handler left of the body, so the client hears the answer
+        # instead of a reset, and the connection can carry the next request.
+        if body.remaining and not body.drain(DRAIN_LIMIT_BYTES):
+            self.close_connection = True
+        self._send(response, request_id)
+        self._log_request(response.status, started, request_id, len(response.body))
+
+    def _body_length(self) -> int:
+        """Content-Length; a body that cannot be framed is refused and the connection closed."""
+        values = self.headers.get_all("Content-Length") or []
+        if self.headers.get("Transfer-Encoding") or (not values and self.command in ("POST", "PUT", "PATCH")):
+            self.close_connection = True
+            raise LengthRequired()
+        if not values:
+            return 0
+        if len(set(values)) != 1 or not values[0].strip().isascii() or not values[0].strip().isdigit():
+            self.close_connection = True
+            raise BadRequest("The Content-Length header is not a single whole number.")
+        return int(values[0])
+
+    def _request_id(self) -> str:
+        given = self.headers.get("X-Request-ID", "")
+        if 0 < len(given) <= 128 and _REQUEST_ID_CHARS.issuperset(given):
+            return given
+        return uuid.uuid4().hex
+
+    def _send(self, response: Response, request_id: str) -> None:
+        if self.server.stopping:
+            self.close_connection = True
+        self.send_response(response.status)
+        if response.content_type:
+            self.send_header("Content-Type", response.content_type)
+        if response.status != HTTPStatus.NO_CONTENT:
+            self.send_header("Content-Length", str(len(response.body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("X-Request-ID", request_id)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        # One write for the head and the body: two small writes on a keep-alive
+        # connection meet Nagle's algorithm and the peer's delayed ACK (a 40 ms stall).
+        self._headers_buffer.append(b"\r\n")
+        if self.command != "HEAD" and response.body:
+            self._headers_buffer.append(response.body)
+        self.flush_headers()
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """JSON errors for what http.server refuses before dispatch (bad request line...)."""
+        self.close_connection = True
+        if code == HTTPStatus.NOT_IMPLEMENTED:  # a method no route uses
+            error = self._method_error()
+        else:
+            error = _PROTOCOL_ERRORS.get(code, BadRequest(message))
+        if not hasattr(self, "headers"):  # the request line itself was bad
+            self.headers = {}
+        if self.request_version not in ("HTTP/1.0", "HTTP/1.1"):
+            self.request_version = "HTTP/1.1"  # else http.server sends an HTTP/0.9 body without a status line
+        self._send(error_response(error), uuid.uuid4().hex)
+        logger.info("{} -> {} {}", (self.requestline or "")[:200], error.status.value, error.code)
+
+    def _method_error(self) -> AppError:
+        try:
+            router.match("", self.path.partition("?")[0])
+        except AppError as error:
+            if isinstance(error, (MethodNotAllowed, NotFound)):
+                return error
+        return NotFound()
+
+    def _log_request(self, status: int, started: float, request_id: str, size: int = 0) -> None:
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        logger.info(
+            "{} {} {} {}B {:.1f}ms rid={}",
+            self.command, self.path[:300], int(status), size, elapsed_ms, request_id,
+        )
+
+    def log_request(self, code="-", size="-") -> None:
+        pass  # dispatch() logs one line per request, with more in it
+
+    def log_message(self, format: str, *args) -> None:
+        logger.debug("http.server: " + (format % args))
+
+
+class WorkerServer(ThreadingHTTPServer):
+    """http.server on an already-listening socket, tracking its connections for a graceful stop."""
+
+    daemon_threads = True
+
+    def __init__(self, listener: socket.socket, app: App):
+        super().__init__(listener.getsockname()[:2], RequestHandler, bind_and_activate=False)
+        self.socket.close()
+        self.socket = listener
+        self.app = app
+        self.stopping = False
+        self._connections: set[RequestHandler] = set()
+        self._changed = threading.Condition()
+
+    def server_bind(self) -> None:  # never called: the supervisor bound the socket
+        raise AssertionError("the listening socket comes from the supervisor")
+
+    def track(self, handler: RequestHandler) -> None:
+        with self._changed:
+            self._connections.add(handler)
+
+    def untrack(self, handler: RequestHandler) -> None:
+        with self._changed:
+            self._connections.discard(handler)
+            self._changed.notify_all()
+
+    def stop(self, timeout: float) -> bool:
+        """Stop accepting, close idle connections, wait for requests in flight.
+
+        Must be called from a thread other than the one in serve_forever(). Returns
+        False when requests were still running after `timeout` seconds.
+        """
+        self.stopping = True
+        self.shutdown()
+        self.socket.close()
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self._connections:
+                for handler in self._connections:
+                    if not getattr(handler, "busy", False):
+                        _hang_up_reading(handler.connection)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(min(remaining, 0.1))
+        return True
+
+
+def _hang_up_reading(connection: socket.socket) -> None:
+    """End an idle keep-alive wait: the blocked read returns EOF and the thread ends."""
+    try:
+        connection.shutdown(socket.SHUT_RD)
+    except OSError:
+        pass
+
+
+def run(worker_id: int, listener: socket.socket, config: Config, log_sender: socket.socket) -> int:
+    """Serve on `listener` until SIGTERM/SIGINT or the supervisor's death; returns the exit code."""
+    logs.setup_worker_logging(log_sender, worker_id, config.log_level)
+    stop_requested = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
+    supervisor_pid = os.getppid()
+    try:
+        index = Index(config.index_path)
+        server = WorkerServer(listener, App(config, index, worker_id))
+    except Exception:
+        logger.exception("worker {} could not start", worker_id)
+        return EXIT_BOOT_ERROR
+
+    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="serve")
+    serving.start()
+    logger.info("worker {} (pid {}) serving on {}:{}", worker_id, os.getpid(), *listener.getsockname()[:2])
+    while not stop_requested.wait(0.5):
+        if os.getppid() != supervisor_pid:
+            logger.warning("worker {}: the supervisor is gone; stopping", worker_id)
+            break
+    finished = server.stop(config.shutdown_timeout)
+    serving.join()
+    index.close()
+    if finished:
+        logger.info("worker {} stopped", worker_id)
+    else:
+        logger.warning("worker {} stopped with requests still running after {}s", worker_id, config.shutdown_timeout)
+    return 0

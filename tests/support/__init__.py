@@ -1,0 +1,1 @@
+"""Helpers shared by the test suites: processes, HTTP, images made in code."""

@@ -1,0 +1,131 @@
+"""Start the real backend (`python -m imagehost`: supervisor + workers) for tests.
+
+Each instance lives in its own directory (images/, data/, logs/) on free loopback
+ports, with no `.env` in its working directory, so only the given settings apply.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .client import request
+
+REPO = Path(__file__).resolve().parents[2]
+BACKEND_SRC = REPO / "services" / "backend"
+ADMIN_TOKEN = "admin-token-for-tests-0123456789"
+UPLOAD_TOKEN = "upload-token-for-tests-012345678"
+
+
+def free_port_block(count: int, low: int = 20000, high: int = 40000) -> int:
+    """The first of `count` consecutive ports that are free on 127.0.0.1 right now."""
+    for _ in range(200):
+        base = random.randrange(low, high - count)
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no block of free ports found")
+
+
+class Backend:
+    """One supervisor process and its workers."""
+
+    def __init__(self, root: Path, workers: int = 2, **settings: str):
+        self.root = Path(root)
+        self.workers = workers
+        self.images_dir = self.root / "images"
+        self.data_dir = self.root / "data"
+        self.log_dir = self.root / "logs"
+        self.start_port = free_port_block(workers)
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("WEB_SERVER_", "IMAGES_", "DATA_", "LOG_"))},
+            "PYTHONPATH": str(BACKEND_SRC),
+            "WEB_SERVER_WORKERS": str(workers),
+            "WEB_SERVER_START_PORT": str(self.start_port),
+            "BIND_HOST": "127.0.0.1",
+            "IMAGES_DIR": str(self.images_dir),
+            "DATA_DIR": str(self.data_dir),
+            "LOG_DIR": str(self.log_dir),
+            "SHUTDOWN_TIMEOUT": "10",
+            **{k: str(v) for k, v in settings.items()},
+        }
+        self.process: subprocess.Popen | None = None
+        self.output_path = self.root / "backend.out"
+
+    @property
+    def ports(self) -> list[int]:
+        return [self.start_port + i for i in range(self.workers)]
+
+    def url(self, worker: int = 0) -> str:
+        return f"http://127.0.0.1:{self.start_port + worker}"
+
+    def start(self, wait: bool = True) -> "Backend":
+        self.root.mkdir(parents=True, exist_ok=True)
+        output = open(self.output_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "imagehost"], cwd=self.root, env=self.env, stdout=output, stderr=subprocess.STDOUT
+        )
+        output.close()
+        if wait:
+            self.wait_healthy()
+        return self
+
+    def wait_healthy(self, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        for worker in range(self.workers):
+            while True:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"backend exited with {self.process.returncode}:\n{self.output()}")
+                try:
+                    if request("GET", self.url(worker) + "/api/health", timeout=2).status == 200:
+                        break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"worker {worker} not healthy after {timeout}s:\n{self.output()}")
+                time.sleep(0.05)
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        return [int(pid) for pid in children]
+
+    def worker_pid(self, worker: int) -> int:
+        return request("GET", self.url(worker) + "/api/health").json()["pid"]
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 20) -> int:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(signum)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+    def output(self) -> str:
+        return self.output_path.read_text(errors="replace") if self.output_path.exists() else ""
+
+    def app_log(self) -> str:
+        return "".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("app*.log")))
+
+    def __enter__(self) -> "Backend":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

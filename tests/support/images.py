@@ -1,0 +1,101 @@
+"""Images made in code, so the repository carries no binary fixtures.
+
+`png`, `gif` and `jpeg` give well-formed headers with the requested dimensions; `png`
+is also a complete, decodable image (browsers can show it). `*_of_size` pad a file to
+an exact byte count with an ancillary chunk/segment that decoders skip.
+"""
+
+from __future__ import annotations
+
+import struct
+import uuid
+import zlib
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png(width: int = 4, height: int = 3, rgb: tuple[int, int, int] = (200, 80, 40), extra: bytes = b"") -> bytes:
+    """A decodable RGB PNG; `extra` goes into a private ancillary chunk (to vary bytes)."""
+    row = b"\x00" + bytes(rgb) * width
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunks = [_png_chunk(b"IHDR", ihdr)]
+    if extra:
+        chunks.append(_png_chunk(b"prVt", extra))
+    chunks += [_png_chunk(b"IDAT", zlib.compress(row * height)), _png_chunk(b"IEND", b"")]
+    return PNG_SIGNATURE + b"".join(chunks)
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """Signature and IHDR only: enough for dimension checks (e.g. a declared pixel bomb)."""
+    return PNG_SIGNATURE + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+
+
+def png_of_size(total: int, width: int = 2, height: int = 2) -> bytes:
+    """A decodable PNG of exactly `total` bytes (padding in a private chunk)."""
+    base = png(width, height)
+    padding = total - len(base) - 12  # a chunk adds length, type and CRC
+    if padding < 0:
+        raise ValueError(f"a PNG cannot be smaller than {len(base) + 12} bytes")
+    data = png(width, height, extra=b"\x00" * padding) if padding else None
+    if data is None:  # an empty private chunk still adds 12 bytes
+        data = base[:-12] + _png_chunk(b"prVt", b"") + base[-12:]
+    assert len(data) == total, (len(data), total)
+    return data
+
+
+def gif(width: int = 4, height: int = 3, version: bytes = b"89a") -> bytes:
+    """A minimal complete GIF: header, screen descriptor, one 1-colour image, trailer."""
+    header = b"GIF" + version + struct.pack("<HHBBB", width, height, 0x80, 0, 0)
+    palette = b"\xff\x00\x00\x00\x00\x00"
+    image = b"\x2c" + struct.pack("<HHHHB", 0, 0, width, height, 0) + b"\x02\x02\x44\x01\x00"
+    return header + palette + image + b"\x3b"
+
+
+def jpeg(width: int = 4, height: int = 3, app_segments: int = 1, sof_marker: int = 0xC0) -> bytes:
+    """JPEG markers up to and including the frame header and SOS: enough for our parser.
+
+    `app_segments` APPn segments (like EXIF blocks) stand before the frame header.
+    """
+    soi = b"\xff\xd8"
+    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    apps = app0 + b"".join(b"\xff\xe1" + struct.pack(">H", 2 + 30) + bytes(30) for _ in range(app_segments - 1))
+    sof = bytes([0xFF, sof_marker]) + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
+    sos = b"\xff\xda" + struct.pack(">H", 8) + b"\x01\x01\x00\x00\x3f\x00"
+    return soi + apps + sof + sos + b"\x00" * 16 + b"\xff\xd9"
+
+
+def jpeg_of_size(total: int, width: int = 4, height: int = 3) -> bytes:
+    base = jpeg(width, height)
+    padding = total - len(base)
+    if padding < 0:
+        raise ValueError("too small")
+    # Put the padding in the entropy-coded data before EOI, which our parser never reads.
+    return base[:-2] + b"\x00" * padding + base[-2:]
+
+
+def multipart(parts: list[tuple[str, str | None, str | None, bytes]], boundary: str | None = None) -> tuple[bytes, str]:
+    """Encode (field name, filename or None, content type or None, data) parts.
+
+    Returns (body, Content-Type header value).
+    """
+    boundary = boundary or "----test" + uuid.uuid4().hex
+    out = []
+    for name, filename, content_type, data in parts:
+        disposition = f'form-data; name="{name}"'
+        if filename is not None:
+            disposition += f'; filename="{filename}"'
+        head = f"--{boundary}\r\nContent-Disposition: {disposition}\r\n"
+        if content_type:
+            head += f"Content-Type: {content_type}\r\n"
+        out.append(head.encode("utf-8") + b"\r\n" + data + b"\r\n")
+    out.append(f"--{boundary}--\r\n".encode())
+    return b"".join(out), f"multipart/form-data; boundary={boundary}"
+
+
+def file_form(data: bytes, filename: str = "cat.png", content_type: str = "image/png") -> tuple[bytes, str]:
+    """The body curl -F file=@cat.png sends."""
+    return multipart([("file", filename, content_type, data)])
