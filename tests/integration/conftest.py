@@ -19,9 +19,9 @@ def fresh_backend(tmp_path):
     """A backend of the test's own, for tests that kill, restart or fill it."""
     started = []
 
-    def start(**settings) -> Backend:
+    def start(workers: int = 2, **settings) -> Backend:
         settings.setdefault("ADMIN_TOKEN", ADMIN_TOKEN)
-        running = Backend(tmp_path / f"backend{len(started)}", **settings).start()
+        running = Backend(tmp_path / f"backend{len(started)}", workers, **settings).start()
         started.append(running)
         return running
 

@@ -1,0 +1,82 @@
+"""Configuration: defaults, validation messages naming the variable, .env below the environment."""
+
+from pathlib import Path
+
+import pytest
+
+from imagehost.config import ConfigError, load_config
+
+
+def config_of(**environ):
+    return load_config(environ=environ, env_file=None)
+
+
+def test_defaults_match_the_documented_values():
+    config = config_of()
+    assert (config.workers, config.start_port, config.bind_host) == (2, 8001, "127.0.0.1")
+    assert config.max_upload_bytes == 5_242_880 and config.max_image_pixels == 50_000_000
+    assert config.gallery_public is False and config.upload_token == "" and config.admin_token == ""
+    assert config.images_dir == Path("images").resolve()
+
+
+def test_every_documented_variable_appears_in_env_sample():
+    from imagehost.config import _VARIABLES
+
+    sample = (Path(__file__).resolve().parents[2] / ".env.sample").read_text()
+    missing = [name for name in _VARIABLES if f"{name}=" not in sample]
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    "variable, value, words",
+    [
+        ("WEB_SERVER_WORKERS", "0", "between 1 and 64"),
+        ("WEB_SERVER_WORKERS", "two", "whole number"),
+        ("WEB_SERVER_START_PORT", "70000", "between 1 and 65535"),
+        ("MAX_UPLOAD_BYTES", "-1", "between"),
+        ("MAX_UPLOAD_BYTES", "5MB", "whole number"),
+        ("MAX_IMAGE_PIXELS", "0", "between"),
+        ("GALLERY_PUBLIC", "maybe", "true or false"),
+        ("BIND_HOST", "my host", "address"),
+        ("PUBLIC_BASE_URL", "ftp://x", "URL"),
+        ("PUBLIC_BASE_URL", "https://x.example/\nInjected: 1", "URL"),
+        ("ADMIN_TOKEN", "short", "at least 16"),
+        ("UPLOAD_TOKEN", "has spaces in it, lots of them", "without spaces"),
+        ("LOG_LEVEL", "LOUD", "DEBUG, INFO"),
+        ("LOG_MAX_BYTES", "10", "between"),
+        ("SHUTDOWN_TIMEOUT", "-3", "seconds"),
+        ("SHUTDOWN_TIMEOUT", "soon", "seconds"),
+        ("IMAGES_DIR", " ", "directory"),
+    ],
+)
+def test_a_bad_value_is_refused_with_a_message_naming_the_variable(variable, value, words):
+    with pytest.raises(ConfigError) as raised:
+        config_of(**{variable: value})
+    assert variable in str(raised.value) and words in str(raised.value)
+
+
+def test_the_last_worker_port_must_exist():
+    with pytest.raises(ConfigError, match="WEB_SERVER_START_PORT"):
+        config_of(WEB_SERVER_START_PORT="65535", WEB_SERVER_WORKERS="2")
+
+
+def test_the_index_may_not_live_inside_the_served_images_dir(tmp_path):
+    with pytest.raises(ConfigError, match="DATA_DIR"):
+        config_of(IMAGES_DIR=str(tmp_path), DATA_DIR=str(tmp_path / "db"))
+
+
+@pytest.mark.parametrize("raw, value", [("true", True), ("1", True), ("YES", True), ("false", False), ("0", False)])
+def test_booleans_accept_the_usual_spellings(raw, value):
+    assert config_of(GALLERY_PUBLIC=raw).gallery_public is value
+
+
+def test_the_environment_overrides_dot_env(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("WEB_SERVER_WORKERS=3\nMAX_UPLOAD_BYTES=1000\n# a comment\n")
+    config = load_config(environ={"WEB_SERVER_WORKERS": "5"}, env_file=env_file)
+    assert (config.workers, config.max_upload_bytes) == (5, 1000)
+
+
+def test_the_config_is_frozen():
+    with pytest.raises(AttributeError):
+        config_of().workers = 9
