@@ -79,7 +79,7 @@ def _parse(body, boundary: bytes, form: "_FilePartWriter") -> None:
             parser.write(chunk)
         parser.finalize()
     except (MultipartParseError, FormParserError):
-        body.drain(1 << 30)  # the error is answered after the client finishes sending
+        # The worker drains the rest of the body before it answers.
         raise BadRequest("The multipart body is malformed.") from None
     if not form.finished:
         raise BadRequest("The multipart body ended before its closing boundary.")
