@@ -1,0 +1,119 @@
+// Client for the HTTP API (same origin, behind nginx). Every function returns a Promise
+// that resolves with the parsed JSON body (null for 204) and rejects with an ApiError.
+// The server is the authority on what is allowed: when it refuses, ApiError.message is its
+// own `error.message`, meant to be shown to the person as it is.
+
+const NETWORK_MESSAGE = 'Could not reach the server. Check your connection and try again.';
+
+export class ApiError extends Error {
+  /**
+   * @param {string} message  text to show as is
+   * @param {number} status   HTTP status, or 0 when no answer arrived
+   * @param {string} code     the server's error code, or "network" / "aborted" / "http_<status>"
+   */
+  constructor(message, status, code) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+  }
+
+  /** Worth trying again unchanged: the network failed or the server had a problem. */
+  get retryable() {
+    return this.status === 0 ? this.code === 'network' : this.status >= 500;
+  }
+}
+
+/** Turn an error answer into an ApiError; `body` is the parsed JSON or null. */
+function errorFrom(status, body) {
+  const error = body && typeof body === 'object' ? body.error : null;
+  if (error && typeof error.message === 'string') {
+    return new ApiError(error.message, status, String(error.code || `http_${status}`));
+  }
+  // Not the API's JSON, e.g. an error page from a proxy in front of it.
+  return new ApiError(`The server answered with status ${status}. Try again later.`, status, `http_${status}`);
+}
+
+function authorization(token) {
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+async function request(method, path, token) {
+  let response;
+  try {
+    response = await fetch(path, { method, headers: authorization(token), cache: 'no-store' });
+  } catch {
+    throw new ApiError(NETWORK_MESSAGE, 0, 'network');
+  }
+  if (response.status === 204) return null;
+  const body = await response.json().catch(() => null);
+  if (!response.ok) throw errorFrom(response.status, body);
+  if (body === null) throw errorFrom(response.status, null);
+  return body;
+}
+
+function imagePath(name) {
+  return `/api/images/${encodeURIComponent(name)}`;
+}
+
+/** The upload limits, defined once on the server. */
+export function getLimits() {
+  return request('GET', '/api/limits');
+}
+
+/** One page of images, newest first: {items, next_cursor}. Needs the admin token unless the gallery is public. */
+export function listImages({ limit, cursor = null, token = '' }) {
+  const query = new URLSearchParams({ limit: String(limit) });
+  if (cursor) query.set('cursor', cursor);
+  return request('GET', `/api/images?${query}`, token);
+}
+
+/** One image's record; rejects with status 404 once it is gone. `token`: its delete token or the admin token. */
+export function getImage(name, token) {
+  return request('GET', imagePath(name), token);
+}
+
+/** Delete an image; resolves with null. `token`: its delete token or the admin token. */
+export function deleteImage(name, token) {
+  return request('DELETE', imagePath(name), token);
+}
+
+/**
+ * Upload one file as multipart/form-data (field `file`). Resolves with the 201 body.
+ *
+ * XMLHttpRequest is used here only because fetch() has no upload progress events
+ * (https://github.com/whatwg/fetch/issues/607); everything else uses fetch.
+ *
+ * @param {File} file
+ * @param {{token?: string, signal?: AbortSignal, onProgress?: (loaded: number, total: number) => void}} options
+ *   `onProgress` is called as bytes leave the browser; aborting `signal` rejects with code "aborted".
+ */
+export function uploadImage(file, { token = '', signal, onProgress } = {}) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', '/upload');
+    xhr.responseType = 'json';
+    for (const [name, value] of Object.entries(authorization(token))) xhr.setRequestHeader(name, value);
+
+    xhr.upload.addEventListener('progress', (event) => {
+      if (event.lengthComputable && onProgress) onProgress(event.loaded, event.total);
+    });
+    xhr.addEventListener('load', () => {
+      if (xhr.status >= 200 && xhr.status < 300 && xhr.response) resolve(xhr.response);
+      else reject(errorFrom(xhr.status, xhr.response));
+    });
+    xhr.addEventListener('error', () => reject(new ApiError(NETWORK_MESSAGE, 0, 'network')));
+    xhr.addEventListener('abort', () => reject(new ApiError('Upload cancelled.', 0, 'aborted')));
+
+    if (signal) {
+      if (signal.aborted) {
+        reject(new ApiError('Upload cancelled.', 0, 'aborted'));
+        return;
+      }
+      signal.addEventListener('abort', () => xhr.abort(), { once: true });
+    }
+    const form = new FormData();
+    form.append('file', file, file.name);
+    xhr.send(form);
+  });
+}

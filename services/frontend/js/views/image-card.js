@@ -1,0 +1,100 @@
+// One image in a grid (My uploads, All images): thumbnail, name, size, date, copy, open, delete.
+
+import { copyButton } from '../clipboard.js';
+import { h, icon, thumbnailSrc } from '../dom.js';
+import { formatBytes, formatDate, formatDimensions } from '../format.js';
+
+/** What people called the file, or the server's name for it. */
+export function titleOf(image) {
+  return image.original_name || image.name;
+}
+
+/**
+ * Build the card for `image` (an item of GET /api/images or a stored upload).
+ *
+ * options.onDelete(card): offered as a Delete button when given
+ * options.onThumbnailError(card): the thumbnail did not load (the image may be gone)
+ *
+ * Returns {element, showError(message), markGone(onRemove), markUnavailable()}.
+ */
+export function imageCard(image, { onDelete = null, onThumbnailError = null } = {}) {
+  const title = titleOf(image);
+  const thumbnail = h('img', {
+    class: 'card__img',
+    src: thumbnailSrc(image.name),
+    alt: title,
+    loading: 'lazy',
+    decoding: 'async',
+    width: image.width || null,
+    height: image.height || null,
+  });
+  const frame = h('div', { class: 'card__thumb' }, thumbnail);
+  const error = h('p', { class: 'card__error', hidden: true });
+  const meta = h('p', { class: 'card__meta' },
+    [formatBytes(image.size), formatDimensions(image.width, image.height)].filter(Boolean).join(' · '));
+  const date = h('p', { class: 'card__meta' }, h('time', { datetime: image.created_at }, formatDate(image.created_at)));
+  const actions = h('div', { class: 'card__actions' },
+    copyButton({ label: 'Copy link', text: image.url, description: `link to ${title}` }),
+    h('a', { class: 'btn btn--small btn--icon', href: image.url, target: '_blank', rel: 'noopener', 'aria-label': `Open ${title}`, title: 'Open in a new tab' },
+      icon('external')),
+  );
+  const element = h('li', { class: 'card', 'data-name': image.name },
+    frame,
+    h('div', { class: 'card__body' },
+      h('p', { class: 'card__name', title }, title),
+      meta,
+      date,
+      error,
+      actions,
+    ),
+  );
+
+  const card = {
+    element,
+    image,
+
+    showError(message) {
+      error.textContent = message;
+      error.hidden = false;
+    },
+
+    /** The server no longer has it: say so and offer to drop it from the list. */
+    markGone(onRemove) {
+      element.classList.add('is-gone');
+      frame.replaceChildren(h('span', { class: 'card__placeholder' }, icon('gone'), h('span', {}, 'Gone')));
+      meta.textContent = 'Deleted from the server';
+      actions.replaceChildren(h('button', { type: 'button', class: 'btn btn--small', onclick: onRemove, 'aria-label': `Remove ${title} from the list` }, 'Remove from list'));
+    },
+
+    /** The thumbnail would not load, though the image exists. */
+    markUnavailable() {
+      frame.replaceChildren(h('span', { class: 'card__placeholder' }, icon('image'), h('span', {}, 'No preview')));
+    },
+  };
+
+  if (onDelete) {
+    actions.append(h('button', {
+      type: 'button',
+      class: 'btn btn--small btn--icon btn--danger-quiet',
+      'aria-label': `Delete ${title}`,
+      title: 'Delete',
+      onclick: () => onDelete(card),
+    }, icon('trash')));
+  }
+  if (onThumbnailError) {
+    thumbnail.addEventListener('error', () => onThumbnailError(card), { once: true });
+  }
+  return card;
+}
+
+/**
+ * Make `list`'s children exactly `elements`, in order, moving as few nodes as possible so a
+ * focused element that stays in place keeps focus.
+ */
+export function syncChildren(list, elements) {
+  elements.forEach((element, index) => {
+    const current = list.children[index];
+    if (current !== element) list.insertBefore(element, current || null);
+  });
+  while (list.children.length > elements.length) list.lastElementChild.remove();
+}

@@ -1,0 +1,129 @@
+// "My uploads": what this browser uploaded (from localStorage), newest first. An image
+// deleted elsewhere shows as gone and can be removed from the list.
+//
+// Gone is found out two ways: the thumbnail fails to load, or, since nginx lets browsers
+// cache images for a year (so a cached thumbnail still shows after a delete), the API is
+// asked once per card, with the image's delete token, when the card first scrolls into view.
+
+import { getImage } from '../api.js';
+import { announce } from '../announce.js';
+import { deleteWithConfirmation } from '../delete-image.js';
+import { forgetUpload, listUploads, uploadsEvents } from '../storage.js';
+import { imageCard, syncChildren, titleOf } from './image-card.js';
+
+const byId = (id) => document.getElementById(id);
+
+export function mountMyUploads() {
+  const grid = byId('mine-grid');
+  const empty = byId('mine-empty');
+  const count = byId('mine-count');
+  const clearGone = byId('clear-gone');
+  const heading = byId('mine-title');
+
+  const cards = new Map(); // name → card
+  const gone = new Set(); // names the server answered 404 for
+  const checked = new Set(); // names asked about since the page loaded
+  const waiting = []; // checks not started yet
+  let running = 0;
+
+  // Few at a time: scrolling through hundreds of cards must not flood the server.
+  const PARALLEL_CHECKS = 4;
+  const visibility = new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      if (!entry.isIntersecting) continue;
+      visibility.unobserve(entry.target);
+      const card = cards.get(entry.target.dataset.name);
+      if (card) queueCheck(card);
+    }
+  });
+
+  function render() {
+    const uploads = listUploads();
+    const names = new Set(uploads.map((upload) => upload.name));
+    for (const [name, card] of cards) {
+      if (names.has(name)) continue;
+      visibility.unobserve(card.element);
+      cards.delete(name);
+    }
+    for (const name of gone) {
+      if (!names.has(name)) gone.delete(name);
+    }
+    syncChildren(grid, uploads.map((upload) => cardFor(upload).element));
+
+    empty.hidden = uploads.length > 0;
+    grid.hidden = uploads.length === 0;
+    count.textContent = uploads.length === 0
+      ? 'Uploads from this browser, newest first.'
+      : `${uploads.length} ${uploads.length === 1 ? 'image' : 'images'} uploaded from this browser, newest first.`;
+    clearGone.hidden = gone.size === 0;
+  }
+
+  function cardFor(upload) {
+    let card = cards.get(upload.name);
+    if (!card) {
+      card = imageCard(upload, {
+        onDelete: (self) => deleteWithConfirmation({
+          name: upload.name,
+          title: titleOf(upload),
+          token: upload.delete_token,
+          item: self.element,
+          focusAfter: heading,
+          showError: self.showError,
+        }),
+        onThumbnailError: (self) => {
+          self.markUnavailable();
+          queueCheck(self);
+        },
+      });
+      cards.set(upload.name, card);
+      visibility.observe(card.element);
+    }
+    return card;
+  }
+
+  function queueCheck(card) {
+    if (checked.has(card.image.name)) return;
+    checked.add(card.image.name);
+    waiting.push(card);
+    startChecks();
+  }
+
+  function startChecks() {
+    while (running < PARALLEL_CHECKS && waiting.length > 0) {
+      const card = waiting.shift();
+      running += 1;
+      checkGone(card).finally(() => {
+        running -= 1;
+        startChecks();
+      });
+    }
+  }
+
+  /** Ask the API about the card's image with its own delete token; mark the card gone on 404. */
+  async function checkGone(card) {
+    const upload = card.image;
+    if (!cards.has(upload.name)) return; // removed from the list meanwhile
+    try {
+      await getImage(upload.name, upload.delete_token);
+    } catch (error) {
+      if (error.status !== 404) return; // unknown: keep showing it as it is
+      gone.add(upload.name);
+      card.markGone(() => {
+        forgetUpload(upload.name);
+        announce(`Removed ${titleOf(upload)} from the list.`);
+        heading.focus();
+      });
+      clearGone.hidden = false;
+    }
+  }
+
+  clearGone.addEventListener('click', () => {
+    const removed = gone.size;
+    for (const name of [...gone]) forgetUpload(name);
+    announce(`Removed ${removed} gone ${removed === 1 ? 'image' : 'images'} from the list.`);
+    heading.focus();
+  });
+
+  uploadsEvents.addEventListener('change', render);
+  render();
+}
