@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from support import images
-from support.backend import ADMIN_TOKEN, BACKEND_SRC, Backend
+from support.backend import ADMIN_TOKEN, BACKEND_SRC, Backend, free_port_block
 from support.client import bearer, request, upload
 
 ADMIN = bearer(ADMIN_TOKEN)
@@ -173,11 +173,12 @@ def run_backend_briefly(tmp_path, **settings) -> subprocess.CompletedProcess:
 
 
 def test_a_port_that_cannot_be_bound_stops_start_up_naming_the_port(tmp_path):
+    start = free_port_block(2)
+    port = start + 1  # worker 0's port is free, worker 1's is taken
     with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
+        taken.bind(("127.0.0.1", port))
         taken.listen()
-        port = taken.getsockname()[1]
-        result = run_backend_briefly(tmp_path, WEB_SERVER_START_PORT=str(port - 1), WEB_SERVER_WORKERS="2")
+        result = run_backend_briefly(tmp_path, WEB_SERVER_START_PORT=str(start), WEB_SERVER_WORKERS="2")
     assert result.returncode == 1
     assert f"127.0.0.1:{port}" in result.stderr and f"port {port}" in result.stderr
 

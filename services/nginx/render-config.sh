@@ -1,0 +1,159 @@
+#!/bin/sh
+# Renders templates/imagehost.conf.template into an nginx config. One script for both
+# ways of running imagehost:
+#
+#   render-config.sh                 in the nginx image, as a /docker-entrypoint.d/ hook:
+#                                    /etc/nginx/imagehost/imagehost.conf.template
+#                                    -> /etc/nginx/conf.d/imagehost.conf
+#   render-config.sh --local RUN_DIR for the local runner: the template beside this script
+#                                    -> RUN_DIR/imagehost.conf, plus RUN_DIR/nginx.conf, a
+#                                    main file that keeps pid and temp files in RUN_DIR
+#
+# Reads (defaults in brackets; .env.sample says what each one is):
+#   WEB_SERVER_WORKERS [2], WEB_SERVER_START_PORT [8001], UPSTREAM_HOST [127.0.0.1],
+#   HTTP_BIND [127.0.0.1], HTTP_PORT [8080], IMAGES_DIR [./images], LOG_DIR [./logs],
+#   FRONTEND_DIR [services/frontend beside this script's folder],
+#   MAX_UPLOAD_BYTES [5242880], UPLOAD_RATE_LIMIT [2r/s], UPLOAD_RATE_BURST [20]
+#
+# Only the template's own variables are substituted (envsubst with a list), so nginx's
+# $host, $request_id and the like survive, as in the official image's template hook.
+# Exits non-zero, naming the variable, when a value would make a broken config.
+set -eu
+
+me=imagehost-render-config
+die() {
+    echo "$me: $*" >&2
+    exit 1
+}
+
+here=$(cd "$(dirname "$0")" && pwd)
+if [ "${1:-}" = --local ]; then
+    [ -n "${2:-}" ] || die "usage: $0 [--local RUN_DIR]"
+    mkdir -p "$2/tmp"
+    run_dir=$(cd "$2" && pwd)
+    template=$here/templates/imagehost.conf.template
+    output=$run_dir/imagehost.conf
+else
+    run_dir=
+    template=/etc/nginx/imagehost/imagehost.conf.template
+    output=/etc/nginx/conf.d/imagehost.conf
+fi
+
+# whole_number NAME VALUE LOW HIGH
+whole_number() {
+    case $2 in
+    '' | *[!0-9]*) die "$1 must be a whole number, got '$2'" ;;
+    esac
+    [ "$2" -ge "$3" ] && [ "$2" -le "$4" ] || die "$1 must be between $3 and $4, got $2"
+}
+
+# absolute NAME PATH: nginx resolves relative paths against its prefix, not against the
+# directory imagehost was started in, so make them absolute here.
+absolute() {
+    case $2 in
+    '') die "$1 must be a directory path, got an empty value" ;;
+    /*) printf '%s' "$2" ;;
+    *) printf '%s/%s' "$PWD" "${2#./}" ;;
+    esac
+}
+
+WEB_SERVER_WORKERS=${WEB_SERVER_WORKERS:-2}
+WEB_SERVER_START_PORT=${WEB_SERVER_START_PORT:-8001}
+UPSTREAM_HOST=${UPSTREAM_HOST:-127.0.0.1}
+HTTP_BIND=${HTTP_BIND:-127.0.0.1}
+HTTP_PORT=${HTTP_PORT:-8080}
+MAX_UPLOAD_BYTES=${MAX_UPLOAD_BYTES:-5242880}
+UPLOAD_RATE_LIMIT=${UPLOAD_RATE_LIMIT:-2r/s}
+UPLOAD_RATE_BURST=${UPLOAD_RATE_BURST:-20}
+
+whole_number WEB_SERVER_WORKERS "$WEB_SERVER_WORKERS" 1 64
+whole_number WEB_SERVER_START_PORT "$WEB_SERVER_START_PORT" 1 65535
+whole_number HTTP_PORT "$HTTP_PORT" 1 65535
+whole_number MAX_UPLOAD_BYTES "$MAX_UPLOAD_BYTES" 1 1073741824
+whole_number UPLOAD_RATE_BURST "$UPLOAD_RATE_BURST" 1 1000000
+[ $((WEB_SERVER_START_PORT + WEB_SERVER_WORKERS - 1)) -le 65535 ] ||
+    die "WEB_SERVER_START_PORT + WEB_SERVER_WORKERS - 1 must be at most 65535"
+# nginx's rate syntax: https://nginx.org/en/docs/http/ngx_http_limit_req_module.html#limit_req_zone
+echo "$UPLOAD_RATE_LIMIT" | grep -Eq '^[1-9][0-9]*r/[sm]$' ||
+    die "UPLOAD_RATE_LIMIT must look like 2r/s or 30r/m, got '$UPLOAD_RATE_LIMIT'"
+echo "$UPSTREAM_HOST" | grep -Eq '^[A-Za-z0-9.:-]+$' ||
+    die "UPSTREAM_HOST must be a host name or address, got '$UPSTREAM_HOST'"
+echo "$HTTP_BIND" | grep -Eq '^[A-Za-z0-9.:-]+$' ||
+    die "HTTP_BIND must be an address such as 127.0.0.1 or 0.0.0.0, got '$HTTP_BIND'"
+
+IMAGES_DIR=$(absolute IMAGES_DIR "${IMAGES_DIR:-images}")
+LOG_DIR=$(absolute LOG_DIR "${LOG_DIR:-logs}")
+FRONTEND_DIR=$(absolute FRONTEND_DIR "${FRONTEND_DIR:-$(dirname "$here")/frontend}")
+
+# IPv6 addresses need brackets in listen and server.
+bracket() {
+    case $1 in
+    *:*) printf '[%s]' "$1" ;;
+    *) printf '%s' "$1" ;;
+    esac
+}
+NGINX_LISTEN=$(bracket "$HTTP_BIND"):$HTTP_PORT
+
+# One server line per worker port. A worker that fails twice within 5 s is left out for
+# 5 s; its share goes to the others (proxy_next_upstream in the template).
+UPSTREAM_SERVERS=$(
+    i=0
+    while [ "$i" -lt "$WEB_SERVER_WORKERS" ]; do
+        printf '    server %s:%s max_fails=2 fail_timeout=5s;\n' \
+            "$(bracket "$UPSTREAM_HOST")" $((WEB_SERVER_START_PORT + i))
+        i=$((i + 1))
+    done
+)
+
+# Room for the multipart envelope (boundaries, part headers) around a file of exactly
+# MAX_UPLOAD_BYTES; the backend checks the file itself.
+CLIENT_MAX_BODY_SIZE=$((MAX_UPLOAD_BYTES + 65536))
+
+# The limit as the backend words it (errors.describe_size): 5242880 -> "5 MiB".
+MAX_UPLOAD_TEXT=$(awk -v n="$MAX_UPLOAD_BYTES" 'BEGIN {
+    split("GiB MiB KiB", unit, " "); split("1073741824 1048576 1024", size, " ")
+    for (i = 1; i <= 3; i++) if (n >= size[i]) {
+        text = sprintf("%.1f", n / size[i]); sub(/\.0$/, "", text)
+        print text " " unit[i]; exit
+    }
+    print n " bytes"
+}')
+
+export UPSTREAM_SERVERS UPLOAD_RATE_LIMIT UPLOAD_RATE_BURST NGINX_LISTEN LOG_DIR \
+    IMAGES_DIR FRONTEND_DIR CLIENT_MAX_BODY_SIZE MAX_UPLOAD_BYTES MAX_UPLOAD_TEXT
+
+[ -f "$template" ] || die "no template at $template"
+mkdir -p "$LOG_DIR/nginx" "$(dirname "$output")"
+variables='${UPSTREAM_SERVERS} ${UPLOAD_RATE_LIMIT} ${UPLOAD_RATE_BURST} ${NGINX_LISTEN}
+${LOG_DIR} ${IMAGES_DIR} ${FRONTEND_DIR} ${CLIENT_MAX_BODY_SIZE} ${MAX_UPLOAD_BYTES}
+${MAX_UPLOAD_TEXT}'
+envsubst "$variables" <"$template" >"$output.new"
+mv "$output.new" "$output"
+echo "$me: wrote $output (workers $UPSTREAM_HOST:$WEB_SERVER_START_PORT+$WEB_SERVER_WORKERS, listen $NGINX_LISTEN)"
+
+[ -n "$run_dir" ] || exit 0
+
+# The main file for running nginx without the system's nginx.conf: everything it writes
+# stays in RUN_DIR and LOG_DIR. Workers run as whoever runs the local stack (the "user"
+# line matters only when that is root; nginx would otherwise switch to nobody, who may
+# not be able to read a private IMAGES_DIR).
+mime_types=/etc/nginx/mime.types
+[ -f "$mime_types" ] || die "no $mime_types: install nginx (Debian: apt-get install nginx)"
+{
+    echo "# Written by render-config.sh --local; rendered again on every start."
+    [ "$(id -u)" != 0 ] || echo "user root root;"
+    echo "worker_processes auto;"
+    echo "daemon off;"
+    echo "pid $run_dir/nginx.pid;"
+    echo "error_log $LOG_DIR/nginx/error.log warn;"
+    echo "events { worker_connections 1024; }"
+    echo "http {"
+    echo "    include $mime_types;"
+    echo "    default_type application/octet-stream;"
+    for kind in client_body proxy fastcgi uwsgi scgi; do
+        echo "    ${kind}_temp_path $run_dir/tmp/$kind;"
+    done
+    echo "    include $output;"
+    echo "}"
+} >"$run_dir/nginx.conf"
+echo "$me: wrote $run_dir/nginx.conf"

@@ -1,0 +1,125 @@
+"""render-config.sh and the template: what the rendered config says, and that nginx accepts
+it (`nginx -t`). No backend is started here."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from support.stack import RENDER, nginx_binary, require
+
+TEMPLATE = RENDER.parent / "templates" / "imagehost.conf.template"
+
+
+def render(tmp_path: Path, **settings: str) -> subprocess.CompletedProcess:
+    env = {"PATH": os.environ["PATH"], "IMAGES_DIR": str(tmp_path / "images"),
+           "LOG_DIR": str(tmp_path / "logs"), **settings}
+    return subprocess.run(["sh", str(RENDER), "--local", str(tmp_path / "run")],
+                          env=env, capture_output=True, text=True, cwd=tmp_path)
+
+
+def rendered(tmp_path: Path, **settings: str) -> str:
+    result = render(tmp_path, **settings)
+    assert result.returncode == 0, result.stderr
+    return (tmp_path / "run" / "imagehost.conf").read_text()
+
+
+def test_rendered_config_passes_nginx_t(tmp_path):
+    require(nginx_binary() is not None, "nginx is not installed (make test installs it)")
+    rendered(tmp_path)
+    run = tmp_path / "run"
+    result = subprocess.run([nginx_binary(), "-t", "-p", str(run), "-c", str(run / "nginx.conf"), "-e", "stderr"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+
+
+def test_nginx_variables_survive_rendering(tmp_path):
+    config = rendered(tmp_path)
+    for variable in ("$request_id", "$host", "$http_host", "$binary_remote_addr", "$upstream_addr",
+                     "$request_time", "$upstream_response_time", "$proxy_add_x_forwarded_for", "$uri"):
+        assert variable in config
+    code = [line for line in config.splitlines() if not line.lstrip().startswith("#")]
+    assert not [line for line in code if "${" in line]  # every placeholder is filled
+
+
+def test_template_uses_only_variables_the_script_substitutes():
+    substituted = set(re.findall(r"\$\{(\w+)\}", RENDER.read_text().split("variables='")[1].split("'")[0]))
+    body = "\n".join(line for line in TEMPLATE.read_text().splitlines() if not line.startswith("#"))
+    assert set(re.findall(r"\$\{(\w+)\}", body)) == substituted
+
+
+@pytest.mark.parametrize("workers, start_port, expected", [
+    ("1", "8001", ["127.0.0.1:8001"]),
+    ("2", "8001", ["127.0.0.1:8001", "127.0.0.1:8002"]),
+    ("4", "9100", ["127.0.0.1:9100", "127.0.0.1:9101", "127.0.0.1:9102", "127.0.0.1:9103"]),
+])
+def test_upstream_lists_one_server_per_worker_port(tmp_path, workers, start_port, expected):
+    config = rendered(tmp_path, WEB_SERVER_WORKERS=workers, WEB_SERVER_START_PORT=start_port)
+    assert re.findall(r"^\s*server (\S+) max_fails=\d+ fail_timeout=\w+;", config, re.M) == expected
+
+
+def test_upstream_host_is_used_for_every_server(tmp_path):
+    config = rendered(tmp_path, UPSTREAM_HOST="app")
+    assert re.findall(r"^\s*server (\S+) ", config, re.M) == ["app:8001", "app:8002"]
+
+
+@pytest.mark.parametrize("max_upload_bytes, body_limit, words", [
+    ("5242880", 5242880 + 65536, "at most 5 MiB (5242880 bytes)"),
+    ("1048576", 1048576 + 65536, "at most 1 MiB (1048576 bytes)"),
+    ("1536", 1536 + 65536, "at most 1.5 KiB (1536 bytes)"),
+    ("500", 500 + 65536, "at most 500 bytes (500 bytes)"),
+])
+def test_body_limit_and_413_message_follow_max_upload_bytes(tmp_path, max_upload_bytes, body_limit, words):
+    config = rendered(tmp_path, MAX_UPLOAD_BYTES=max_upload_bytes)
+    assert f"client_max_body_size {body_limit};" in config
+    assert words in config
+
+
+def test_listen_address_comes_from_http_bind_and_http_port(tmp_path):
+    assert "listen 127.0.0.2:9999 default_server;" in rendered(tmp_path, HTTP_BIND="127.0.0.2", HTTP_PORT="9999")
+    assert "listen [::1]:9999 default_server;" in rendered(tmp_path, HTTP_BIND="::1", HTTP_PORT="9999")
+
+
+def test_rate_limit_comes_from_the_settings(tmp_path):
+    config = rendered(tmp_path, UPLOAD_RATE_LIMIT="30r/m", UPLOAD_RATE_BURST="7")
+    assert "zone=imagehost_upload:10m rate=30r/m;" in config
+    assert "limit_req zone=imagehost_upload burst=7 nodelay;" in config
+
+
+def test_relative_paths_are_made_absolute(tmp_path):
+    config = rendered(tmp_path, IMAGES_DIR="pictures", LOG_DIR="./journal")
+    assert f"alias {tmp_path}/pictures/$imagehost_name;" in config
+    assert f"access_log {tmp_path}/journal/nginx/access.log imagehost;" in config
+
+
+@pytest.mark.parametrize("variable, value", [
+    ("WEB_SERVER_WORKERS", "0"),
+    ("WEB_SERVER_WORKERS", "two"),
+    ("WEB_SERVER_START_PORT", "70000"),
+    ("HTTP_PORT", "0"),
+    ("MAX_UPLOAD_BYTES", "5M"),
+    ("UPLOAD_RATE_LIMIT", "2/s"),
+    ("UPLOAD_RATE_LIMIT", "2r/h"),
+    ("UPLOAD_RATE_BURST", "0"),
+    ("HTTP_BIND", "127.0.0.1; evil"),
+])
+def test_unusable_setting_stops_rendering_with_its_name(tmp_path, variable, value):
+    result = render(tmp_path, **{variable: value})
+    assert result.returncode != 0
+    assert variable in result.stderr
+    assert not (tmp_path / "run" / "imagehost.conf").exists()
+
+
+def test_local_main_file_keeps_pid_and_temp_files_in_the_run_folder(tmp_path):
+    rendered(tmp_path)
+    main = (tmp_path / "run" / "nginx.conf").read_text()
+    run = tmp_path / "run"
+    assert f"pid {run}/nginx.pid;" in main
+    assert f"client_body_temp_path {run}/tmp/client_body;" in main
+    assert f"include {run}/imagehost.conf;" in main
+    assert f"error_log {tmp_path}/logs/nginx/error.log warn;" in main

@@ -1,0 +1,240 @@
+"""The whole imagehost stack for tests: the local runner (services/local/run.py), so the
+real supervisor and workers behind the real nginx with the rendered template, on free
+loopback ports, with every file in a folder of the test's own.
+
+    from support.stack import start_stack
+    from support import images
+
+    with start_stack(tmp_path, GALLERY_PUBLIC="true") as stack:
+        reply = stack.upload(images.png())      # POST /upload through nginx (a client.Reply)
+        assert reply.status == 201
+        page = stack.base_url + "/"             # http://127.0.0.1:PORT/ for a browser
+
+In pytest, use the fixtures in tests/conftest.py instead: `stack` (one per test module)
+and `stack_factory` (a stack with settings of your own, stopped after the test).
+
+`start_stack(folder, **settings)` returns once /api/health answers 200 through nginx, and
+raises StackError with the end of the runner's output if it does not within the timeout.
+Settings are the variables of .env.sample; anything not given gets a test default
+(TEST_DEFAULTS: ADMIN_TOKEN is set, uploads are in practice not rate-limited). The
+caller's environment and any .env elsewhere are not used, so a developer's settings
+cannot leak into a test. `stop()` sends SIGTERM to the runner, which stops nginx, then the
+workers; it is safe to call twice.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from .backend import REPO, free_port_block
+from .client import Reply, bearer, request, upload
+from .images import file_form
+
+RUNNER = REPO / "services" / "local" / "run.py"
+RENDER = REPO / "services" / "nginx" / "render-config.sh"
+
+ADMIN_TOKEN = "stack-admin-token-0123456789"
+TEST_DEFAULTS = {
+    "WEB_SERVER_WORKERS": "2",
+    "ADMIN_TOKEN": ADMIN_TOKEN,
+    "UPLOAD_RATE_LIMIT": "1000r/s",
+    "UPLOAD_RATE_BURST": "1000",
+    "LOG_LEVEL": "INFO",
+    "SHUTDOWN_TIMEOUT": "5",
+}
+# Every variable the runner, nginx's config or the backend reads: none is inherited.
+SETTINGS = {
+    "WEB_SERVER_WORKERS", "WEB_SERVER_START_PORT", "BIND_HOST", "IMAGES_DIR", "DATA_DIR",
+    "LOG_DIR", "MAX_UPLOAD_BYTES", "MAX_IMAGE_PIXELS", "PUBLIC_BASE_URL", "UPLOAD_TOKEN",
+    "ADMIN_TOKEN", "GALLERY_PUBLIC", "LOG_LEVEL", "LOG_MAX_BYTES", "LOG_BACKUPS",
+    "SHUTDOWN_TIMEOUT", "HTTP_PORT", "HTTP_BIND", "UPLOAD_RATE_LIMIT", "UPLOAD_RATE_BURST",
+    "UPSTREAM_HOST", "FRONTEND_DIR",
+}
+
+
+class StackError(Exception):
+    """The stack did not start; the message has the end of the runner's output."""
+
+
+def nginx_binary() -> str | None:
+    # /usr/sbin is not on an ordinary user's PATH on Debian.
+    return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip the calling test when `condition` is false; when CI is set, fail it instead
+    (in CI a missing tool is a broken setup, not a reason to skip)."""
+    if condition:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set: failing instead of skipping)")
+    pytest.skip(reason)
+
+
+@dataclass
+class Stack:
+    """A running stack. Paths are absolute; `base_url` has no trailing slash."""
+
+    root: Path
+    env: dict[str, str]
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def http_port(self) -> int:
+        return int(self.env["HTTP_PORT"])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def worker_ports(self) -> list[int]:
+        """From the rendered nginx config, so also right when the runner chose them."""
+        config = (self.run_dir / "imagehost.conf").read_text()
+        return [int(port) for port in re.findall(r"^\s*server \S+:(\d+) ", config, re.M)]
+
+    @property
+    def images_dir(self) -> Path:
+        return Path(self.env["IMAGES_DIR"])
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.env["DATA_DIR"])
+
+    @property
+    def log_dir(self) -> Path:
+        return Path(self.env["LOG_DIR"])
+
+    @property
+    def run_dir(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def admin_token(self) -> str:
+        return self.env.get("ADMIN_TOKEN", "")
+
+    # --- processes -------------------------------------------------------------------
+
+    def start(self, timeout: float = 30) -> "Stack":
+        if not nginx_binary():
+            raise StackError("nginx is not installed (make test installs it)")
+        for folder in (self.root, self.images_dir, self.data_dir, self.log_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        with open(self.root / "runner.out", "ab") as output:
+            self.process = subprocess.Popen(
+                [sys.executable, str(RUNNER), "--run-dir", str(self.run_dir)],
+                cwd=self.root, env=self.env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise StackError(f"the runner exited with status {self.process.returncode}:\n{self.output()}")
+            try:
+                if self.get("/api/health", timeout=2).status == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise StackError(f"not healthy within {timeout:g} s:\n{self.output()}")
+
+    def stop(self, timeout: float = 30) -> int | None:
+        """SIGTERM the runner and wait; its exit status (None if it never started)."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()  # the kernel sends its children SIGTERM (PDEATHSIG)
+                self.process.wait()
+        return self.process.returncode
+
+    def __enter__(self) -> "Stack":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def supervisor_pid(self) -> int:
+        return int((self.run_dir / "backend.pid").read_text())
+
+    def nginx_pid(self) -> int:
+        return int((self.run_dir / "nginx.pid").read_text())
+
+    def worker_pids(self) -> list[int]:
+        """The supervisor's children: its workers, however many are alive right now."""
+        pid = self.supervisor_pid()
+        return [int(child) for task in Path(f"/proc/{pid}/task").glob("*/children")
+                for child in task.read_text().split()]
+
+    def output(self, lines: int = 60) -> str:
+        """The end of what the runner, the backend and nginx printed."""
+        path = self.root / "runner.out"
+        text = path.read_text(errors="replace") if path.exists() else "(no output)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def app_log(self) -> str:
+        return "".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("app*.log")))
+
+    def access_log(self) -> str:
+        path = self.log_dir / "nginx" / "access.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    # --- HTTP through nginx ----------------------------------------------------------
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict | None = None, timeout: float = 30) -> Reply:
+        """One request through nginx on a new connection; any status is returned, none raised."""
+        return request(method, self.base_url + path, body, headers, timeout)
+
+    def get(self, path: str, headers: dict | None = None, timeout: float = 30) -> Reply:
+        return self.request("GET", path, headers=headers, timeout=timeout)
+
+    def upload(self, data: bytes, filename: str = "cat.png", content_type: str = "image/png",
+               token: str | None = None) -> Reply:
+        """POST /upload through nginx, as `curl -F file=@cat.png` sends it."""
+        return upload(self.base_url, file_form(data, filename, content_type), token)
+
+    def admin(self) -> dict:
+        """The Authorization header with the admin token."""
+        return bearer(self.admin_token)
+
+
+def start_stack(root: Path, timeout: float = 30, **settings: str | None) -> Stack:
+    """Start a stack whose files all live under `root`; see the module docstring.
+
+    A setting given as None is left unset: the runner's default, or a `.env` written into
+    `root` beforehand, applies (HTTP_PORT and the three folders must stay set).
+    """
+    root = Path(root).resolve()
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS}
+    env.update(TEST_DEFAULTS)
+    workers = int(settings.get("WEB_SERVER_WORKERS") or env["WEB_SERVER_WORKERS"])
+    first = free_port_block(workers + 1)
+    env.update(
+        HTTP_BIND="127.0.0.1",
+        HTTP_PORT=str(first),
+        BIND_HOST="127.0.0.1",
+        WEB_SERVER_START_PORT=str(first + 1),
+        IMAGES_DIR=str(root / "images"),
+        DATA_DIR=str(root / "data"),
+        LOG_DIR=str(root / "logs"),
+    )
+    for name, value in settings.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = str(value)
+    return Stack(root, env).start(timeout)
