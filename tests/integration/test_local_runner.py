@@ -1,0 +1,120 @@
+"""services/local/run.py, the runner behind `make run`: settings, side-by-side instances,
+and a clean stop of both processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from support import images
+from support.stack import ADMIN_TOKEN, RUNNER, SETTINGS, nginx_binary, require, start_stack
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone for our purposes (its parent has not reaped it yet).
+    return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+
+
+def wait_until_gone(pids: list[int], seconds: float = 20) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [pid for pid in pids if alive(pid)]
+
+
+@pytest.fixture(autouse=True)
+def _needs_nginx():
+    require(nginx_binary() is not None, "nginx is not installed (make test installs it)")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_nginx_and_every_worker_and_exits_0(tmp_path, signum):
+    stack = start_stack(tmp_path)
+    pids = [stack.supervisor_pid(), stack.nginx_pid(), *stack.worker_pids()]
+    assert len(pids) == 4
+
+    stack.process.send_signal(signum)
+
+    assert stack.process.wait(30) == 0
+    assert wait_until_gone(pids, 5) == []
+    assert "stopped" in stack.output()
+
+
+def test_killing_the_runner_outright_still_stops_its_children(tmp_path):
+    stack = start_stack(tmp_path)
+    pids = [stack.supervisor_pid(), stack.nginx_pid(), *stack.worker_pids()]
+
+    stack.process.kill()
+    stack.process.wait(10)
+
+    assert wait_until_gone(pids) == []
+
+
+def test_two_instances_run_side_by_side_without_choosing_worker_ports(tmp_path):
+    first = start_stack(tmp_path / "first", WEB_SERVER_START_PORT=None)
+    try:
+        second = start_stack(tmp_path / "second", WEB_SERVER_START_PORT=None)
+        try:
+            assert not set(first.worker_ports) & set(second.worker_ports)
+            a, b = first.upload(images.png(extra=b"1")).json(), second.upload(images.png(extra=b"2")).json()
+            assert first.get(f"/images/{a['name']}").status == 200
+            assert second.get(f"/images/{a['name']}").status == 404
+            assert second.get(f"/images/{b['name']}").status == 200
+            assert first.run_dir != second.run_dir
+        finally:
+            assert second.stop() == 0
+    finally:
+        assert first.stop() == 0
+
+
+def test_environment_overrides_dotenv_and_dotenv_fills_the_rest(tmp_path):
+    (tmp_path / ".env").write_text(
+        "HTTP_PORT=1\n"                                  # overridden by the environment
+        "ADMIN_TOKEN=from-dotenv-admin-token-000\n"      # not in the environment: used
+    )
+    with start_stack(tmp_path, ADMIN_TOKEN=None) as stack:
+        listing = stack.get("/api/images", headers={"Authorization": "Bearer from-dotenv-admin-token-000"})
+        assert listing.status == 200, listing.body
+        assert stack.get("/api/images", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).status == 403
+
+
+@pytest.mark.parametrize("variable, value", [
+    ("UPLOAD_RATE_LIMIT", "fast"),
+    ("HTTP_PORT", "eighty"),
+    ("MAX_UPLOAD_BYTES", "5M"),
+    ("WEB_SERVER_WORKERS", "0"),
+])
+def test_unusable_setting_exits_2_naming_the_variable_before_starting_anything(tmp_path, variable, value):
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS}
+    env.update(IMAGES_DIR=str(tmp_path / "i"), DATA_DIR=str(tmp_path / "d"), LOG_DIR=str(tmp_path / "l"),
+               HTTP_PORT="1", WEB_SERVER_START_PORT="2")
+    env[variable] = value
+    result = subprocess.run([sys.executable, str(RUNNER), "--run-dir", str(tmp_path / "run")],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert variable in result.stderr
+    assert not (tmp_path / "run" / "backend.pid").exists()
+
+
+def test_nginx_failing_to_start_stops_the_backend_and_exits_1(tmp_path):
+    with start_stack(tmp_path / "first") as first:
+        env = dict(first.env)
+        env.update(IMAGES_DIR=str(tmp_path / "i"), DATA_DIR=str(tmp_path / "d"), LOG_DIR=str(tmp_path / "l"),
+                   WEB_SERVER_START_PORT=str(first.worker_ports[-1] + 10))
+        # Same HTTP_PORT as the running stack: nginx cannot bind it.
+        result = subprocess.run([sys.executable, str(RUNNER), "--run-dir", str(tmp_path / "run")],
+                                cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1
+        assert "nginx exited" in result.stderr
+        assert "Address already in use" in result.stderr
+        assert first.get("/api/health").status == 200
