@@ -1,0 +1,118 @@
+"""`docker compose up --build` for real: build both images, start the stack from a copy of
+the project in a temporary folder (so the bind mounts land there), upload through nginx,
+download the bytes back, restart, and find the image still there.
+
+Needs root and Docker (../shared/tools/compose-images provides the engine, Compose and
+stand-ins for the base images; this test runs it when Docker is there, or in CI). Without
+them the test is skipped, except in CI, where it fails. Every docker command is bounded
+in time; the stack is torn down with `down -v`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from support import images
+from support.backend import REPO, free_port_block
+from support.client import bearer, request, upload
+from support.stack import require
+
+COMPOSE_IMAGES = REPO.parent / "shared" / "tools" / "compose-images"
+ADMIN_TOKEN = "compose-admin-token-0123456789"
+BUILD_SECONDS = 900
+UP_SECONDS = 180
+
+
+def docker_usable() -> bool:
+    if os.geteuid() != 0 and not shutil.which("docker"):
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def copy_project(destination: Path) -> None:
+    shutil.copy(REPO / "docker-compose.yml", destination)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "node_modules")
+    for service in ("backend", "nginx", "frontend"):
+        shutil.copytree(REPO / "services" / service, destination / "services" / service, ignore=ignore)
+    for folder in ("images", "data", "logs"):
+        (destination / folder).mkdir()
+
+
+def wait_for_health(base_url: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if request("GET", base_url + "/api/health", timeout=3).status == 200:
+                return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, f"no 200 from {base_url}/api/health within {seconds:g} s"
+        time.sleep(0.5)
+
+
+@pytest.fixture
+def compose_project(tmp_path):
+    """(run compose with these arguments, project folder, base URL); torn down afterwards."""
+    if os.geteuid() == 0 and COMPOSE_IMAGES.exists() and (os.environ.get("CI") or docker_usable()):
+        # The stand-in base images (and in CI Docker itself) when missing; 0.5 s when all is there.
+        subprocess.run(["bash", str(COMPOSE_IMAGES), "-q"], check=True, timeout=BUILD_SECONDS)
+    require(os.geteuid() == 0 and docker_usable(), "needs root and a working Docker (../shared/tools/compose-images)")
+    copy_project(tmp_path)
+    port = free_port_block(1)
+    project = "imagehost-test-" + uuid.uuid4().hex[:8]
+    env = {**os.environ, "HTTP_PORT": str(port), "HTTP_BIND": "127.0.0.1"}
+    compose = ["docker", "compose", "-p", project]
+
+    def run(*args: str, timeout: float = UP_SECONDS) -> None:
+        subprocess.run([*compose, *args], cwd=tmp_path, env=env, check=True, timeout=timeout)
+
+    try:
+        yield run, tmp_path, f"http://127.0.0.1:{port}"
+    finally:
+        subprocess.run([*compose, "ps", "-a"], cwd=tmp_path, env=env, timeout=60)
+        subprocess.run([*compose, "logs", "--no-color", "--tail", "30"], cwd=tmp_path, env=env, timeout=60)
+        subprocess.run([*compose, "down", "-v", "--remove-orphans", "--rmi", "local", "--timeout", "20"],
+                       cwd=tmp_path, env=env, timeout=UP_SECONDS)
+
+
+def test_image_uploaded_through_compose_stack_survives_a_restart(compose_project):
+    compose, folder, base_url = compose_project
+    # First start without any .env: the defaults must be enough.
+    compose("up", "-d", "--build", "--wait", "--wait-timeout", str(UP_SECONDS), timeout=BUILD_SECONDS)
+    wait_for_health(base_url)
+    data = images.png(6, 5, extra=b"compose")
+
+    reply = upload(base_url, images.file_form(data))
+    assert reply.status == 201, reply.body
+    image = reply.json()
+    path = f"/images/{image['name']}"
+    assert image["url"] == base_url + path
+    served = request("GET", base_url + path)
+    assert (served.status, served.body) == (200, data)
+    assert served.headers["Content-Type"] == "image/png"
+    assert (folder / "images" / image["name"]).read_bytes() == data
+
+    # Down and up again, now with an admin token from .env: files and index persist.
+    (folder / ".env").write_text(f"ADMIN_TOKEN={ADMIN_TOKEN}\n")
+    compose("down", "--timeout", "20")
+    compose("up", "-d", "--wait", "--wait-timeout", str(UP_SECONDS))
+    wait_for_health(base_url)
+
+    again = request("GET", base_url + path)
+    assert (again.status, again.body) == (200, data)
+    listing = request("GET", base_url + "/api/images", headers=bearer(ADMIN_TOKEN))
+    assert listing.status == 200, listing.body
+    assert [item["name"] for item in listing.json()["items"]] == [image["name"]]
+    access_log = (folder / "logs" / "nginx" / "access.log").read_text()
+    assert f"GET {path} " in access_log
+    assert "GET /api/health" in (folder / "logs" / "app.log").read_text()
