@@ -1,0 +1,87 @@
+"""Remakes the screenshots in docs/screenshots/ from a real stack, on request only:
+
+    UPDATE_SCREENSHOTS=1 .venv/bin/python -m pytest tests/e2e/test_page_screenshots.py
+
+upload.png: the Upload view with an upload in progress, one the server refused and some
+finished ones. images.png: the Images view with this browser's uploads and, unlocked with
+the admin token, all images.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from page_actions import a_file, choose_files, picture, upload_row
+from pictures import landscape
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DESKTOP = {"width": 1280, "height": 900}
+
+pytestmark = pytest.mark.skipif(os.environ.get("UPDATE_SCREENSHOTS") != "1",
+                                reason="set UPDATE_SCREENSHOTS=1 to remake docs/screenshots/*.png")
+
+
+def padded(png: bytes, extra_bytes: int) -> bytes:
+    """`png` made bigger with a private ancillary chunk of random bytes (decoders skip it)."""
+    data = os.urandom(extra_bytes)
+    chunk = struct.pack(">I", len(data)) + b"prVt" + data + struct.pack(">I", zlib.crc32(b"prVt" + data))
+    return png[:-12] + chunk + png[-12:]  # before IEND
+
+
+def test_the_docs_screenshots_are_remade_on_request(stack_factory, open_page):
+    stack = stack_factory()
+    DOCS.mkdir(parents=True, exist_ok=True)
+    page = open_page(stack.base_url, viewport=DESKTOP, color_scheme="light")
+    page.goto("/#upload")
+
+    # Finished uploads, one after another so the list reads in a steady order.
+    for seed, name in enumerate(["harbour-at-dusk.png", "green-valley.png"]):
+        choose_files(page, [picture(name, seed)])
+        expect(upload_row(page, name).get_by_text("Uploaded")).to_be_visible()
+    page.get_by_role("button", name="Clear finished").click()
+    choose_files(page, [picture("meadow-in-june.png", 5)])
+    expect(upload_row(page, "meadow-in-june.png").get_by_text("Uploaded")).to_be_visible()
+
+    # One the server refuses: text with an image's name.
+    choose_files(page, [a_file("scan-0042.png", b"%PDF-1.7 not really a picture\n" * 20)])
+    expect(upload_row(page, "scan-0042.png").locator(".upload__status")).not_to_have_text("Waiting…")
+    expect(upload_row(page, "scan-0042.png")).to_have_attribute("data-state", "failed")
+
+    # One in progress: a slow connection, emulated by Chromium, so progress is real.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions",
+             {"offline": False, "latency": 40, "downloadThroughput": -1, "uploadThroughput": 256 * 1024})
+    choose_files(page, [a_file("panorama.png", padded(landscape(2, 480, 320), 3 * 1024 * 1024))])
+    expect(upload_row(page, "panorama.png").locator(".upload__status")).to_have_text(
+        re.compile(r"Uploading… (3[5-9]|4\d|5\d)% ·"), timeout=30_000)
+    page.mouse.move(0, 0)
+    screenshot(page, DOCS / "upload.png")
+
+    cdp.send("Network.emulateNetworkConditions",
+             {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    expect(upload_row(page, "panorama.png").get_by_text("Uploaded")).to_be_visible(timeout=30_000)
+
+    # Images from other people, for "All images".
+    for seed, name in enumerate(["teal-bay.png", "pink-hour.png", "golden-dunes.png", "first-snow.png"], start=6):
+        assert stack.upload(landscape(seed, 240, 160), name).status == 201
+
+    page.get_by_role("link", name="Images", exact=True).click()
+    page.get_by_placeholder("Admin token").fill(stack.admin_token)
+    page.get_by_role("button", name="Show all images").click()
+    expect(page.locator("#all-grid .card")).to_have_count(8)
+    page.wait_for_function("[...document.images].every((img) => img.complete)")
+    screenshot(page, DOCS / "images.png")
+
+
+def screenshot(page, path: Path) -> None:
+    """The whole page from the top, with no focus ring (the sticky bar must be at the top)."""
+    page.evaluate("document.activeElement.blur(); window.scrollTo(0, 0)")
+    page.screenshot(path=path, full_page=True)
