@@ -11,7 +11,13 @@ Both need nginx: without it they skip, except in CI (CI set), where they fail.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
+
+# The backend package, for the unit tests, however pytest is started.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services" / "backend"))
 
 from support.stack import Stack, nginx_binary, require, start_stack
 

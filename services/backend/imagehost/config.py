@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -41,7 +42,7 @@ class Config:
     log_backups: int = 5
     shutdown_timeout: float = 10.0
 
-    @property
+    @cached_property
     def tmp_dir(self) -> Path:
         """Where uploads stream to: inside IMAGES_DIR so the final rename is atomic."""
         return self.images_dir / ".tmp"

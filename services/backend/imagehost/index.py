@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -38,14 +38,26 @@ class ImageRecord:
 
     def public_fields(self) -> dict:
         """What API responses may show: everything but the id and the token hash."""
-        fields = asdict(self)
-        del fields["id"], fields["delete_token_hash"]
-        return fields
+        return {
+            "name": self.name,
+            "type": self.type,
+            "size": self.size,
+            "width": self.width,
+            "height": self.height,
+            "sha256": self.sha256,
+            "original_name": self.original_name,
+            "created_at": self.created_at,
+        }
 
 
 def utc_now() -> str:
     """ISO 8601 in UTC with milliseconds, e.g. 2026-11-21T05:41:58.123Z."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_utc(time.time())
+
+
+def iso_utc(timestamp: float) -> str:
+    seconds = int(timestamp)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int((timestamp - seconds) * 1000):03d}Z"
 
 
 def _connect(path: Path) -> sqlite3.Connection:

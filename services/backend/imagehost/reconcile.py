@@ -11,13 +11,12 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from loguru import logger
 
 from . import storage
 from .config import Config
-from .index import Index
+from .index import Index, iso_utc
 from .validation import NotAnImage, read_image_info
 
 
@@ -76,9 +75,7 @@ def _index_orphans(index: Index, config: Config, names: set[str]) -> tuple[int, 
             sha256=digest,
             original_name="",
             delete_token_hash=None,
-            created_at=datetime.fromtimestamp(stat.st_mtime, timezone.utc)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
+            created_at=iso_utc(stat.st_mtime),
         )
         indexed += 1
     return indexed, skipped

@@ -40,12 +40,10 @@ class TempUpload:
     succeeded. Writes that fail because the disk is full raise InsufficientStorage.
     """
 
-    def __init__(self, tmp_dir: Path):
-        self.tmp_dir = tmp_dir
+    def __init__(self, tmp_dir: str | Path):
         self.size = 0
         self._sha256 = hashlib.sha256()
-        self._fd, path = _mkstemp(tmp_dir)
-        self.path = Path(path)
+        self._fd, self.path = _create_temp_file(str(tmp_dir))
         self._published = False
 
     def __enter__(self) -> "TempUpload":
@@ -74,7 +72,7 @@ class TempUpload:
     def open_for_reading(self):
         return open(self.path, "rb")
 
-    def publish(self, images_dir: Path, extension: str) -> str:
+    def publish(self, images_dir: str | Path, extension: str) -> str:
         """fsync, then atomically give the file a fresh random name in `images_dir`.
 
         Returns the new name. The directory is fsynced too, so a crash after this
@@ -87,7 +85,7 @@ class TempUpload:
             while True:
                 name = new_image_name(extension)
                 try:
-                    os.link(self.path, images_dir / name)
+                    os.link(self.path, os.path.join(images_dir, name))
                     break
                 except FileExistsError:  # 2**-96 odds, but never overwrite an image
                     continue
@@ -104,16 +102,20 @@ class TempUpload:
             self._fd = -1
 
 
-def _mkstemp(tmp_dir: Path) -> tuple[int, str]:
-    import tempfile
+def _create_temp_file(tmp_dir: str) -> tuple[int, str]:
+    """A new, empty, private file in `tmp_dir` (tempfile.mkstemp, minus its overhead)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    while True:
+        path = os.path.join(tmp_dir, f"{TEMP_PREFIX}{secrets.token_hex(8)}.part")
+        try:
+            return os.open(path, flags, 0o600), path
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise InsufficientStorage() if is_disk_full(exc) else exc
 
-    try:
-        return tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=tmp_dir)
-    except OSError as exc:
-        raise InsufficientStorage() if is_disk_full(exc) else exc
 
-
-def fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: str | Path) -> None:
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -121,12 +123,12 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def remove_image(images_dir: Path, name: str) -> None:
+def remove_image(images_dir: str | Path, name: str) -> None:
     """Delete a published image; a name that is already gone is not an error."""
-    _unlink_quietly(images_dir / name)
+    _unlink_quietly(os.path.join(images_dir, name))
 
 
-def _unlink_quietly(path: Path) -> None:
+def _unlink_quietly(path: str | Path) -> None:
     try:
         os.unlink(path)
     except FileNotFoundError:
@@ -146,7 +148,7 @@ def remove_stale_temp_files(tmp_dir: Path, older_than: float = STALE_TEMP_SECOND
     with os.scandir(tmp_dir) as entries:
         for entry in entries:
             if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime <= cutoff:
-                _unlink_quietly(Path(entry.path))
+                _unlink_quietly(entry.path)
                 removed += 1
     return removed
 

@@ -28,6 +28,7 @@ from . import logs
 from .config import Config
 from .errors import AppError, BadRequest, Internal, LengthRequired, MethodNotAllowed, NotFound
 from .handlers import App
+from .headers import HeaderError, read_headers
 from .index import Index
 from .routes import router
 from .web import ClientGone, Request, RequestBody, Response, error_response
@@ -75,6 +76,41 @@ class RequestHandler(BaseHTTPRequestHandler):
             return
         self.busy = False
         super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        """http.server's parse_request with `headers.read_headers` instead of email.parser.
+
+        Accepts HTTP/1.0 and HTTP/1.1 request lines only. On failure an error response
+        has already been sent and False is returned.
+        """
+        self.command = None
+        self.request_version = self.default_request_version
+        self.close_connection = True
+        self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = self.requestline.split()
+        if not words:
+            return False
+        if len(words) != 3 or words[2] not in ("HTTP/1.0", "HTTP/1.1"):
+            if len(words) == 3 and words[2].startswith("HTTP/"):
+                self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED)
+            else:
+                self.send_error(HTTPStatus.BAD_REQUEST)
+            return False
+        self.command, path, self.request_version = words
+        # As http.server does: "//host/x" must not read as a network path later on.
+        self.path = "/" + path.lstrip("/") if path.startswith("//") else path
+        try:
+            self.headers = read_headers(self.rfile)
+        except HeaderError as error:
+            self.send_error(error.status, str(error))
+            return False
+        connection = (self.headers.get("Connection") or "").lower()
+        self.close_connection = "close" in connection or (
+            self.request_version == "HTTP/1.0" and "keep-alive" not in connection
+        )
+        if (self.headers.get("Expect") or "").lower() == "100-continue" and self.request_version == "HTTP/1.1":
+            return self.handle_expect_100()
+        return True
 
     def dispatch(self) -> None:
         self.busy = True
@@ -154,7 +190,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         if code == HTTPStatus.NOT_IMPLEMENTED:  # a method no route uses
             error = self._method_error()
         else:
-            error = _PROTOCOL_ERRORS.get(code, BadRequest(message))
+            error = BadRequest(message) if message else _PROTOCOL_ERRORS.get(code, BadRequest())
         if not hasattr(self, "headers"):  # the request line itself was bad
             self.headers = {}
         if self.request_version not in ("HTTP/1.0", "HTTP/1.1"):

@@ -1,0 +1,76 @@
+"""Request header parsing, lighter than http.client.parse_headers.
+
+http.server hands the header block to `email.parser`, a general MIME parser that costs
+more per request than the rest of an upload's Python work together (profiled with
+py-spy under the upload benchmark, see docs/performance.md). HTTP/1.1 headers need much
+less: `name: value` lines up to an empty line. This parser is also stricter where
+strictness is safer (RFC 9112 5.1, 5.2): no whitespace before the colon and no
+obsolete line folding, the usual ingredients of request smuggling.
+"""
+
+from __future__ import annotations
+
+from typing import BinaryIO, Iterator
+
+MAX_LINE = 65536  # as http.client's _MAXLINE
+MAX_HEADERS = 100  # as http.client's _MAXHEADERS
+
+
+class HeaderError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+class Headers:
+    """Case-insensitive request headers; the subset of email.message.Message we use."""
+
+    __slots__ = ("_pairs", "_first")
+
+    def __init__(self, pairs: list[tuple[str, str]]):
+        self._pairs = pairs
+        self._first: dict[str, str] = {}
+        for name, value in pairs:
+            self._first.setdefault(name.lower(), value)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self._first.get(name.lower(), default)
+
+    def get_all(self, name: str, failobj=None) -> list[str] | None:
+        key = name.lower()
+        values = [value for n, value in self._pairs if n.lower() == key]
+        return values or failobj
+
+    def __getitem__(self, name: str) -> str | None:
+        return self.get(name)
+
+    def __contains__(self, name: str) -> bool:
+        return name.lower() in self._first
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._pairs)
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._pairs)
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+
+def read_headers(rfile: BinaryIO) -> Headers:
+    """Read header lines up to the empty line; raises HeaderError (status, message)."""
+    pairs: list[tuple[str, str]] = []
+    while True:
+        line = rfile.readline(MAX_LINE + 1)
+        if len(line) > MAX_LINE:
+            raise HeaderError(431, "A request header line is too long.")
+        if line in (b"\r\n", b"\n", b""):
+            return Headers(pairs)
+        if len(pairs) >= MAX_HEADERS:
+            raise HeaderError(431, "Too many request headers.")
+        if line[:1] in (b" ", b"\t"):
+            raise HeaderError(400, "Folded header lines are not accepted.")
+        name, colon, value = line.partition(b":")
+        if not colon or not name or name != name.strip() or b" " in name:
+            raise HeaderError(400, "A request header line is malformed.")
+        pairs.append((name.decode("latin-1"), value.strip(b" \t\r\n").decode("latin-1")))
