@@ -83,8 +83,6 @@ class Supervisor:
             self._wait(self._next_timeout())
             self._reap()
         self._stop_workers()
-        for slot in self.slots:
-            slot.listener.close()
         if self.halt_reason:
             logger.error("stopped: {}", self.halt_reason)
             return 1
@@ -206,7 +204,14 @@ class Supervisor:
         logger.warning("worker {} died ({}) after {:.1f}s; restarting in {:.2f}s", slot.worker_id, how, lived, delay)
 
     def _stop_workers(self) -> None:
-        """SIGTERM every worker, wait up to SHUTDOWN_TIMEOUT (+1 s) for them, then SIGKILL."""
+        """SIGTERM every worker, wait up to SHUTDOWN_TIMEOUT (+1 s) for them, then SIGKILL.
+
+        The supervisor's copies of the listening sockets close first: once each worker
+        closes its own, the port refuses new connections (nginx moves on) instead of
+        queueing them where nobody will accept them.
+        """
+        for slot in self.slots:
+            slot.listener.close()
         self._signal_workers(signal.SIGTERM)
         deadline = time.monotonic() + self.config.shutdown_timeout + 1.0
         while any(slot.pid for slot in self.slots) and time.monotonic() < deadline:
