@@ -94,12 +94,14 @@ bracket() {
 }
 NGINX_LISTEN=$(bracket "$HTTP_BIND"):$HTTP_PORT
 
-# One server line per worker port. A worker that fails twice within 5 s is left out for
-# 5 s; its share goes to the others (proxy_next_upstream in the template).
+# One server line per worker port. A worker that fails 3 times within a second is left
+# out for a second; its share goes to the others (proxy_next_upstream in the template).
+# Briefly, because the supervisor restarts a worker within a second on the same
+# listening socket: a longer exclusion would only turn away requests it could serve.
 UPSTREAM_SERVERS=$(
     i=0
     while [ "$i" -lt "$WEB_SERVER_WORKERS" ]; do
-        printf '    server %s:%s max_fails=2 fail_timeout=5s;\n' \
+        printf '    server %s:%s max_fails=3 fail_timeout=1s;\n' \
             "$(bracket "$UPSTREAM_HOST")" $((WEB_SERVER_START_PORT + i))
         i=$((i + 1))
     done

@@ -241,4 +241,6 @@ def test_a_client_that_vanishes_mid_upload_leaves_no_temp_file(backend):
     while list((backend.images_dir / ".tmp").iterdir()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert list((backend.images_dir / ".tmp").iterdir()) == []
+    while "client went away" not in backend.app_log() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the supervisor relays the worker's line
     assert "client went away" in backend.app_log()

@@ -90,11 +90,43 @@ def test_image_has_nosniff_immutable_cache_and_sandbox_policy(stack):
     assert reply.headers.get("Content-Security-Policy") == IMAGE_CSP
 
 
-def test_missing_image_is_404_and_not_cached(stack):
+def test_missing_image_is_a_json_404_that_is_never_cached(stack):
     reply = stack.get("/images/NoSuchImage000000.png")
-    assert reply.status == 404
-    assert reply.headers.get("Cache-Control") is None
+    assert (reply.status, reply.error_code) == (404, "not_found")
+    assert reply.headers.get("Cache-Control") == "no-store"
     assert reply.headers.get("X-Content-Type-Options") == "nosniff"
+
+
+@pytest.mark.parametrize(
+    "raw_path",
+    ["/images/x%2F..%2F..%2F", "/api/images/x%2F..%2F..%2F..%2F", "/images/x%2f%2e%2e%2fdata", "/images/..%5Cdata"],
+)
+def test_dot_segments_behind_encoded_slashes_are_404_too(stack, raw_path):
+    reply = stack.get(raw_path)
+    assert (reply.status, reply.error_code) == (404, "not_found")
+
+
+@pytest.mark.parametrize(
+    "raw_request, status",
+    [
+        (b"GET /api/limits HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n", 400),
+        (b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+        (b"TRACE /api/limits HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+        (b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+    ],
+)
+def test_nginx_refusals_use_the_json_error_shape(stack, raw_request, status):
+    import socket
+
+    with socket.create_connection(("127.0.0.1", stack.http_port), timeout=5) as s:
+        s.sendall(raw_request)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 %d" % status), head
+    assert b"Content-Type: application/json" in head
+    assert body.startswith(b'{"error": {"code": "'), body
 
 
 def test_page_has_its_security_headers(stack):

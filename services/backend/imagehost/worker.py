@@ -14,6 +14,7 @@ flight finish (at most SHUTDOWN_TIMEOUT), then exit 0.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
 import threading
@@ -40,6 +41,9 @@ EXIT_BOOT_ERROR = 3
 # this the connection is closed instead (nginx never sends that much: it enforces
 # client_max_body_size first).
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
+# On a graceful stop, how long a keep-alive connection must have been idle before it is
+# closed (see _is_quiet).
+IDLE_BEFORE_HANG_UP = 0.5
 _REQUEST_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 # Statuses http.server raises itself before a handler runs, mapped to contract codes.
 _PROTOCOL_ERRORS = {
@@ -75,6 +79,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.busy = False
+        self.idle_since = time.monotonic()
         super().handle_one_request()
 
     def parse_request(self) -> bool:
@@ -137,7 +142,13 @@ class RequestHandler(BaseHTTPRequestHandler):
         # instead of a reset, and the connection can carry the next request.
         if body.remaining and not body.drain(DRAIN_LIMIT_BYTES):
             self.close_connection = True
-        self._send(response, request_id)
+        try:
+            self._send(response, request_id)
+        except (ConnectionError, TimeoutError):
+            # The work is done (an upload is stored and indexed); only the answer is lost.
+            self.close_connection = True
+            self._log_request(response.status, started, request_id, len(response.body), "answer not delivered")
+            return
         self._log_request(response.status, started, request_id, len(response.body))
 
     def _body_length(self) -> int:
@@ -206,11 +217,11 @@ class RequestHandler(BaseHTTPRequestHandler):
                 return error
         return NotFound()
 
-    def _log_request(self, status: int, started: float, request_id: str, size: int = 0) -> None:
+    def _log_request(self, status: int, started: float, request_id: str, size: int = 0, note: str = "") -> None:
         elapsed_ms = (time.perf_counter() - started) * 1000
         logger.info(
-            "{} {} {} {}B {:.1f}ms rid={}",
-            self.command, self.path[:300], int(status), size, elapsed_ms, request_id,
+            "{} {} {} {}B {:.1f}ms rid={}{}",
+            self.command, self.path[:300], int(status), size, elapsed_ms, request_id, f" ({note})" if note else "",
         )
 
     def log_request(self, code="-", size="-") -> None:
@@ -259,13 +270,30 @@ class WorkerServer(ThreadingHTTPServer):
         with self._changed:
             while self._connections:
                 for handler in self._connections:
-                    if not getattr(handler, "busy", False):
+                    if _is_quiet(handler):
                         _hang_up_reading(handler.connection)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
                 self._changed.wait(min(remaining, 0.1))
         return True
+
+
+def _is_quiet(handler: RequestHandler) -> bool:
+    """True for a keep-alive connection that has been idle a while with nothing arriving.
+
+    Closing an idle connection races with nginx sending a request on it at that very
+    moment (nginx does not resend a POST, so the client would get a 502). Connections
+    used recently, or with bytes waiting, get to deliver their request first: it is
+    served with `Connection: close`.
+    """
+    if getattr(handler, "busy", True) or time.monotonic() - handler.idle_since < IDLE_BEFORE_HANG_UP:
+        return False
+    try:
+        readable, _, _ = select.select([handler.connection], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return not readable
 
 
 def _hang_up_reading(connection: socket.socket) -> None:
