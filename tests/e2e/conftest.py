@@ -14,7 +14,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from support.stack import require
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (make test installs it)")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import base64
 import json
 
-from playwright.sync_api import Locator, Page
-
 from pictures import landscape
+from playwright.sync_api import Locator, Page
 
 
 def picture(name: str, seed: int) -> dict:

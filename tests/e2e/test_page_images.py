@@ -6,10 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import expect
-
 from page_actions import choose_files, image_path, picture, stored_uploads, upload_row
 from pictures import landscape
+from playwright.sync_api import expect
 from support.client import bearer
 
 PAGE_SIZE = 24  # what the page asks for per request (js/views/all-images.js)

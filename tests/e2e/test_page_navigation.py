@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import expect
-
 from page_actions import choose_files, picture, upload_row
+from playwright.sync_api import expect
 
 
 def shows(page, view: str) -> None:

@@ -6,10 +6,19 @@ from __future__ import annotations
 import json
 import re
 
+from page_actions import (
+    a_file,
+    choose_files,
+    drop,
+    image_path,
+    link_of,
+    paste,
+    picture,
+    start_dragging,
+    stored_uploads,
+    upload_row,
+)
 from playwright.sync_api import expect
-
-from page_actions import (a_file, choose_files, drop, image_path, link_of, paste, picture, start_dragging,
-                          stored_uploads, upload_row)
 from support import images
 
 NOT_AN_IMAGE = b"These are notes, not a picture.\n" * 4

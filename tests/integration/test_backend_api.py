@@ -7,11 +7,9 @@ import socket
 import sqlite3
 
 import pytest
-
 from support import images
-from support.client import bearer, request, upload
-
 from support.backend import ADMIN_TOKEN, UPLOAD_TOKEN, Backend
+from support.client import bearer, request, upload
 
 ADMIN = bearer(ADMIN_TOKEN)
 

@@ -6,7 +6,6 @@ import os
 import subprocess
 
 import pytest
-
 from support import images
 from support.backend import Backend
 from support.client import upload

@@ -168,7 +168,7 @@ def run_backend_briefly(tmp_path, **settings) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WEB_SERVER_", "IMAGES_", "DATA_", "LOG_"))}
     env.update(PYTHONPATH=str(BACKEND_SRC), IMAGES_DIR=str(tmp_path / "i"), DATA_DIR=str(tmp_path / "d"),
                LOG_DIR=str(tmp_path / "l"), **settings)
-    return subprocess.run([sys.executable, "-m", "imagehost"], cwd=tmp_path, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "imagehost"], check=False, cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=20)
 
 

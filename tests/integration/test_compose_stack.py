@@ -18,7 +18,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from support import images
 from support.backend import REPO, free_port_block
 from support.client import bearer, request, upload

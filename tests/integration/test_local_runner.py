@@ -11,9 +11,15 @@ import time
 from pathlib import Path
 
 import pytest
-
 from support import images
-from support.stack import ADMIN_TOKEN, RUNNER, SETTINGS, nginx_binary, require, start_stack
+from support.stack import (
+    ADMIN_TOKEN,
+    RUNNER,
+    SETTINGS,
+    nginx_binary,
+    require,
+    start_stack,
+)
 
 
 def alive(pid: int) -> bool:

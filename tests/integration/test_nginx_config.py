@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from support.stack import RENDER, nginx_binary, require
 
 TEMPLATE = RENDER.parent / "templates" / "imagehost.conf.template"
@@ -60,12 +59,12 @@ def test_template_uses_only_variables_the_script_substitutes():
 ])
 def test_upstream_lists_one_server_per_worker_port(tmp_path, workers, start_port, expected):
     config = rendered(tmp_path, WEB_SERVER_WORKERS=workers, WEB_SERVER_START_PORT=start_port)
-    assert re.findall(r"^\s*server (\S+) max_fails=\d+ fail_timeout=\w+;", config, re.M) == expected
+    assert re.findall(r"^\s*server (\S+) max_fails=\d+ fail_timeout=\w+;", config, re.MULTILINE) == expected
 
 
 def test_upstream_host_is_used_for_every_server(tmp_path):
     config = rendered(tmp_path, UPSTREAM_HOST="app")
-    assert re.findall(r"^\s*server (\S+) ", config, re.M) == ["app:8001", "app:8002"]
+    assert re.findall(r"^\s*server (\S+) ", config, re.MULTILINE) == ["app:8001", "app:8002"]
 
 
 @pytest.mark.parametrize("max_upload_bytes, body_limit, words", [

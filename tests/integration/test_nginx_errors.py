@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from support.backend import free_port_block
 from support.client import request
 from support.stack import RENDER, nginx_binary, require
@@ -97,8 +96,8 @@ def test_every_nginx_error_page_returns_its_status_with_a_contract_body(tmp_path
     expected = {413: "file_too_large", 429: "rate_limited", 502: "bad_gateway", 503: "unavailable",
                 504: "gateway_timeout"}
     for status, code in expected.items():
-        target = re.search(rf"^\s*error_page {status} (@\w+);", config, re.M).group(1)
-        location = re.search(rf"location {target} \{{(.*?)\n    \}}", config, re.S).group(1)
+        target = re.search(rf"^\s*error_page {status} (@\w+);", config, re.MULTILINE).group(1)
+        location = re.search(rf"location {target} \{{(.*?)\n    \}}", config, re.DOTALL).group(1)
         assert "default_type application/json;" in location
         returned = re.search(r"return (\d+) '(.*)';", location)
         assert int(returned.group(1)) == status

@@ -10,7 +10,6 @@ import time
 import uuid
 
 import pytest
-
 from support import images
 
 MIB = 1024 * 1024

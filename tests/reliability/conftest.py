@@ -11,7 +11,6 @@ import os
 import subprocess
 
 import pytest
-
 from support.stack import require
 
 from .harness import Tally, add_to_figures, write_figures

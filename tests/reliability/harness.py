@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hypothesis import HealthCheck, settings
-
 from support import images
 from support.backend import BACKEND_SRC
 from support.client import request, upload

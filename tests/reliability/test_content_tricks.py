@@ -14,7 +14,6 @@ import uuid
 import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
-
 from support import images
 
 from .harness import (

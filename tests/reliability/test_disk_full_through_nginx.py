@@ -11,7 +11,6 @@ import random
 import threading
 
 import pytest
-
 from support import images
 from support.client import bearer
 

@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Self
 
 import pytest
-
 from support import images
 from support.client import bearer, request
 

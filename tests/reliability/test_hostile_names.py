@@ -14,7 +14,6 @@ from urllib.parse import quote, unquote, unquote_to_bytes
 import pytest
 from hypothesis import assume, event, given, note
 from hypothesis import strategies as st
-
 from support import images
 from support.backend import REPO
 from support.client import bearer, request

@@ -16,7 +16,6 @@ from urllib.parse import quote
 
 from hypothesis import event, given, note
 from hypothesis import strategies as st
-
 from support import images
 from support.client import bearer, request
 

@@ -12,7 +12,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 from support.client import bearer, request
 
 from .harness import (

@@ -26,7 +26,6 @@ from schemathesis.specs.openapi.checks import (
     positive_data_acceptance,
     unsupported_method,
 )
-
 from support import images
 from support.backend import REPO, free_port_block
 from support.client import bearer

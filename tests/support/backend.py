@@ -74,7 +74,7 @@ class Backend:
     def url(self, worker: int = 0) -> str:
         return f"http://127.0.0.1:{self.start_port + worker}"
 
-    def start(self, wait: bool = True) -> "Backend":
+    def start(self, wait: bool = True) -> Backend:
         self.root.mkdir(parents=True, exist_ok=True)
         output = open(self.output_path, "ab")
         self.process = subprocess.Popen(
@@ -124,7 +124,7 @@ class Backend:
     def app_log(self) -> str:
         return "".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("app*.log")))
 
-    def __enter__(self) -> "Backend":
+    def __enter__(self) -> Backend:
         return self.start()
 
     def __exit__(self, *exc) -> None:

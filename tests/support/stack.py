@@ -101,7 +101,7 @@ class Stack:
     def worker_ports(self) -> list[int]:
         """From the rendered nginx config, so also right when the runner chose them."""
         config = (self.run_dir / "imagehost.conf").read_text()
-        return [int(port) for port in re.findall(r"^\s*server \S+:(\d+) ", config, re.M)]
+        return [int(port) for port in re.findall(r"^\s*server \S+:(\d+) ", config, re.MULTILINE)]
 
     @property
     def images_dir(self) -> Path:
@@ -125,7 +125,7 @@ class Stack:
 
     # --- processes -------------------------------------------------------------------
 
-    def start(self, timeout: float = 30) -> "Stack":
+    def start(self, timeout: float = 30) -> Stack:
         if not nginx_binary():
             raise StackError("nginx is not installed (make test installs it)")
         for folder in (self.root, self.images_dir, self.data_dir, self.log_dir):
@@ -161,7 +161,7 @@ class Stack:
                 self.process.wait()
         return self.process.returncode
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-
 from imagehost.config import ConfigError, load_config
 
 

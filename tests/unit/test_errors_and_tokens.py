@@ -1,7 +1,6 @@
 """The error contract's shape, size wording, tokens and link building."""
 
 import pytest
-
 from imagehost import auth, errors
 from imagehost.web import Request, base_url
 

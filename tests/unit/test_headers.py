@@ -3,7 +3,6 @@
 import io
 
 import pytest
-
 from imagehost.headers import MAX_HEADERS, HeaderError, read_headers
 
 

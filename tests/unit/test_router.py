@@ -1,7 +1,6 @@
 """The route table: matches, 404s, 405s with Allow, HEAD served by GET."""
 
 import pytest
-
 from imagehost import handlers
 from imagehost.errors import MethodNotAllowed, NotFound
 from imagehost.routes import router

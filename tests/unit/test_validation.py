@@ -6,7 +6,6 @@ import io
 import struct
 
 import pytest
-
 from imagehost.validation import (
     GIF,
     JPEG,

@@ -5,13 +5,12 @@ from __future__ import annotations
 import socket
 
 import pytest
-from loguru import logger
-
 from imagehost import worker
 from imagehost.config import Config
 from imagehost.errors import NotFound
 from imagehost.router import Route, Router
 from imagehost.web import Response
+from loguru import logger
 
 
 class FakeServer:

@@ -10,7 +10,8 @@ obsolete line folding, the usual ingredients of request smuggling.
 
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 MAX_LINE = 65536  # as http.client's _MAXLINE
 MAX_HEADERS = 100  # as http.client's _MAXHEADERS
@@ -25,7 +26,7 @@ class HeaderError(Exception):
 class Headers:
     """Case-insensitive request headers; the subset of email.message.Message we use."""
 
-    __slots__ = ("_pairs", "_first")
+    __slots__ = ("_first", "_pairs")
 
     def __init__(self, pairs: list[tuple[str, str]]):
         self._pairs = pairs

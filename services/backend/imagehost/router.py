@@ -8,8 +8,8 @@ drops the body).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 from urllib.parse import unquote
 
 from .errors import MethodNotAllowed, NotFound

@@ -14,6 +14,7 @@ import os
 import secrets
 import time
 from pathlib import Path
+from typing import Self
 
 from .errors import InsufficientStorage
 from .validation import is_image_name
@@ -46,7 +47,7 @@ class TempUpload:
         self._fd, self.path = _create_temp_file(str(tmp_dir))
         self._published = False
 
-    def __enter__(self) -> "TempUpload":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info) -> None:

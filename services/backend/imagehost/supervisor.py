@@ -150,7 +150,7 @@ class Supervisor:
             try:
                 self._become_worker(slot)
                 code = worker.run(slot.worker_id, slot.listener, self.config, self._log_sender)
-            except BaseException:
+            except BaseException:  # noqa: BLE001 (the child must reach os._exit, whatever happened)
                 traceback.print_exc()
             finally:
                 os._exit(code)

@@ -25,7 +25,14 @@ from .errors import (
     UnsupportedType,
 )
 from .storage import TempUpload
-from .validation import MAGIC_LENGTH, ImageInfo, NotAnImage, could_still_be_image, read_image_info, sanitize_original_name
+from .validation import (
+    MAGIC_LENGTH,
+    ImageInfo,
+    NotAnImage,
+    could_still_be_image,
+    read_image_info,
+    sanitize_original_name,
+)
 
 FILE_FIELD = "file"
 READ_CHUNK = 256 * 1024
@@ -72,7 +79,7 @@ def receive_image(body, content_type: str | None, tmp_dir: Path, max_bytes: int,
         raise
 
 
-def _parse(body, boundary: bytes, form: "_FilePartWriter") -> None:
+def _parse(body, boundary: bytes, form: _FilePartWriter) -> None:
     try:
         parser = MultipartParser(boundary, form.callbacks(), max_header_size=MAX_PART_HEADER_BYTES)
         while chunk := body.read(READ_CHUNK):

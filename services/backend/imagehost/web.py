@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import re
-import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import BinaryIO, Mapping
+from typing import BinaryIO
 from urllib.parse import parse_qs
 
 from .errors import AppError, BadRequest
@@ -34,7 +34,7 @@ class RequestBody:
             return b""
         try:
             data = self._rfile.read(min(size, self.remaining))
-        except (ConnectionError, socket.timeout) as exc:
+        except (TimeoutError, ConnectionError) as exc:
             raise ClientGone() from exc
         if not data:
             raise ClientGone()

@@ -27,7 +27,14 @@ from loguru import logger
 
 from . import logs
 from .config import Config
-from .errors import AppError, BadRequest, Internal, LengthRequired, MethodNotAllowed, NotFound
+from .errors import (
+    AppError,
+    BadRequest,
+    Internal,
+    LengthRequired,
+    MethodNotAllowed,
+    NotFound,
+)
 from .handlers import App
 from .headers import HeaderError, read_headers
 from .index import Index
@@ -59,7 +66,7 @@ class RequestHandler(BaseHTTPRequestHandler):
     server_version = "imagehost"
     # Seconds a connection may sit idle, or a body may stall, before it is closed.
     timeout = 60
-    server: "WorkerServer"
+    server: WorkerServer
 
     def do_GET(self) -> None:
         self.dispatch()
@@ -134,7 +141,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             logger.info("{} {} client went away mid-request rid={}", self.command, path[:300], request_id)
             return
-        except Exception:
+        except Exception:  # noqa: BLE001 (any bug becomes a logged 500, never a dropped connection)
             logger.exception("{} {} failed rid={}", self.command, path[:300], request_id)
             response = error_response(Internal())
 
@@ -313,7 +320,7 @@ def run(worker_id: int, listener: socket.socket, config: Config, log_sender: soc
     try:
         index = Index(config.index_path)
         server = WorkerServer(listener, App(config, index, worker_id))
-    except Exception:
+    except Exception:  # noqa: BLE001 (a worker that cannot boot halts the supervisor)
         logger.exception("worker {} could not start", worker_id)
         return EXIT_BOOT_ERROR
 
