@@ -14,12 +14,12 @@ REQUIREMENTS := services/backend/requirements.txt tests/requirements.txt
 # Touched after a successful pip install; pip runs again when a requirements file changes.
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test setup nginx chromium
+.PHONY: run test bench setup nginx chromium wrk
 
 run: setup
 	$(VENV)/bin/python services/local/run.py
 
-test: setup chromium
+test: setup chromium wrk
 	PYTHONPATH=services/backend $(VENV)/bin/python -m pytest tests
 
 setup: $(INSTALLED) nginx
@@ -48,6 +48,14 @@ $(INSTALLED): $(VENV)/bin/python $(REQUIREMENTS)
 nginx:
 	@{ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } && command -v envsubst >/dev/null || \
 		{ $(call apt_install,nginx gettext-base,nginx or envsubst); }
+
+# wrk, the load generator of bench/ (test_bench_smoke.py runs `bench/run --smoke`).
+wrk:
+	@command -v wrk >/dev/null || { $(call apt_install,wrk,wrk); }
+
+# The benchmark of docs/performance.md (about 20 minutes; e.g. BENCH_FLAGS=--smoke).
+bench: setup wrk
+	bench/run $(BENCH_FLAGS)
 
 # Debian's Chromium and its driver, for tests/e2e (Playwright drives the system browser).
 chromium:

@@ -1,0 +1,168 @@
+"""bench/run: imagehost's performance benchmark. docs/performance.md explains the report.
+
+Starts, in a fresh temporary folder, the real stack (services/local/run.py: nginx from
+the production template via render-config.sh, the supervisor and its workers) with the
+upload rate limit raised out of the way, and a ceiling nginx (ceiling.conf.template);
+runs every scenario against both in alternation; measures the start-up on an index of
+100,000 images; prints the report (Markdown) on stdout and progress on stderr.
+
+Everything binds 127.0.0.1, every load stops by itself, and everything started is
+stopped before the command ends, also on Ctrl-C, SIGTERM or an error. The folder is
+removed at the end, except after an error (its logs say what happened).
+
+Exit status: 0 when the report was printed, whatever the verdicts (a benchmark is not a
+test); 1 when the bench itself failed; 2 when a tool is missing or a flag is wrong;
+130 after Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+for path in (REPO / "tests", REPO / "services" / "backend"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from imagehost.config import Config  # noqa: E402
+from support.stack import StackError, nginx_binary, start_stack  # noqa: E402
+
+from . import machine, report, scenarios, startup, wrk  # noqa: E402
+from .ceiling import Ceiling, CeilingError  # noqa: E402
+from .scenarios import say  # noqa: E402
+
+FULL_INDEX_SIZES = [1_000, 10_000, 100_000]
+SMOKE_INDEX_SIZES = [100, 1_000]
+FULL_STARTUP_IMAGES = 100_000
+SMOKE_STARTUP_IMAGES = 1_000
+# The stack's settings: uploads must not meet the rate limit (429s would be errors).
+STACK_SETTINGS = {"UPLOAD_RATE_LIMIT": "100000r/s", "UPLOAD_RATE_BURST": "100000"}
+
+
+class Stopped(Exception):
+    """SIGTERM arrived: unwind and clean up as for Ctrl-C."""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, help="rounds per scenario, each imagehost then ceiling (default 3)")
+    parser.add_argument("--duration", type=int, help="seconds of load per run (default 10)")
+    parser.add_argument("--workers", help="comma-separated worker counts to run (default 2,4)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="for CI: 1 round of 2 s, small index, 2 workers, targets not judged")
+    args = parser.parse_args(argv)
+    args.rounds = args.rounds or (1 if args.smoke else 3)
+    args.duration = args.duration or (2 if args.smoke else 10)
+    try:
+        args.workers = [int(w) for w in (args.workers or ("2" if args.smoke else "2,4")).split(",")]
+    except ValueError:
+        parser.error("--workers takes whole numbers separated by commas, e.g. 2,4")
+    if args.rounds < 1 or args.duration < 1 or not all(1 <= w <= 64 for w in args.workers):
+        parser.error("--rounds and --duration must be at least 1, --workers between 1 and 64")
+    args.index_sizes = SMOKE_INDEX_SIZES if args.smoke else FULL_INDEX_SIZES
+    args.startup_images = SMOKE_STARTUP_IMAGES if args.smoke else FULL_STARTUP_IMAGES
+    return args
+
+
+def run(args: argparse.Namespace, folder: Path, command: str) -> list[str]:
+    """Everything; returns the report's lines."""
+    header = machine.describe()
+    peaks_per_run = machine.reset_peak_rss(os.getpid())
+    bodies = scenarios.Bodies.write(folder)
+    comparisons = []
+    startups = []
+    # The stack runs with the default MAX_UPLOAD_BYTES; the ceiling takes the same bodies.
+    with Ceiling(folder / "ceiling", max_upload_bytes=Config().max_upload_bytes) as ceiling:
+        for workers in args.workers:
+            stack_dir = folder / f"stack-{workers}-workers"
+            say(f"{workers} workers: starting the stack in {stack_dir}")
+            with start_stack(stack_dir, timeout=60, WEB_SERVER_WORKERS=str(workers), **STACK_SETTINGS) as stack:
+                comparisons += scenarios.run_all(stack, ceiling, bodies, folder, args.index_sizes,
+                                                 args.rounds, args.duration)
+            shutil.rmtree(stack_dir, ignore_errors=True)  # gigabytes of uploads
+    startup_dir = folder / "startup"
+    say(f"start-up: writing {args.startup_images:,} image files and their rows")
+    startup.prepare(startup_dir, args.startup_images)
+    for workers in args.workers:
+        times = []
+        for number in range(args.rounds):
+            times.append(startup.measure(startup_dir, workers))
+            say(f"start-up, {workers} workers, round {number + 1}/{args.rounds}: {times[-1]:.2f} s")
+        startups.append(report.Startup(workers, args.startup_images, times))
+    header.append(("load average at end", machine.load_average()))
+    return format_report(args, command, header, comparisons, startups, peaks_per_run)
+
+
+def format_report(args, command, header, comparisons, startups, peaks_per_run) -> list[str]:
+    lines = [f"## imagehost benchmark, {header[0][1]}", "", f"- command: `{command}`"]
+    lines += [f"- {what}: {value}" for what, value in header[1:]]
+    lines += [
+        f"- load: wrk, {wrk.THREADS} threads, {wrk.CONNECTIONS} connections, {args.duration} s per run, "
+        f"{args.rounds} round(s) of imagehost then ceiling per scenario; figures are medians over rounds",
+        f"- peak RSS: VmHWM {'reset before each run' if peaks_per_run else 'since the worker started'}",
+    ]
+    busy = report.other_load(comparisons)
+    if busy:
+        lines.append(f"- other processes on the machine used {busy[0]:.0f}% of its CPU during a run (median; "
+                     f"max {busy[1]:.0f}%)")
+    if args.smoke:
+        lines.append("- smoke run (--smoke): too short and too small to judge; the targets are not judged")
+    lines += ["", "### Scenarios", "", *report.scenario_rows(comparisons), "",
+              "ratio: imagehost's req/s over the ceiling's, median of each round's quotient. "
+              "errors: imagehost / ceiling, all rounds. CPU ms/req: CPU time of those processes "
+              "over the requests wrk completed. The ceiling, per scenario:", "",
+              *report.ceiling_legend(comparisons)]
+    notes = report.notes(comparisons)
+    if notes:
+        lines += ["", "Notes:", "", *notes]
+    lines += ["", "### Start-up", "", *report.startup_rows(startups), "",
+              "### Targets", "", *report.verdict_rows(report.verdicts(comparisons, startups, not args.smoke)), ""]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    missing = [tool for tool, found in (("nginx", nginx_binary()), ("wrk", wrk.wrk_binary())) if not found]
+    if missing:
+        say(f"{' and '.join(missing)} not installed (Debian: apt-get install {' '.join(missing)})")
+        return 2
+    command = "bench/run " + shlex.join(sys.argv[1:] if argv is None else argv)
+
+    def stop_on_sigterm(signum, frame):
+        raise Stopped()
+
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    # Also when started with SIGINT ignored (a background job of a non-interactive shell).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    folder = Path(tempfile.mkdtemp(prefix="imagehost-bench-"))
+    keep = False
+    try:
+        lines = run(args, folder, command.strip())
+        print("\n".join(lines), flush=True)
+        return 0
+    except (KeyboardInterrupt, Stopped):
+        say("interrupted; everything started has been stopped")
+        return 130
+    except (StackError, CeilingError, startup.StartupError, wrk.LoadError, RuntimeError, OSError) as error:
+        keep = True
+        say(f"failed: {error}")
+        say(f"its files (logs under stack-*/logs, ceiling/) are kept in {folder}")
+        return 1
+    except Exception:
+        keep = True
+        say(f"the bench itself failed; its files are kept in {folder}")
+        raise
+    finally:
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

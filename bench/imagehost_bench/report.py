@@ -1,0 +1,174 @@
+"""The report: Markdown, ready to paste into docs/performance.md.
+
+Every figure is a median over the rounds. A ratio is the median of each round's
+imagehost/ceiling quotient (the two runs of one round are seconds apart, so they share
+whatever else the machine was doing). Errors are totals over all rounds.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from .scenarios import Comparison, Sample
+
+# The targets, judged on the 2-worker figures (docs/performance.md).
+TARGET_WORKERS = 2
+UPLOAD_RATIO = 0.60
+SMALL_UPLOAD_P99_MS = 50.0
+STATIC_RATIO = 0.95
+LISTING_P99_MS = 20.0
+LISTING_GROWTH = 1.5
+WORKER_PEAK_RSS_MIB = 30.0
+STARTUP_S = 3.0
+
+
+@dataclass(frozen=True)
+class Startup:
+    workers: int
+    images: int
+    seconds: list[float]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    target: str
+    goal: str
+    figure: str
+    passed: bool | None  # None: not judged
+
+    @property
+    def word(self) -> str:
+        return {True: "PASS", False: "FAIL", None: "not judged"}[self.passed]
+
+
+def median(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def ratio(comparison: Comparison) -> float | None:
+    return median(a.load.rate / b.load.rate for a, b in zip(comparison.imagehost, comparison.ceiling, strict=True)
+                  if b.load.rate)
+
+
+def of(samples: list[Sample], pick: Callable[[Sample], float | None]) -> float | None:
+    return median(pick(sample) for sample in samples)
+
+
+def peak_rss_mib(samples: list[Sample]) -> dict[int, float]:
+    """Worker id -> the largest VmHWM any round saw, in MiB."""
+    peaks: dict[int, float] = {}
+    for sample in samples:
+        for worker, kib in sample.peak_rss_kib.items():
+            peaks[worker] = max(peaks.get(worker, 0.0), kib / 1024)
+    return peaks
+
+
+def _number(value: float | None, kind: str) -> str:
+    if value is None:
+        return "-"
+    if kind == "rate":
+        return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+    if kind == "ratio":
+        return f"{value:.2f}"
+    if kind == "cpu":
+        return f"{value:.2f}" if value >= 1 else f"{value:.3f}"
+    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"  # milliseconds
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table with padded columns, so it reads in a terminal as well."""
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"  # noqa: E731
+    return [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)]
+
+
+def scenario_rows(comparisons: list[Comparison]) -> list[str]:
+    header = ["workers", "scenario", "req/s", "ceiling req/s", "ratio", "p50 ms", "p99 ms", "ceiling p99 ms",
+              "errors", "worker CPU ms/req", "supervisor CPU ms/req", "nginx CPU ms/req",
+              "ceiling nginx CPU ms/req", "peak RSS MiB per worker"]
+    rows = []
+    for c in comparisons:
+        mine, top = c.imagehost, c.ceiling
+        errors = f"{sum(s.load.errors for s in mine)} / {sum(s.load.errors for s in top)}"
+        peaks = " / ".join(f"{mib:.1f}" for _, mib in sorted(peak_rss_mib(mine).items())) or "-"
+        rows.append([
+            str(c.workers), f"{c.key} {c.title}",
+            _number(of(mine, lambda s: s.load.rate), "rate"), _number(of(top, lambda s: s.load.rate), "rate"),
+            _number(ratio(c), "ratio"),
+            _number(of(mine, lambda s: s.load.p50_ms), "ms"), _number(of(mine, lambda s: s.load.p99_ms), "ms"),
+            _number(of(top, lambda s: s.load.p99_ms), "ms"), errors,
+            _number(of(mine, lambda s: s.cpu_ms_per_request.get("worker")), "cpu"),
+            _number(of(mine, lambda s: s.cpu_ms_per_request.get("supervisor")), "cpu"),
+            _number(of(mine, lambda s: s.cpu_ms_per_request.get("nginx")), "cpu"),
+            _number(of(top, lambda s: s.cpu_ms_per_request.get("nginx")), "cpu"),
+            peaks,
+        ])
+    return table(header, rows)
+
+
+def startup_rows(startups: list[Startup]) -> list[str]:
+    rows = [[str(s.workers), f"{s.images:,}", f"{median(s.seconds):.2f}", ", ".join(f"{x:.2f}" for x in s.seconds)]
+            for s in startups]
+    return table(["workers", "images on disk and in the index", "start-up s (median)", "each round s"], rows)
+
+
+def verdicts(comparisons: list[Comparison], startups: list[Startup], judged: bool) -> list[Verdict]:
+    """The targets, on the 2-worker figures. A verdict's `passed` is None when it is not
+    judged: a smoke run, or no 2-worker run."""
+    two = [c for c in comparisons if c.workers == TARGET_WORKERS]
+    first = lambda key: next((c for c in two if c.key == key), None)  # noqa: E731
+    p99 = lambda c: of(c.imagehost, lambda s: s.load.p99_ms) if c else None  # noqa: E731
+    s1, s2, s3 = first("S1"), first("S2"), first("S3")
+    listings = [c for c in two if c.key == "S4" and "deep" not in c.title]
+    small, large = (listings[0], listings[-1]) if listings else (None, None)
+    size = lambda c: c.title.split(", ")[-1] if c else "?"  # noqa: E731  "listing, 1,000 images"
+    peaks = peak_rss_mib(s2.imagehost) if s2 else {}
+    start = next((s for s in startups if s.workers == TARGET_WORKERS), None)
+    growth = p99(large) / p99(small) if small and p99(small) else None
+
+    def verdict(target: str, goal: str, value: float | None, ok: Callable[[float], bool], shown: str) -> Verdict:
+        passed = ok(value) if judged and value is not None else None
+        return Verdict(target, goal, "-" if value is None else shown.format(value), passed)
+
+    return [
+        verdict("S1 200 KiB upload: req/s", f"at least {UPLOAD_RATIO:.2f} of the ceiling",
+                ratio(s1) if s1 else None, lambda v: v >= UPLOAD_RATIO, "{:.3f}"),
+        verdict("S1 200 KiB upload: p99", f"under {SMALL_UPLOAD_P99_MS:g} ms",
+                p99(s1), lambda v: v < SMALL_UPLOAD_P99_MS, "{:.1f} ms"),
+        verdict("S2 4.5 MiB upload: req/s", f"at least {UPLOAD_RATIO:.2f} of the ceiling",
+                ratio(s2) if s2 else None, lambda v: v >= UPLOAD_RATIO, "{:.3f}"),
+        verdict("S3 static GET: req/s", f"at least {STATIC_RATIO:.2f} of nginx serving the same file",
+                ratio(s3) if s3 else None, lambda v: v >= STATIC_RATIO, "{:.3f}"),
+        verdict(f"S4 listing: p99 at {size(large)}", f"under {LISTING_P99_MS:g} ms",
+                p99(large), lambda v: v < LISTING_P99_MS, "{:.1f} ms"),
+        verdict(f"S4 listing: p99 at {size(large)} / p99 at {size(small)}", f"at most {LISTING_GROWTH:g}",
+                growth, lambda v: v <= LISTING_GROWTH, "{:.3f}"),
+        verdict("worker memory: peak RSS during S2, largest worker", f"under {WORKER_PEAK_RSS_MIB:g} MiB",
+                max(peaks.values()) if peaks else None, lambda v: v < WORKER_PEAK_RSS_MIB, "{:.1f} MiB"),
+        verdict(f"start-up with {start.images:,} images" if start else "start-up", f"under {STARTUP_S:g} s",
+                median(start.seconds) if start else None, lambda v: v < STARTUP_S, "{:.2f} s"),
+    ]
+
+
+def verdict_rows(results: list[Verdict]) -> list[str]:
+    return table(["target (2 workers, medians)", "goal", "figure", "verdict"],
+                 [[v.target, v.goal, v.figure, v.word] for v in results])
+
+
+def ceiling_legend(comparisons: list[Comparison]) -> list[str]:
+    seen: dict[str, str] = {}
+    for c in comparisons:
+        seen.setdefault(c.key, c.ceiling_title)
+    return [f"- {key}: {title}" for key, title in sorted(seen.items())]
+
+
+def notes(comparisons: list[Comparison]) -> list[str]:
+    return [f"- {c.workers} workers, {c.key} {c.title}: {note}" for c in comparisons for note in c.notes]
+
+
+def other_load(comparisons: list[Comparison]) -> tuple[float, float] | None:
+    values = [s.other_cpu_percent for c in comparisons for s in (*c.imagehost, *c.ceiling)]
+    return (statistics.median(values), max(values)) if values else None

@@ -1,0 +1,32 @@
+"""bench/run --smoke keeps working: the benchmark command runs end to end and prints its
+report. No figure is judged here (a loaded CI machine proves nothing about speed);
+docs/performance.md has the real run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+from support.backend import REPO
+from support.stack import nginx_binary, require
+
+BENCH = REPO / "bench" / "run"
+
+
+def test_bench_smoke_run_exits_0_and_prints_the_report_tables(tmp_path):
+    require(nginx_binary() is not None, "nginx is not installed (make test installs it)")
+    require(shutil.which("wrk") is not None, "wrk is not installed (apt-get install wrk)")
+
+    result = subprocess.run(
+        [str(BENCH), "--smoke"], check=False, cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        timeout=600, env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+
+    assert result.returncode == 0, result.stderr[-4000:]
+    report = result.stdout
+    for heading in ("### Scenarios", "### Start-up", "### Targets"):
+        assert heading in report, report
+    for scenario in ("S1 upload", "S2 upload", "S3 GET", "S4 listing", "S5 DELETE"):
+        assert f"| {scenario}" in report, report
+    assert "not judged" in report, report  # --smoke never judges timings
