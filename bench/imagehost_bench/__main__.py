@@ -31,12 +31,12 @@ for path in (REPO / "tests", REPO / "services" / "backend"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from imagehost.config import Config  # noqa: E402
-from support.stack import StackError, nginx_binary, start_stack  # noqa: E402
+from imagehost.config import Config
+from support.stack import StackError, nginx_binary, start_stack
 
-from . import machine, report, scenarios, startup, wrk  # noqa: E402
-from .ceiling import Ceiling, CeilingError  # noqa: E402
-from .scenarios import say  # noqa: E402
+from . import machine, report, scenarios, startup, wrk
+from .ceiling import Ceiling, CeilingError
+from .scenarios import say
 
 FULL_INDEX_SIZES = [1_000, 10_000, 100_000]
 SMOKE_INDEX_SIZES = [100, 1_000]
@@ -104,20 +104,20 @@ def format_report(args, command, header, comparisons, startups, peaks_per_run) -
     lines = [f"## imagehost benchmark, {header[0][1]}", "", f"- command: `{command}`"]
     lines += [f"- {what}: {value}" for what, value in header[1:]]
     lines += [
-        f"- load: wrk, {wrk.THREADS} threads, {wrk.CONNECTIONS} connections, {args.duration} s per run, "
-        f"{args.rounds} round(s) of imagehost then ceiling per scenario; figures are medians over rounds",
+        (f"- load: wrk, {wrk.THREADS} threads, {wrk.CONNECTIONS} connections, {args.duration} s per run, "
+         f"{args.rounds} round(s) of imagehost then ceiling per scenario; figures are medians over rounds"),
         f"- peak RSS: VmHWM {'reset before each run' if peaks_per_run else 'since the worker started'}",
     ]
     busy = report.other_load(comparisons)
     if busy:
-        lines.append(f"- other processes on the machine used {busy[0]:.0f}% of its CPU during a run (median; "
-                     f"max {busy[1]:.0f}%)")
+        lines.append(f"- other processes on the machine used {busy[0]:.0f}% of its CPU during a run "
+                     f"(median; max {busy[1]:.0f}%)")
     if args.smoke:
         lines.append("- smoke run (--smoke): too short and too small to judge; the targets are not judged")
     lines += ["", "### Scenarios", "", *report.scenario_rows(comparisons), "",
-              "ratio: imagehost's req/s over the ceiling's, median of each round's quotient. "
-              "errors: imagehost / ceiling, all rounds. CPU ms/req: CPU time of those processes "
-              "over the requests wrk completed. The ceiling, per scenario:", "",
+              ("ratio: imagehost's req/s over the ceiling's, median of each round's quotient. "
+               "errors: imagehost / ceiling, all rounds. CPU ms/req: CPU time of those processes "
+               "over the requests wrk completed. The ceiling, per scenario:"), "",
               *report.ceiling_legend(comparisons)]
     notes = report.notes(comparisons)
     if notes:

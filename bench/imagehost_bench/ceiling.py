@@ -20,6 +20,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Self
 
 from support.backend import free_port_block
 from support.stack import nginx_binary
@@ -62,7 +63,7 @@ class Ceiling:
         self.max_upload_bytes = max_upload_bytes
         self.process: subprocess.Popen | None = None
 
-    def __enter__(self) -> Ceiling:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:
@@ -80,14 +81,13 @@ class Ceiling:
         (self.run_dir / "listing.json").write_text('{"items": [], "next_cursor": null}\n')
         config = self.run_dir / "nginx.conf"
         config.write_text(self._render())
-        output = open(self.run_dir / "nginx.out", "ab")
-        self.process = subprocess.Popen(
-            [binary, "-p", str(self.run_dir), "-c", str(config), "-e", "stderr"],
-            stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-            # The ceiling starts before the bench starts any thread, so preexec_fn is safe.
-            start_new_session=True, preexec_fn=_die_with_parent,  # noqa: PLW1509
-        )
-        output.close()
+        with open(self.run_dir / "nginx.out", "ab") as output:  # nginx keeps its own copy
+            self.process = subprocess.Popen(
+                [binary, "-p", str(self.run_dir), "-c", str(config), "-e", "stderr"],
+                stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                # The ceiling starts before the bench starts any thread, so preexec_fn is safe.
+                start_new_session=True, preexec_fn=_die_with_parent,  # noqa: PLW1509
+            )
         deadline = time.monotonic() + timeout
         while not self._listening():
             if self.process.poll() is not None or time.monotonic() > deadline:

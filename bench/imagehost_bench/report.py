@@ -81,7 +81,7 @@ def _number(value: float | None, kind: str) -> str:
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
     """A Markdown table with padded columns, so it reads in a terminal as well."""
     widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
-    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"  # noqa: E731
+    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
     return [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)]
 
 
@@ -119,12 +119,12 @@ def verdicts(comparisons: list[Comparison], startups: list[Startup], judged: boo
     """The targets, on the 2-worker figures. A verdict's `passed` is None when it is not
     judged: a smoke run, or no 2-worker run."""
     two = [c for c in comparisons if c.workers == TARGET_WORKERS]
-    first = lambda key: next((c for c in two if c.key == key), None)  # noqa: E731
-    p99 = lambda c: of(c.imagehost, lambda s: s.load.p99_ms) if c else None  # noqa: E731
+    first = lambda key: next((c for c in two if c.key == key), None)
+    p99 = lambda c: of(c.imagehost, lambda s: s.load.p99_ms) if c else None
     s1, s2, s3 = first("S1"), first("S2"), first("S3")
     listings = [c for c in two if c.key == "S4" and "deep" not in c.title]
     small, large = (listings[0], listings[-1]) if listings else (None, None)
-    size = lambda c: c.title.split(", ")[-1] if c else "?"  # noqa: E731  "listing, 1,000 images"
+    size = lambda c: c.title.split(", ")[-1] if c else "?"
     peaks = peak_rss_mib(s2.imagehost) if s2 else {}
     start = next((s for s in startups if s.workers == TARGET_WORKERS), None)
     growth = p99(large) / p99(small) if small and p99(small) else None

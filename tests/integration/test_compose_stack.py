@@ -33,7 +33,7 @@ def docker_usable() -> bool:
     if os.geteuid() != 0 and not shutil.which("docker"):
         return False
     try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+        return subprocess.run(["docker", "info"], check=False, capture_output=True, timeout=30).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -78,9 +78,9 @@ def compose_project(tmp_path):
     try:
         yield run, tmp_path, f"http://127.0.0.1:{port}"
     finally:
-        subprocess.run([*compose, "ps", "-a"], cwd=tmp_path, env=env, timeout=60)
-        subprocess.run([*compose, "logs", "--no-color", "--tail", "30"], cwd=tmp_path, env=env, timeout=60)
-        subprocess.run([*compose, "down", "-v", "--remove-orphans", "--rmi", "local", "--timeout", "20"],
+        subprocess.run([*compose, "ps", "-a"], check=False, cwd=tmp_path, env=env, timeout=60)
+        subprocess.run([*compose, "logs", "--no-color", "--tail", "30"], check=False, cwd=tmp_path, env=env, timeout=60)
+        subprocess.run([*compose, "down", "-v", "--remove-orphans", "--rmi", "local", "--timeout", "20"], check=False,
                        cwd=tmp_path, env=env, timeout=UP_SECONDS)
 
 

@@ -105,7 +105,7 @@ def test_unusable_setting_exits_2_naming_the_variable_before_starting_anything(t
     env.update(IMAGES_DIR=str(tmp_path / "i"), DATA_DIR=str(tmp_path / "d"), LOG_DIR=str(tmp_path / "l"),
                HTTP_PORT="1", WEB_SERVER_START_PORT="2")
     env[variable] = value
-    result = subprocess.run([sys.executable, str(RUNNER), "--run-dir", str(tmp_path / "run")],
+    result = subprocess.run([sys.executable, str(RUNNER), "--run-dir", str(tmp_path / "run")], check=False,
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert variable in result.stderr
@@ -118,7 +118,7 @@ def test_nginx_failing_to_start_stops_the_backend_and_exits_1(tmp_path):
         env.update(IMAGES_DIR=str(tmp_path / "i"), DATA_DIR=str(tmp_path / "d"), LOG_DIR=str(tmp_path / "l"),
                    WEB_SERVER_START_PORT=str(first.worker_ports[-1] + 10))
         # Same HTTP_PORT as the running stack: nginx cannot bind it.
-        result = subprocess.run([sys.executable, str(RUNNER), "--run-dir", str(tmp_path / "run")],
+        result = subprocess.run([sys.executable, str(RUNNER), "--run-dir", str(tmp_path / "run")], check=False,
                                 cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
         assert result.returncode == 1
         assert "nginx exited" in result.stderr

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Self
 
 from .client import request
 
@@ -76,11 +77,11 @@ class Backend:
 
     def start(self, wait: bool = True) -> Backend:
         self.root.mkdir(parents=True, exist_ok=True)
-        output = open(self.output_path, "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "imagehost"], cwd=self.root, env=self.env, stdout=output, stderr=subprocess.STDOUT
-        )
-        output.close()
+        with open(self.output_path, "ab") as output:  # the child keeps its own copy
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "imagehost"], cwd=self.root, env=self.env, stdout=output,
+                stderr=subprocess.STDOUT,
+            )
         if wait:
             self.wait_healthy()
         return self
@@ -124,7 +125,7 @@ class Backend:
     def app_log(self) -> str:
         return "".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("app*.log")))
 
-    def __enter__(self) -> Backend:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:
