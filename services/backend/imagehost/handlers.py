@@ -55,7 +55,7 @@ def upload(request: Request, app: App) -> Response:
     except BaseException:
         storage.remove_image(config.images_dir, name)
         raise
-    links = _links(request, app, name)
+    links = _links(_base(request, app), name)
     payload = {**_describe(record, links), "delete_token": delete_token, "delete_url": links["delete_url"]}
     return json_response(HTTPStatus.CREATED, payload, {"Location": links["url"]})
 
@@ -65,7 +65,8 @@ def list_images(request: Request, app: App) -> Response:
     limit = _page_size(request.query_value("limit"))
     cursor = _cursor(request.query_value("cursor"))
     records, next_id = app.index.page(limit, cursor)
-    items = [_describe(record, _links(request, app, record.name)) for record in records]
+    base = _base(request, app)
+    items = [_describe(record, _links(base, record.name)) for record in records]
     return json_response(HTTPStatus.OK, {"items": items, "next_cursor": str(next_id) if next_id else None})
 
 
@@ -79,7 +80,7 @@ def get_image(request: Request, app: App, name: str) -> Response:
         if not auth.matches_hash(token, record.delete_token_hash):
             raise Forbidden("That token is neither this image's delete token nor the admin token.")
     record = _find(app, name)
-    return json_response(HTTPStatus.OK, _describe(record, _links(request, app, name)))
+    return json_response(HTTPStatus.OK, _describe(record, _links(_base(request, app), name)))
 
 
 def delete_image(request: Request, app: App, name: str) -> Response:
@@ -167,8 +168,12 @@ def _cursor(raw: str | None) -> int | None:
     return int(raw)
 
 
-def _links(request: Request, app: App, name: str) -> dict[str, str]:
-    base = base_url(request, app.config.public_base_url, f"{app.config.bind_host}:{app.config.port_of(app.worker_id)}")
+def _base(request: Request, app: App) -> str:
+    """The absolute URL prefix for this request's links; computed once per request."""
+    return base_url(request, app.config.public_base_url, f"{app.config.bind_host}:{app.config.port_of(app.worker_id)}")
+
+
+def _links(base: str, name: str) -> dict[str, str]:
     return {"url": f"{base}/images/{name}", "delete_url": f"{base}/api/images/{name}"}
 
 

@@ -10,7 +10,6 @@ obsolete line folding, the usual ingredients of request smuggling.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import BinaryIO
 
 MAX_LINE = 65536  # as http.client's _MAXLINE
@@ -47,15 +46,6 @@ class Headers:
 
     def __contains__(self, name: str) -> bool:
         return name.lower() in self._first
-
-    def items(self) -> list[tuple[str, str]]:
-        return list(self._pairs)
-
-    def __iter__(self) -> Iterator[str]:
-        return (name for name, _ in self._pairs)
-
-    def __len__(self) -> int:
-        return len(self._pairs)
 
 
 def read_headers(rfile: BinaryIO) -> Headers:

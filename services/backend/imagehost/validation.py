@@ -25,7 +25,6 @@ JPEG = ImageType("image/jpeg", ".jpg")
 PNG = ImageType("image/png", ".png")
 GIF = ImageType("image/gif", ".gif")
 ACCEPTED_TYPES = (PNG, JPEG, GIF)
-TYPE_BY_EXTENSION = {t.extension: t for t in ACCEPTED_TYPES}
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Enough leading bytes to tell every accepted type apart.

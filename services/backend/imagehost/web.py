@@ -65,7 +65,6 @@ class Request:
     headers: Mapping[str, str]
     body: RequestBody
     request_id: str
-    worker_id: int = 0
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)

@@ -133,7 +133,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         try:
             handler, params = router.match(self.command, path)
             body = RequestBody(self.rfile, self._body_length())
-            request = Request(self.command, path, query, self.headers, body, request_id, self.server.app.worker_id)
+            request = Request(self.command, path, query, self.headers, body, request_id)
             response = handler(request, self.server.app, **params)
         except AppError as error:
             response = error_response(error)
