@@ -28,6 +28,8 @@ from support.stack import nginx_binary
 from . import machine
 
 TEMPLATE = Path(__file__).with_name("ceiling.conf.template")
+# The production template: the ceiling takes its request-body buffer size from there.
+PRODUCTION_TEMPLATE = Path(__file__).resolve().parents[2] / "services/nginx/templates/imagehost.conf.template"
 # The room render-config.sh gives the multipart envelope above MAX_UPLOAD_BYTES.
 ENVELOPE_BYTES = 65536
 PR_SET_PDEATHSIG = 1
@@ -52,6 +54,14 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):
         pass
+
+
+def production_directive(name: str) -> str:
+    """The value of a directive the production template sets once (it must be there)."""
+    values = re.findall(rf"^\s*{name}\s+([^;\s]+);", PRODUCTION_TEMPLATE.read_text(), re.MULTILINE)
+    if len(values) != 1:
+        raise CeilingError(f"{PRODUCTION_TEMPLATE.name} sets {name} {len(values)} times; the ceiling needs one value")
+    return values[0]
 
 
 class Ceiling:
@@ -117,6 +127,7 @@ class Ceiling:
             "SINK_PORT": str(self.sink_port),
             "ANSWER_PORT": str(self.answer_port),
             "CLIENT_MAX_BODY_SIZE": str(self.max_upload_bytes + ENVELOPE_BYTES),
+            "CLIENT_BODY_BUFFER_SIZE": production_directive("client_body_buffer_size"),
             "UPLOAD_ANSWER": json.dumps(UPLOAD_ANSWER, separators=(",", ":")),
         }
         text = TEMPLATE.read_text()
