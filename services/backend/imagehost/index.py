@@ -11,20 +11,24 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import Unavailable
+from .group_commit import GroupCommit
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 5000
 COLUMNS = "id, name, type, size, width, height, sha256, original_name, created_at, delete_token_hash"
+_INSERT = f"INSERT INTO images ({COLUMNS.removeprefix('id, ')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
-@dataclass(frozen=True)
-class ImageRecord:
+class ImageRecord(NamedTuple):
+    """One row. A named tuple: a listing builds 50 of them per request, and a tuple is
+    built several times faster than a frozen dataclass."""
+
     id: int
     name: str
     type: str
@@ -35,19 +39,6 @@ class ImageRecord:
     original_name: str
     created_at: str
     delete_token_hash: str | None
-
-    def public_fields(self) -> dict:
-        """What API responses may show: everything but the id and the token hash."""
-        return {
-            "name": self.name,
-            "type": self.type,
-            "size": self.size,
-            "width": self.width,
-            "height": self.height,
-            "sha256": self.sha256,
-            "original_name": self.original_name,
-            "created_at": self.created_at,
-        }
 
 
 def utc_now() -> str:
@@ -107,6 +98,7 @@ class Index:
     def __init__(self, path: Path):
         self._connection = _connect(path)
         self._lock = threading.Lock()
+        self._adding = GroupCommit(self._insert_rows)
 
     def close(self) -> None:
         self._connection.close()
@@ -134,16 +126,22 @@ class Index:
         delete_token_hash: str | None,
         created_at: str | None = None,
     ) -> ImageRecord:
-        created_at = created_at or utc_now()
+        """Insert a row and return it once it is committed (with the rows of any
+        threads adding at the same time: one transaction, one WAL sync)."""
+        row = (name, type, size, width, height, sha256, original_name, created_at or utc_now(), delete_token_hash)
+        return self._adding.submit(row)
+
+    def _insert_rows(self, rows: Sequence[tuple]) -> list[ImageRecord]:
         with self._locked() as db:
-            cursor = db.execute(
-                "INSERT INTO images (name, type, size, width, height, sha256, original_name, created_at,"
-                " delete_token_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (name, type, size, width, height, sha256, original_name, created_at, delete_token_hash),
-            )
-            return ImageRecord(
-                cursor.lastrowid, name, type, size, width, height, sha256, original_name, created_at, delete_token_hash
-            )
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                records = [ImageRecord(db.execute(_INSERT, row).lastrowid, *row) for row in rows]
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        return records
 
     def get(self, name: str) -> ImageRecord | None:
         with self._locked() as db:
@@ -161,7 +159,7 @@ class Index:
                 f"SELECT {COLUMNS} FROM images WHERE id < ? ORDER BY id DESC LIMIT ?",
                 (before_id if before_id is not None else 2**63 - 1, limit + 1),
             ).fetchall()
-        records = [ImageRecord(*row) for row in rows[:limit]]
+        records = list(map(ImageRecord._make, rows[:limit]))
         next_id = records[-1].id if len(rows) > limit else None
         return records, next_id
 

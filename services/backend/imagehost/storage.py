@@ -12,11 +12,14 @@ import errno
 import hashlib
 import os
 import secrets
+import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Self
+from typing import BinaryIO, Self
 
 from .errors import InsufficientStorage
+from .group_commit import GroupCommit
 from .validation import is_image_name
 
 # 12 random bytes = 96 bits, 16 URL-safe characters.
@@ -24,6 +27,9 @@ NAME_RANDOM_BYTES = 12
 TEMP_PREFIX = "upload-"
 # A temp file older than this at start-up belongs to no live request.
 STALE_TEMP_SECONDS = 0
+
+_directory_syncs: dict[str, GroupCommit[None, None]] = {}
+_directory_syncs_lock = threading.Lock()
 
 
 def new_image_name(extension: str) -> str:
@@ -70,8 +76,10 @@ class TempUpload:
     def sha256(self) -> str:
         return self._sha256.hexdigest()
 
-    def open_for_reading(self):
-        return open(self.path, "rb")
+    def open_for_reading(self) -> BinaryIO:
+        """The bytes written so far, from the start, through the same descriptor."""
+        os.lseek(self._fd, 0, os.SEEK_SET)
+        return open(self._fd, "rb", closefd=False)
 
     def publish(self, images_dir: str | Path, extension: str) -> str:
         """fsync, then atomically give the file a fresh random name in `images_dir`.
@@ -92,7 +100,7 @@ class TempUpload:
                     continue
             self._published = True
             _unlink_quietly(self.path)
-            fsync_dir(images_dir)
+            sync_directory(str(images_dir))
         except OSError as exc:
             raise InsufficientStorage() if is_disk_full(exc) else exc
         return name
@@ -105,7 +113,7 @@ class TempUpload:
 
 def _create_temp_file(tmp_dir: str) -> tuple[int, str]:
     """A new, empty, private file in `tmp_dir` (tempfile.mkstemp, minus its overhead)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
     while True:
         path = os.path.join(tmp_dir, f"{TEMP_PREFIX}{secrets.token_hex(8)}.part")
         try:
@@ -114,6 +122,20 @@ def _create_temp_file(tmp_dir: str) -> tuple[int, str]:
             continue
         except OSError as exc:
             raise InsufficientStorage() if is_disk_full(exc) else exc
+
+
+def sync_directory(directory: str) -> None:
+    """fsync `directory`; threads asking at the same time share one fsync."""
+    with _directory_syncs_lock:
+        group = _directory_syncs.get(directory)
+        if group is None:
+            group = _directory_syncs[directory] = GroupCommit(lambda waiting: _fsync_for_all(directory, waiting))
+    group.submit(None)
+
+
+def _fsync_for_all(directory: str, waiting: Sequence[None]) -> list[None]:
+    fsync_dir(directory)
+    return [None] * len(waiting)
 
 
 def fsync_dir(directory: str | Path) -> None:
