@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import BinaryIO
@@ -40,6 +40,22 @@ class RequestBody:
             raise ClientGone()
         self.remaining -= len(data)
         return data
+
+    def pieces(self, buffer: bytearray) -> Iterator[bytearray]:
+        """The rest of the body: `buffer` filled again and again, then a last, shorter
+        piece in a new bytearray. A piece is valid only until the next one is read;
+        reusing the buffer spares an allocation and a copy per piece."""
+        size = len(buffer)
+        while self.remaining > 0:
+            piece = buffer if self.remaining >= size else bytearray(self.remaining)
+            try:
+                filled = self._rfile.readinto(piece)
+            except (TimeoutError, ConnectionError) as exc:
+                raise ClientGone() from exc
+            if filled != len(piece):  # the connection ended mid-body
+                raise ClientGone()
+            self.remaining -= filled
+            yield piece
 
     def drain(self, limit: int) -> bool:
         """Read and drop the rest of the body, up to `limit` bytes.
