@@ -55,9 +55,9 @@ def upload(request: Request, app: App) -> Response:
     except BaseException:
         storage.remove_image(config.images_dir, name)
         raise
-    links = _links(_base(request, app), name)
-    payload = {**_describe(record, links), "delete_token": delete_token, "delete_url": links["delete_url"]}
-    return json_response(HTTPStatus.CREATED, payload, {"Location": links["url"]})
+    base = _base(request, app)
+    payload = {**_describe(record, base), "delete_token": delete_token, "delete_url": _delete_url(base, name)}
+    return json_response(HTTPStatus.CREATED, payload, {"Location": payload["url"]})
 
 
 def list_images(request: Request, app: App) -> Response:
@@ -66,7 +66,7 @@ def list_images(request: Request, app: App) -> Response:
     cursor = _cursor(request.query_value("cursor"))
     records, next_id = app.index.page(limit, cursor)
     base = _base(request, app)
-    items = [_describe(record, _links(base, record.name)) for record in records]
+    items = [_describe(record, base) for record in records]
     return json_response(HTTPStatus.OK, {"items": items, "next_cursor": str(next_id) if next_id else None})
 
 
@@ -80,7 +80,7 @@ def get_image(request: Request, app: App, name: str) -> Response:
         if not auth.matches_hash(token, record.delete_token_hash):
             raise Forbidden("That token is neither this image's delete token nor the admin token.")
     record = _find(app, name)
-    return json_response(HTTPStatus.OK, _describe(record, _links(_base(request, app), name)))
+    return json_response(HTTPStatus.OK, _describe(record, _base(request, app)))
 
 
 def delete_image(request: Request, app: App, name: str) -> Response:
@@ -173,10 +173,20 @@ def _base(request: Request, app: App) -> str:
     return base_url(request, app.config.public_base_url, f"{app.config.bind_host}:{app.config.port_of(app.worker_id)}")
 
 
-def _links(base: str, name: str) -> dict[str, str]:
-    return {"url": f"{base}/images/{name}", "delete_url": f"{base}/api/images/{name}"}
+def _delete_url(base: str, name: str) -> str:
+    return f"{base}/api/images/{name}"
 
 
-def _describe(record: ImageRecord, links: dict[str, str]) -> dict:
-    fields = record.public_fields()
-    return {"name": fields.pop("name"), "url": links["url"], **fields}
+def _describe(record: ImageRecord, base: str) -> dict:
+    """What API responses show of an image: everything but its id and token hash."""
+    return {
+        "name": record.name,
+        "url": f"{base}/images/{record.name}",
+        "type": record.type,
+        "size": record.size,
+        "width": record.width,
+        "height": record.height,
+        "sha256": record.sha256,
+        "original_name": record.original_name,
+        "created_at": record.created_at,
+    }
