@@ -34,7 +34,7 @@ for path in (REPO / "tests", REPO / "services" / "backend"):
 from imagehost.config import Config
 from support.stack import StackError, nginx_binary, start_stack
 
-from . import machine, report, scenarios, startup, wrk
+from . import floor, machine, report, scenarios, startup, wrk
 from .ceiling import Ceiling, CeilingError
 from .scenarios import say
 
@@ -96,11 +96,18 @@ def run(args: argparse.Namespace, folder: Path, command: str) -> list[str]:
             times.append(startup.measure(startup_dir, workers))
             say(f"start-up, {workers} workers, round {number + 1}/{args.rounds}: {times[-1]:.2f} s")
         startups.append(report.Startup(workers, args.startup_images, times))
+    # Last: it deletes nothing, but leaves tens of thousands of files behind.
+    floors = []
+    for workers in args.workers:
+        for size in (scenarios.SMALL_IMAGE_BYTES, scenarios.LARGE_IMAGE_BYTES):
+            floors.append(floor.measure(folder / f"floor-{workers}-{size}", size, args.duration, workers,
+                                        wrk.CONNECTIONS // workers or 1))
+            say(f"storage floor, {workers} processes, {size // 1024:,} KiB: {floors[-1].rate:,.0f} uploads/s")
     header.append(("load average at end", machine.load_average()))
-    return format_report(args, command, header, comparisons, startups, peaks_per_run)
+    return format_report(args, command, header, comparisons, startups, floors, peaks_per_run)
 
 
-def format_report(args, command, header, comparisons, startups, peaks_per_run) -> list[str]:
+def format_report(args, command, header, comparisons, startups, floors, peaks_per_run) -> list[str]:
     lines = [f"## imagehost benchmark, {header[0][1]}", "", f"- command: `{command}`"]
     lines += [f"- {what}: {value}" for what, value in header[1:]]
     lines += [
@@ -122,6 +129,10 @@ def format_report(args, command, header, comparisons, startups, peaks_per_run) -
     notes = report.notes(comparisons)
     if notes:
         lines += ["", "Notes:", "", *notes]
+    lines += ["", "### Storage floor", "", *report.floor_rows(floors, comparisons), "",
+              ("The storage steps of an upload alone (bench/imagehost_bench/floor.py): temp file, SHA-256, "
+               "fsync, link, directory fsync, index row, with the backend's code, in threads as many as wrk's "
+               "connections, no HTTP. What the upload path can reach at most on this machine.")]
     lines += ["", "### Start-up", "", *report.startup_rows(startups), "",
               "### Targets", "", *report.verdict_rows(report.verdicts(comparisons, startups, not args.smoke)), ""]
     return lines

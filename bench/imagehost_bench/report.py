@@ -11,6 +11,7 @@ import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from .floor import Floor
 from .scenarios import Comparison, Sample
 
 # The targets, judged on the 2-worker figures (docs/performance.md).
@@ -172,3 +173,21 @@ def notes(comparisons: list[Comparison]) -> list[str]:
 def other_load(comparisons: list[Comparison]) -> tuple[float, float] | None:
     values = [s.other_cpu_percent for c in comparisons for s in (*c.imagehost, *c.ceiling)]
     return (statistics.median(values), max(values)) if values else None
+
+
+def floor_rows(floors: list[Floor], comparisons: list[Comparison]) -> list[str]:
+    """The storage floor beside the ceiling and imagehost for the same upload size."""
+    rows = []
+    for floor in floors:
+        key = "S1" if floor.size <= 1024 * 1024 else "S2"
+        same = next((c for c in comparisons if c.key == key and c.workers == floor.processes), None)
+        ceiling_rate = of(same.ceiling, lambda s: s.load.rate) if same else None
+        imagehost_rate = of(same.imagehost, lambda s: s.load.rate) if same else None
+        rows.append([
+            str(floor.processes), f"{floor.threads}", f"{key}, {floor.size // 1024:,} KiB",
+            _number(floor.rate, "rate"), _number(floor.cpu_ms_per_upload, "cpu"),
+            _number(imagehost_rate, "rate"), _number(ceiling_rate, "rate"),
+            _number(floor.rate / ceiling_rate if ceiling_rate else None, "ratio"),
+        ])
+    return table(["processes", "threads each", "upload", "storage steps/s", "CPU ms/upload",
+                  "imagehost req/s", "ceiling req/s", "storage floor / ceiling"], rows)

@@ -1,0 +1,87 @@
+"""The storage floor: what an upload costs with no HTTP at all, only the durable steps.
+
+Each of `processes` processes (standing for the workers) runs `threads` threads (the
+bench's 16 connections spread over them) that do, over and over, exactly what a worker
+does with an upload once its bytes are in hand, with the backend's own code:
+`storage.TempUpload` (temp file, SHA-256, the body written in the worker's read-sized
+pieces), `publish` (fchmod, fsync, link to a random name, directory fsync) and
+`Index.add` (the row, committed). No socket, no multipart parsing, no logging.
+
+Its rate bounds what the real upload path can reach on this machine: whatever the
+HTTP side costs comes on top. The report sets it beside the ceiling.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from imagehost import index, storage, uploads
+
+
+@dataclass(frozen=True)
+class Floor:
+    size: int
+    processes: int
+    threads: int
+    uploads: int
+    seconds: float
+    cpu_seconds: float  # user + system of the processes
+
+    @property
+    def rate(self) -> float:
+        return self.uploads / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_ms_per_upload(self) -> float:
+        return self.cpu_seconds * 1000 / max(self.uploads, 1)
+
+
+def measure(folder: Path, size: int, seconds: float, processes: int = 2, threads: int = 8) -> Floor:
+    """Run the storage steps for `seconds` in fresh directories under `folder`."""
+    images_dir, tmp_dir = folder / "images", folder / "images" / ".tmp"
+    storage.prepare_directories(images_dir, tmp_dir)
+    index_path = folder / "index.sqlite3"
+    index.migrate(index_path)
+    body = os.urandom(size)
+    spawn = multiprocessing.get_context("spawn")  # the bench has threads; no fork
+    with spawn.Pool(processes) as pool:
+        started = time.perf_counter()
+        results = pool.starmap(_one_process, [(str(images_dir), str(tmp_dir), str(index_path), body, threads,
+                                               seconds)] * processes)
+        elapsed = time.perf_counter() - started
+    return Floor(size, processes, threads, sum(r[0] for r in results), elapsed, sum(r[1] for r in results))
+
+
+def _one_process(images_dir: str, tmp_dir: str, index_path: str, body: bytes, threads: int,
+                 seconds: float) -> tuple[int, float]:
+    """(uploads done, CPU seconds used) by `threads` threads for `seconds`."""
+    images = index.Index(Path(index_path))
+    deadline = time.monotonic() + seconds
+    done = [0] * threads
+    cpu_before = os.times()
+
+    def store_until_deadline(slot: int) -> None:
+        pieces = [body[i:i + uploads.READ_CHUNK] for i in range(0, len(body), uploads.READ_CHUNK)]
+        while time.monotonic() < deadline:
+            with storage.TempUpload(tmp_dir) as temp:
+                for piece in pieces:
+                    temp.write(piece)
+                name = temp.publish(images_dir, ".jpg")
+            images.add(name=name, type="image/jpeg", size=temp.size, width=1, height=1, sha256=temp.sha256,
+                       original_name="floor.jpg", delete_token_hash=None)
+            done[slot] += 1
+
+    workers = [threading.Thread(target=store_until_deadline, args=(slot,)) for slot in range(threads)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    cpu_after = os.times()
+    images.close()
+    cpu = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
+    return sum(done), cpu
