@@ -8,7 +8,9 @@ pieces), `publish` (fchmod, fsync, link to a random name, directory fsync) and
 `Index.add` (the row, committed). No socket, no multipart parsing, no logging.
 
 Its rate bounds what the real upload path can reach on this machine: whatever the
-HTTP side costs comes on top. The report sets it beside the ceiling.
+HTTP side costs comes on top. The report sets it beside the ceiling. The bench runs it
+first: after mass deletes (S5, the clean-up of S1 and S2) creating files is slower for
+minutes on some filesystems, and the floor would come out lower than it is.
 """
 
 from __future__ import annotations
