@@ -7,5 +7,16 @@ wrk         one wrk run with load.lua, and its result
 fill        rows straight into the index (and files) for the listing and start-up scenarios
 startup     the supervisor's start-up time on a big index
 machine     /proc: the machine's description, CPU time and peak RSS of processes
+floor       the storage floor: an upload's durable steps alone, no HTTP
 report      medians, ratios, targets, Markdown tables
+profile     bench/profile: perf and py-spy while one scenario's load runs
 """
+
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+# The backend (imagehost) and the tests' helpers (support), which start the stack.
+for _path in (REPO / "tests", REPO / "services" / "backend"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))

@@ -26,17 +26,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-for path in (REPO / "tests", REPO / "services" / "backend"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
-
 from imagehost.config import Config
 from support.stack import StackError, nginx_binary, start_stack
 
 from . import floor, machine, report, scenarios, startup, wrk
 from .ceiling import Ceiling, CeilingError
-from .scenarios import say
+from .scenarios import STACK_SETTINGS, say
 
 FULL_INDEX_SIZES = [1_000, 10_000, 100_000]
 SMOKE_INDEX_SIZES = [100, 1_000]
@@ -44,8 +39,6 @@ FULL_STARTUP_IMAGES = 100_000
 SMOKE_STARTUP_IMAGES = 1_000
 # The storage floor runs at most this long per size (its files stay on disk until the end).
 FLOOR_SECONDS = 5
-# The stack's settings: uploads must not meet the rate limit (429s would be errors).
-STACK_SETTINGS = {"UPLOAD_RATE_LIMIT": "100000r/s", "UPLOAD_RATE_BURST": "100000"}
 
 
 class Stopped(Exception):

@@ -24,6 +24,9 @@ from pathlib import Path
 
 from imagehost import index, storage, uploads
 
+# Time for the spawned processes to start and import before they all begin together.
+START_DELAY_S = 2.0
+
 
 @dataclass(frozen=True)
 class Floor:
@@ -32,7 +35,7 @@ class Floor:
     threads: int
     uploads: int
     seconds: float
-    cpu_seconds: float  # user + system of the processes
+    cpu_seconds: float  # user + system of the processes (not the kernel's flusher threads)
 
     @property
     def rate(self) -> float:
@@ -44,39 +47,47 @@ class Floor:
 
 
 def measure(folder: Path, size: int, seconds: float, processes: int = 2, threads: int = 8) -> Floor:
-    """Run the storage steps for `seconds` in fresh directories under `folder`."""
+    """Run the storage steps for `seconds` in fresh directories under `folder`.
+
+    Every process starts storing at the same moment, once all have started and imported
+    what they need, and stops `seconds` later; a failure in any thread fails the run.
+    """
     images_dir, tmp_dir = folder / "images", folder / "images" / ".tmp"
     storage.prepare_directories(images_dir, tmp_dir)
     index_path = folder / "index.sqlite3"
     index.migrate(index_path)
     body = os.urandom(size)
     spawn = multiprocessing.get_context("spawn")  # the bench has threads; no fork
+    start_at = time.time() + START_DELAY_S + 0.5 * processes
     with spawn.Pool(processes) as pool:
-        started = time.perf_counter()
         results = pool.starmap(_one_process, [(str(images_dir), str(tmp_dir), str(index_path), body, threads,
-                                               seconds)] * processes)
-        elapsed = time.perf_counter() - started
-    return Floor(size, processes, threads, sum(r[0] for r in results), elapsed, sum(r[1] for r in results))
+                                               start_at, seconds)] * processes)
+    return Floor(size, processes, threads, sum(r[0] for r in results), seconds, sum(r[1] for r in results))
 
 
 def _one_process(images_dir: str, tmp_dir: str, index_path: str, body: bytes, threads: int,
-                 seconds: float) -> tuple[int, float]:
-    """(uploads done, CPU seconds used) by `threads` threads for `seconds`."""
+                 start_at: float, seconds: float) -> tuple[int, float]:
+    """(uploads done, CPU seconds used) by `threads` threads from `start_at` for `seconds`."""
     images = index.Index(Path(index_path))
-    deadline = time.monotonic() + seconds
+    pieces = [body[i:i + uploads.READ_CHUNK] for i in range(0, len(body), uploads.READ_CHUNK)]
     done = [0] * threads
+    failures: list[BaseException] = []
+    time.sleep(max(0.0, start_at - time.time()))
+    deadline = time.monotonic() + seconds
     cpu_before = os.times()
 
     def store_until_deadline(slot: int) -> None:
-        pieces = [body[i:i + uploads.READ_CHUNK] for i in range(0, len(body), uploads.READ_CHUNK)]
-        while time.monotonic() < deadline:
-            with storage.TempUpload(tmp_dir) as temp:
-                for piece in pieces:
-                    temp.write(piece)
-                name = temp.publish(images_dir, ".jpg")
-            images.add(name=name, type="image/jpeg", size=temp.size, width=1, height=1, sha256=temp.sha256,
-                       original_name="floor.jpg", delete_token_hash=None)
-            done[slot] += 1
+        try:
+            while time.monotonic() < deadline:
+                with storage.TempUpload(tmp_dir) as temp:
+                    for piece in pieces:
+                        temp.write(piece)
+                    name = temp.publish(images_dir, ".jpg")
+                images.add(name=name, type="image/jpeg", size=temp.size, width=1, height=1, sha256=temp.sha256,
+                           original_name="floor.jpg", delete_token_hash=None)
+                done[slot] += 1
+        except BaseException as exc:  # noqa: BLE001 (re-raised below, in the process's main thread)
+            failures.append(exc)
 
     workers = [threading.Thread(target=store_until_deadline, args=(slot,)) for slot in range(threads)]
     for thread in workers:
@@ -85,5 +96,7 @@ def _one_process(images_dir: str, tmp_dir: str, index_path: str, body: bytes, th
         thread.join()
     cpu_after = os.times()
     images.close()
+    if failures:
+        raise RuntimeError(f"the storage floor failed: {failures[0]!r}") from failures[0]
     cpu = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
     return sum(done), cpu

@@ -1,5 +1,5 @@
-"""bench/run --smoke keeps working: the benchmark command runs end to end and prints its
-report. No figure is judged here (a loaded CI machine proves nothing about speed);
+"""bench/run --smoke and bench/profile keep working: the commands run end to end and print
+their reports. No figure is judged here (a loaded CI machine proves nothing about speed);
 docs/performance.md has the real run."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from support.backend import REPO
 from support.stack import nginx_binary, require
 
 BENCH = REPO / "bench" / "run"
+PROFILE = REPO / "bench" / "profile"
 
 
 def test_bench_smoke_run_exits_0_and_prints_the_report_tables(tmp_path):
@@ -30,3 +31,21 @@ def test_bench_smoke_run_exits_0_and_prints_the_report_tables(tmp_path):
     for scenario in ("S1 upload", "S2 upload", "S3 GET", "S4 listing", "S5 DELETE"):
         assert f"| {scenario}" in report, report
     assert "not judged" in report, report  # --smoke never judges timings
+
+
+def test_profiling_an_upload_scenario_prints_where_the_worker_spent_its_time(tmp_path):
+    require(nginx_binary() is not None, "nginx is not installed (make test installs it)")
+    require(shutil.which("wrk") is not None, "wrk is not installed (apt-get install wrk)")
+
+    result = subprocess.run(
+        [str(PROFILE), "S1", "--seconds", "1", "--workers", "1"], check=False, cwd=REPO, stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=300, env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+
+    assert result.returncode == 0, result.stderr[-4000:]
+    report = result.stdout
+    assert "## bench/profile S1, 1 workers, 1 s" in report, report
+    assert "Load: " in report, report
+    # py-spy is in tests/requirements.txt: the worker's frames are there, the upload handler among them.
+    assert "### py-spy: worker 0, every thread" in report, report
+    assert "imagehost/" in report, report

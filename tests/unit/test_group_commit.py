@@ -43,6 +43,76 @@ def test_items_queued_during_a_flush_share_the_next_one():
     assert flush.batches == [[0], list(range(1, 9))]
 
 
+class GatedFlush:
+    """Flush number n (from 0) blocks until `open(n)`; records each flush's items."""
+
+    def __init__(self, flushes: int):
+        self.batches: list[list[int]] = []
+        self.started = [threading.Event() for _ in range(flushes)]
+        self.gates = [threading.Event() for _ in range(flushes)]
+
+    def __call__(self, items):
+        number = len(self.batches)
+        self.batches.append(list(items))
+        self.started[number].set()
+        assert self.gates[number].wait(10)
+        return list(items)
+
+    def open(self, number: int) -> None:
+        self.gates[number].set()
+
+
+def wait_until(condition) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError("timed out")
+
+
+def test_an_item_returns_when_its_flush_ends_not_after_the_next_one():
+    flush = GatedFlush(3)
+    group = GroupCommit(flush)
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(group.submit, 0)
+        assert flush.started[0].wait(10)
+        pair = [pool.submit(group.submit, n) for n in (1, 2)]
+        wait_until(lambda: len(group._queue) == 2)
+        flush.open(0)
+        assert flush.started[1].wait(10)  # 1 and 2, flushed together
+        late = pool.submit(group.submit, 3)
+        wait_until(lambda: len(group._queue) == 1)
+        flush.open(1)
+        assert flush.started[2].wait(10)  # 3 alone, still running...
+        assert [f.result(10) for f in pair] == [1, 2]  # ...and 1 and 2 are answered already
+        flush.open(2)
+        assert (first.result(10), late.result(10)) == (0, 3)
+    assert flush.batches == [[0], [1, 2], [3]]
+
+
+def test_a_failed_flush_fails_every_item_in_it_each_thread_with_its_own_exception():
+    flush = GatedFlush(2)
+
+    def failing(items):
+        flush(items)
+        raise OSError(28, "No space left on device")
+
+    group = GroupCommit(failing)
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(group.submit, 0)
+        assert flush.started[0].wait(10)
+        together = [pool.submit(group.submit, n) for n in (1, 2, 3)]
+        wait_until(lambda: len(group._queue) == 3)
+        flush.open(0)
+        assert flush.started[1].wait(10)
+        flush.open(1)
+        errors = [f.exception(10) for f in together]
+        assert isinstance(first.exception(10), OSError)
+    assert flush.batches == [[0], [1, 2, 3]]
+    assert all(isinstance(e, OSError) and e.errno == 28 for e in errors)
+    assert len({id(e) for e in errors}) == 3  # no traceback shared between threads
+
+
 def test_a_failed_flush_fails_every_item_in_it_and_the_next_flush_starts_clean():
     calls = []
 

@@ -3,14 +3,16 @@
 A worker's threads each upload an image and must not answer before it is durable:
 its directory entry fsynced and its index row committed. Done one by one, every
 upload pays for its own directory fsync and its own SQLite commit, and waits in line
-for the others' (the commit holds a lock). Instead each thread queues its item; the
-first thread to get the flush lock flushes everything queued so far in one go, and
-the others find their item done when their turn comes. Nobody answers earlier than
-before; they only share the cost. (The same idea as a database's group commit.)
+for the others' (the commit holds a lock). Instead each thread queues its item. When no
+flush is running, the thread finds its item not yet flushed and flushes everything
+queued so far in one go; threads whose items were in that flush return as soon as it
+ends. Nobody answers earlier than before; they only share the cost. (The same idea as
+a database's group commit.)
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
@@ -30,40 +32,62 @@ class _Entry(Generic[Item, Result]):
 
 
 class GroupCommit(Generic[Item, Result]):
-    """Calls `flush(items)` from whichever thread gets there first, for all items queued.
+    """Calls `flush(items)` from one of the waiting threads, for all items queued.
 
     `flush` returns one result per item, in order, or raises: then every item of that
-    flush fails with the same exception. Flushes never overlap.
+    flush fails with that exception. Flushes never overlap, and an item is only ever
+    answered by a flush that started after it was queued.
     """
 
     def __init__(self, flush: Callable[[Sequence[Item]], Sequence[Result]]):
         self._flush = flush
         self._queue: list[_Entry[Item, Result]] = []
-        self._queue_lock = threading.Lock()
-        self._flush_lock = threading.Lock()
+        self._changed = threading.Condition()
+        self._flushing = False
 
     def submit(self, item: Item) -> Result:
         """Queue `item` and return its result once a flush that included it is over."""
         entry: _Entry[Item, Result] = _Entry(item)
-        with self._queue_lock:
+        with self._changed:
             self._queue.append(entry)
-        with self._flush_lock:
-            if not entry.done:
-                self._flush_queue()
+            while self._flushing and not entry.done:
+                self._changed.wait()
+            leading = not entry.done
+            if leading:
+                batch, self._queue = self._queue, []
+                self._flushing = True
+        if leading:
+            self._flush_batch(batch)
         if entry.error is not None:
-            raise entry.error
+            if leading:
+                raise entry.error
+            # The others get a copy: one exception raised in many threads would collect
+            # all their frames in one traceback, and log each request's with the others'.
+            raise _copy_of(entry.error) from None
         return entry.result  # type: ignore[return-value]
 
-    def _flush_queue(self) -> None:
-        # Everything queued before this point was complete when it was queued (a file
-        # linked, a row ready), so a flush that starts now covers it.
-        with self._queue_lock:
-            batch, self._queue = self._queue, []
+    def _flush_batch(self, batch: list[_Entry[Item, Result]]) -> None:
+        results: list[Result] = []
+        error: BaseException | None = None
         try:
-            results = self._flush([entry.item for entry in batch])
+            results = list(self._flush([entry.item for entry in batch]))
+            if len(results) != len(batch):
+                raise RuntimeError(f"a flush of {len(batch)} items returned {len(results)} results")
         except BaseException as exc:  # noqa: BLE001 (each waiting thread raises it)
-            for entry in batch:
-                entry.error, entry.done = exc, True
-            return
-        for entry, result in zip(batch, results, strict=True):
-            entry.result, entry.done = result, True
+            error = exc
+        with self._changed:
+            for number, entry in enumerate(batch):
+                if error is None:
+                    entry.result = results[number]
+                else:
+                    entry.error = error
+                entry.done = True
+            self._flushing = False
+            self._changed.notify_all()
+
+
+def _copy_of(error: BaseException) -> BaseException:
+    try:
+        return copy.copy(error)
+    except Exception:  # noqa: BLE001 (an exception type that cannot be rebuilt)
+        return RuntimeError(f"the shared flush failed: {error!r}")

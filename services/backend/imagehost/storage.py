@@ -77,7 +77,10 @@ class TempUpload:
         return self._sha256.hexdigest()
 
     def open_for_reading(self) -> BinaryIO:
-        """The bytes written so far, from the start, through the same descriptor."""
+        """The bytes written so far, from the start, through the same descriptor.
+
+        For once the upload is complete: reading moves the descriptor's offset, so
+        nothing may be written after this."""
         os.lseek(self._fd, 0, os.SEEK_SET)
         return open(self._fd, "rb", closefd=False)
 

@@ -46,6 +46,8 @@ class RequestBody:
         piece in a new bytearray. A piece is valid only until the next one is read;
         reusing the buffer spares an allocation and a copy per piece."""
         size = len(buffer)
+        if size == 0:
+            raise ValueError("pieces() needs a buffer of at least one byte")
         while self.remaining > 0:
             piece = buffer if self.remaining >= size else bytearray(self.remaining)
             try:
