@@ -115,6 +115,10 @@ def format_report(args, command, header, comparisons, startups, floors, peaks_pe
     if busy:
         lines.append(f"- other processes on the machine used {busy[0]:.0f}% of its CPU during a run "
                      f"(median; max {busy[1]:.0f}%)")
+    stolen = report.steal(comparisons)
+    if stolen:
+        lines.append(f"- the hypervisor kept {stolen[0]:.0f}% of the CPUs for other guests during a run "
+                     f"(steal time, median; max {stolen[1]:.0f}%)")
     if args.smoke:
         lines.append("- smoke run (--smoke): too short and too small to judge; the targets are not judged")
     lines += ["", "### Scenarios", "", *report.scenario_rows(comparisons), "",

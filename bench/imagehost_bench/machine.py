@@ -112,11 +112,20 @@ def _read(path: str) -> str:
         raise ProcessLookupError(path) from None
 
 
+def _cpu_ticks_all() -> list[int]:
+    """/proc/stat's "cpu" line: user nice system idle iowait irq softirq steal."""
+    return [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+
+
 def _busy_ticks() -> int:
-    """CPU time the whole machine spent busy (all CPUs), from /proc/stat's "cpu" line."""
-    # user nice system idle iowait irq softirq steal ...: all but idle and iowait.
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
-    return sum(values) - values[3] - values[4]
+    """CPU time the whole machine spent busy (all CPUs): all but idle, iowait and steal."""
+    values = _cpu_ticks_all()
+    return sum(values) - values[3] - values[4] - values[7]
+
+
+def _steal_ticks() -> int:
+    """CPU time the hypervisor gave to other guests while this one wanted to run."""
+    return _cpu_ticks_all()[7]
 
 
 def _own_children_ticks() -> float:
@@ -137,12 +146,14 @@ class Meter:
     pids: dict[str, list[int]]
     _before: dict[int, int] | None = None
     _busy: int = 0
+    _steal: int = 0
     _own: float = 0.0
     _started: float = 0.0
 
     def start(self) -> None:
         self._before = {pid: cpu_ticks(pid) for group in self.pids.values() for pid in group}
-        self._busy, self._own, self._started = _busy_ticks(), _own_children_ticks(), time.monotonic()
+        self._busy, self._steal = _busy_ticks(), _steal_ticks()
+        self._own, self._started = _own_children_ticks(), time.monotonic()
 
     def stop(self) -> CpuUse:
         elapsed = time.monotonic() - self._started
@@ -154,10 +165,12 @@ class Meter:
         watched = sum(groups.values()) * CLOCK_TICKS
         capacity = elapsed * CLOCK_TICKS * cpus()
         other = max(0.0, (busy - watched - own) / capacity * 100) if capacity else 0.0
-        return CpuUse(groups, other)
+        steal = (_steal_ticks() - self._steal) / capacity * 100 if capacity else 0.0
+        return CpuUse(groups, other, steal)
 
 
 @dataclass(frozen=True)
 class CpuUse:
     seconds: dict[str, float]  # CPU seconds per group of watched processes
     other_cpu_percent: float  # what the rest of the machine used, in % of all its CPUs
+    steal_percent: float  # what the hypervisor kept for other guests, in % of all CPUs

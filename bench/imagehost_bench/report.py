@@ -191,3 +191,9 @@ def floor_rows(floors: list[Floor], comparisons: list[Comparison]) -> list[str]:
         ])
     return table(["processes", "threads each", "upload", "storage steps/s", "CPU ms/upload",
                   "imagehost req/s", "ceiling req/s", "storage floor / ceiling"], rows)
+
+
+def steal(comparisons: list[Comparison]) -> tuple[float, float] | None:
+    """Median and largest share of the CPUs the hypervisor kept during a run, in %."""
+    values = [s.steal_percent for c in comparisons for s in (*c.imagehost, *c.ceiling)]
+    return (statistics.median(values), max(values)) if values else None

@@ -54,6 +54,7 @@ class Sample:
     peak_rss_kib: dict[int, int]  # worker id -> VmHWM during the run (imagehost only)
     other_cpu_percent: float
     restarted: bool = False
+    steal_percent: float = 0.0
 
 
 @dataclass
@@ -127,7 +128,8 @@ def measure(side, load: Load, duration: int) -> Sample:
         return Sample(result, {}, {}, 0.0, restarted=True)
     requests = max(result.requests, 1)
     cpu = {group: seconds * 1000 / requests for group, seconds in use.seconds.items()}
-    return Sample(result, cpu, peaks, use.other_cpu_percent, restarted=side.worker_pids() != workers)
+    return Sample(result, cpu, peaks, use.other_cpu_percent, restarted=side.worker_pids() != workers,
+                  steal_percent=use.steal_percent)
 
 
 def compare(imagehost: ImagehostSide, ceiling: CeilingSide, comparison: Comparison,
