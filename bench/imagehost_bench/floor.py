@@ -9,8 +9,9 @@ pieces), `publish` (fchmod, fsync, link to a random name, directory fsync) and
 
 Its rate bounds what the real upload path can reach on this machine: whatever the
 HTTP side costs comes on top. The report sets it beside the ceiling. The bench runs it
-first: after mass deletes (S5, the clean-up of S1 and S2) creating files is slower for
-minutes on some filesystems, and the floor would come out lower than it is.
+first and deletes its files only when all sizes are done: after mass deletes, creating
+files is slower for a while on some filesystems (at the end of a run, after S5, the
+floor came out at half its value).
 """
 
 from __future__ import annotations
