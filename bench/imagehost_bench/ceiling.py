@@ -10,7 +10,6 @@ It binds 127.0.0.1 only, on free ports, and keeps every file it writes in `folde
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import re
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Self
 
 from support.backend import free_port_block
-from support.stack import nginx_binary
+from support.stack import die_with_parent, nginx_binary
 
 from . import machine
 
@@ -32,7 +31,6 @@ TEMPLATE = Path(__file__).with_name("ceiling.conf.template")
 PRODUCTION_TEMPLATE = Path(__file__).resolve().parents[2] / "services/nginx/templates/imagehost.conf.template"
 # The room render-config.sh gives the multipart envelope above MAX_UPLOAD_BYTES.
 ENVELOPE_BYTES = 65536
-PR_SET_PDEATHSIG = 1
 # Roughly what imagehost answers to an upload, so both send as many bytes back.
 UPLOAD_ANSWER = {
     "name": "q3J9v0Zk2xYwLm8T.jpg", "url": "http://127.0.0.1:8080/images/q3J9v0Zk2xYwLm8T.jpg",
@@ -46,14 +44,6 @@ _UPLOAD_LINE = re.compile(r'"POST /upload HTTP/1\.1" (\d+) .* len=(\d+)$')
 
 class CeilingError(Exception):
     """The ceiling nginx did not start, or does not do what it stands for."""
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: get SIGTERM when the bench dies, even by SIGKILL."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
 
 
 def production_directive(name: str) -> str:
@@ -96,7 +86,7 @@ class Ceiling:
                 [binary, "-p", str(self.run_dir), "-c", str(config), "-e", "stderr"],
                 stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
                 # The ceiling starts before the bench starts any thread, so preexec_fn is safe.
-                start_new_session=True, preexec_fn=_die_with_parent,  # noqa: PLW1509
+                start_new_session=True, preexec_fn=die_with_parent,  # noqa: PLW1509
             )
         deadline = time.monotonic() + timeout
         while not self._listening():

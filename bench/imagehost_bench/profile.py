@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from support.stack import nginx_binary, start_stack
@@ -102,7 +103,7 @@ def profile(args: argparse.Namespace, folder: Path) -> list[str]:
         loading = threading.Thread(target=lambda: result.append(
             wrk.run(load, args.seconds + 2 * LOAD_MARGIN_SECONDS)))
         loading.start()
-        threading.Event().wait(LOAD_MARGIN_SECONDS)
+        time.sleep(LOAD_MARGIN_SECONDS)
         say(f"sampling for {args.seconds} s")
         samplers = _start_samplers(folder, worker_pid, args)
         for sampler in samplers.values():

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .floor import Floor
-from .scenarios import Comparison, Sample
+from .scenarios import SMALL_IMAGE_BYTES, Comparison, Sample
 
 # The targets, judged on the 2-worker figures (docs/performance.md).
 TARGET_WORKERS = 2
@@ -179,7 +179,7 @@ def floor_rows(floors: list[Floor], comparisons: list[Comparison]) -> list[str]:
     """The storage floor beside the ceiling and imagehost for the same upload size."""
     rows = []
     for floor in floors:
-        key = "S1" if floor.size <= 1024 * 1024 else "S2"
+        key = "S1" if floor.size == SMALL_IMAGE_BYTES else "S2"
         same = next((c for c in comparisons if c.key == key and c.workers == floor.processes), None)
         ceiling_rate = of(same.ceiling, lambda s: s.load.rate) if same else None
         imagehost_rate = of(same.imagehost, lambda s: s.load.rate) if same else None

@@ -130,7 +130,7 @@ def render(env: dict[str, str], run_dir: Path) -> None:
         raise SettingError(result.stderr.strip() or f"{RENDER} failed with status {result.returncode}")
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child, before exec: get SIGTERM when the runner dies, even by SIGKILL."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -140,7 +140,7 @@ def _die_with_parent() -> None:
 
 def spawn(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
     # The runner starts no threads, so preexec_fn is safe here.
-    return subprocess.Popen(argv, env=env, start_new_session=True, preexec_fn=_die_with_parent)  # noqa: PLW1509
+    return subprocess.Popen(argv, env=env, start_new_session=True, preexec_fn=die_with_parent)  # noqa: PLW1509
 
 
 def stop(process: subprocess.Popen, first_signal: int, timeout: float, name: str) -> None:

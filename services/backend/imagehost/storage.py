@@ -9,10 +9,10 @@ only finished images ever sit there, with mode 0644 so nginx's user can read the
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import os
 import secrets
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,9 +27,6 @@ NAME_RANDOM_BYTES = 12
 TEMP_PREFIX = "upload-"
 # A temp file older than this at start-up belongs to no live request.
 STALE_TEMP_SECONDS = 0
-
-_directory_syncs: dict[str, GroupCommit[None, None]] = {}
-_directory_syncs_lock = threading.Lock()
 
 
 def new_image_name(extension: str) -> str:
@@ -129,11 +126,13 @@ def _create_temp_file(tmp_dir: str) -> tuple[int, str]:
 
 def sync_directory(directory: str) -> None:
     """fsync `directory`; threads asking at the same time share one fsync."""
-    with _directory_syncs_lock:
-        group = _directory_syncs.get(directory)
-        if group is None:
-            group = _directory_syncs[directory] = GroupCommit(lambda waiting: _fsync_for_all(directory, waiting))
-    group.submit(None)
+    _directory_group(directory).submit(None)
+
+
+@functools.cache
+def _directory_group(directory: str) -> GroupCommit[None, None]:
+    # Two threads racing on the first call may each get a group: two fsyncs, both correct.
+    return GroupCommit(lambda waiting: _fsync_for_all(directory, waiting))
 
 
 def _fsync_for_all(directory: str, waiting: Sequence[None]) -> list[None]:
