@@ -186,7 +186,7 @@ def _send_and_half_close(client: socket.socket, raw: bytes) -> None:
     pytest.param(_chunked(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"), 411, id="chunked GET"),
     pytest.param(b"POST /unknown HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 2\r\n\r\n" + SMUGGLED, 400,
                  id="bad Content-Length"),
-    pytest.param(b"POST /unknown HTTP/1.1\r\nHost: x\r\n\r\n" + SMUGGLED, 411, id="POST without Content-Length"),
+    pytest.param(b"POST /unknown HTTP/1.1\r\nHost: x\r\n\r\n" + SMUGGLED, 404, id="POST without Content-Length"),
     pytest.param(_with_body(b"FROB /ok HTTP/1.1\r\nHost: x\r\n\r\n"), 405, id="unknown method (501 path)"),
     pytest.param(_with_body(b"POST /ok HTTP/1.1\r\nHost: x\r\nBad header\r\n\r\n"), 400, id="malformed header"),
     pytest.param(_with_body(b"POST /ok HTTP/1.1 extra\r\nHost: x\r\n\r\n"), 400, id="malformed request line"),

@@ -163,7 +163,9 @@ class RequestHandler(BaseHTTPRequestHandler):
         405, 401, ...) is read and dropped here, before the answer, so the client hears
         the answer rather than a reset. At most `max_body_bytes` is dropped, the most
         nginx lets through. False, so the connection is closed, when the body could not
-        be framed, its rest is longer than that, or the client stopped sending.
+        be framed, its rest is longer than that, or the client stopped sending. (What
+        http.server refuses before dispatch goes through send_error, which always closes:
+        such a request's body is never framed.)
         """
         return body is not None and body.drain(self.server.app.config.max_body_bytes)
 
@@ -171,17 +173,22 @@ class RequestHandler(BaseHTTPRequestHandler):
         """The body as Content-Length frames it, before routing, so that every answer
         (routing errors included) knows where the next request starts.
 
-        A client waiting on `Expect: 100-continue` is told to send the body only here,
-        once it can be framed. Raises LengthRequired (Transfer-Encoding, or no
-        Content-Length on POST/PUT/PATCH) or BadRequest (a Content-Length that is not one
-        whole number): such a body cannot be framed, and the connection is closed.
+        A POST, PUT or PATCH without Content-Length gets an unframed, empty body: it is
+        routed (a 404 or 405 says more than a 411), its answer closes the connection, and
+        the upload handler refuses it with LengthRequired. A client waiting on
+        `Expect: 100-continue` is told to send the body only here, once it can be framed.
+        Raises LengthRequired (Transfer-Encoding: bodies are not de-chunked here) or
+        BadRequest (a Content-Length that is not one whole number): the request is refused
+        before routing and the connection closed.
         """
         values = self.headers.get_all("Content-Length") or []
-        if self.headers.get("Transfer-Encoding") or (not values and self.command in ("POST", "PUT", "PATCH")):
+        if self.headers.get("Transfer-Encoding"):
             raise LengthRequired()
-        if values and (len(set(values)) != 1 or not values[0].strip().isascii() or not values[0].strip().isdigit()):
+        if not values:
+            return RequestBody(self.rfile, 0, framed=self.command not in ("POST", "PUT", "PATCH"))
+        if len(set(values)) != 1 or not values[0].strip().isascii() or not values[0].strip().isdigit():
             raise BadRequest("The Content-Length header is not a single whole number.")
-        length = int(values[0]) if values else 0
+        length = int(values[0])
         if length and self._expects_continue():
             self.send_response_only(HTTPStatus.CONTINUE)
             self.end_headers()
