@@ -84,9 +84,9 @@ def test_a_request_id_from_nginx_is_echoed_and_a_hostile_one_replaced(monkeypatc
 
 
 @pytest.mark.parametrize(
-    "content_length", [b"abc", b"-1", b"1, 2", b"\xd9\xa3"]
+    "content_length", [b"abc", b"-1", b"1, 2", b"\xd9\xa3", b"9" * 19, b"9" * 5000]
 )
-def test_a_content_length_that_is_not_one_whole_number_is_a_400(monkeypatch, content_length):
+def test_a_content_length_that_is_not_one_plausible_whole_number_is_a_400(monkeypatch, content_length):
     def ok(request, app):
         return Response(200, b"{}", "application/json")
 

@@ -47,6 +47,9 @@ EXIT_BOOT_ERROR = 3
 # On a graceful stop, how long a keep-alive connection must have been idle before it is
 # closed (see _is_quiet).
 IDLE_BEFORE_HANG_UP = 0.5
+# A Content-Length with more digits is refused: no body is that large (nginx refuses one
+# past 2**63 - 1), and int() refuses more than 4,300 digits with a ValueError (a 500).
+_MAX_LENGTH_DIGITS = 18
 _REQUEST_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 # Statuses http.server raises itself before a handler runs, mapped to contract codes.
 _PROTOCOL_ERRORS = {
@@ -188,6 +191,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             return RequestBody(self.rfile, 0, framed=self.command not in ("POST", "PUT", "PATCH"))
         if len(set(values)) != 1 or not values[0].strip().isascii() or not values[0].strip().isdigit():
             raise BadRequest("The Content-Length header is not a single whole number.")
+        if len(values[0].strip()) > _MAX_LENGTH_DIGITS:
+            raise BadRequest("The Content-Length header is too large to be true.")
         length = int(values[0])
         if length and self._expects_continue():
             self.send_response_only(HTTPStatus.CONTINUE)
