@@ -108,7 +108,8 @@ UPSTREAM_SERVERS=$(
 )
 
 # Room for the multipart envelope (boundaries, part headers) around a file of exactly
-# MAX_UPLOAD_BYTES; the backend checks the file itself.
+# MAX_UPLOAD_BYTES; the backend checks the file itself. The same sum is the backend's
+# Config.max_body_bytes (MULTIPART_ENVELOPE_BYTES): keep the two equal.
 CLIENT_MAX_BODY_SIZE=$((MAX_UPLOAD_BYTES + 65536))
 
 # The limit as the backend words it (errors.describe_size): 5242880 -> "5 MiB".

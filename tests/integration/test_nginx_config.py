@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from imagehost.config import Config
 from support.stack import RENDER, nginx_binary, require
 
 TEMPLATE = RENDER.parent / "templates" / "imagehost.conf.template"
@@ -77,6 +78,8 @@ def test_body_limit_and_413_message_follow_max_upload_bytes(tmp_path, max_upload
     config = rendered(tmp_path, MAX_UPLOAD_BYTES=max_upload_bytes)
     assert f"client_max_body_size {body_limit};" in config
     assert words in config
+    # The workers drain a refused body up to the same size (worker.RequestHandler).
+    assert Config(max_upload_bytes=int(max_upload_bytes)).max_body_bytes == body_limit
 
 
 def test_listen_address_comes_from_http_bind_and_http_port(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 
 import pytest
 from imagehost import worker
@@ -83,12 +84,138 @@ def test_a_request_id_from_nginx_is_echoed_and_a_hostile_one_replaced(monkeypatc
 
 
 @pytest.mark.parametrize(
-    "content_length", [b"abc", b"-1", b"1, 2", b"\xd9\xa3"]
+    "content_length", [b"abc", b"-1", b"1, 2", b"\xd9\xa3", b"9" * 19, b"9" * 5000]
 )
-def test_a_content_length_that_is_not_one_whole_number_is_a_400(monkeypatch, content_length):
+def test_a_content_length_that_is_not_one_plausible_whole_number_is_a_400(monkeypatch, content_length):
     def ok(request, app):
         return Response(200, b"{}", "application/json")
 
     raw = b"POST /ok HTTP/1.1\r\nHost: x\r\nContent-Length: " + content_length + b"\r\n\r\n"
     answer = exchange(raw, (Route("POST", "/ok", ok),), monkeypatch)
     assert answer.startswith(b"HTTP/1.1 400") and b'"bad_request"' in answer
+
+
+# --- keeping requests apart on a kept-alive connection ----------------------------------
+# Each case sends a request whose body (or what follows it) is a second, smuggled request,
+# then a legitimate one on the same connection. The smuggled request must never run: the
+# worker either reads the body as a body, or closes the connection.
+
+SMUGGLED = b"DELETE /victim HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+LEGITIMATE = b"GET /ok HTTP/1.1\r\nHost: x\r\nX-Request-ID: legitimate\r\n\r\n"
+
+
+def _with_body(head: bytes, body: bytes = SMUGGLED) -> bytes:
+    return head.replace(b"\r\n\r\n", b"\r\nContent-Length: %d\r\n\r\n" % len(body), 1) + body
+
+
+def _chunked(head: bytes, body: bytes = SMUGGLED) -> bytes:
+    return head.replace(b"\r\n\r\n", b"\r\nTransfer-Encoding: chunked\r\n\r\n", 1) + b"%x\r\n%s\r\n0\r\n\r\n" % (
+        len(body), body)
+
+
+def responses(data: bytes) -> list[tuple[int, bytes]]:
+    """Each response in `data` as (status, head), interim 1xx ones included."""
+    found = []
+    while data:
+        head, _, data = data.partition(b"\r\n\r\n")
+        status = int(head.split(b" ")[1])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+        found.append((status, head))
+        data = data[length:]
+    return found
+
+
+def converse(raw: bytes, monkeypatch, max_upload_bytes: int = 5 * 1024 * 1024) -> tuple[list[tuple[int, bytes]], list]:
+    """Send `raw` on one connection to a worker's handler; (its responses, the victim's calls)."""
+    victims = []
+
+    def ok(request, app):
+        return Response(200, b"{}", "application/json")
+
+    def refuse_unread(request, app):
+        raise NotFound("Refused before reading the body.")
+
+    def break_unread(request, app):
+        raise RuntimeError("a bug before reading the body")
+
+    def victim(request, app):
+        victims.append(request)
+        return Response(204)
+
+    routes = (Route("GET", "/ok", ok), Route("POST", "/refuse", refuse_unread), Route("POST", "/boom", break_unread),
+              Route("DELETE", "/victim", victim))
+    monkeypatch.setattr(worker, "router", Router(routes))
+    server = FakeServer()
+    server.app.config = Config(max_upload_bytes=max_upload_bytes)
+    client, server_end = socket.socketpair()
+    with client, server_end:
+        # From a thread: a body larger than the socket's buffer must not block the handler.
+        sender = threading.Thread(target=_send_and_half_close, args=(client, raw), daemon=True)
+        sender.start()
+        worker.RequestHandler(server_end, ("127.0.0.1", 1), server)
+        server_end.shutdown(socket.SHUT_RDWR)
+        chunks = []
+        while chunk := client.recv(65536):
+            chunks.append(chunk)
+        sender.join(5)
+    return responses(b"".join(chunks)), victims
+
+
+def _send_and_half_close(client: socket.socket, raw: bytes) -> None:
+    try:
+        client.sendall(raw)
+        client.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass  # the handler closed the connection: what it did not read is not a request
+
+
+@pytest.mark.parametrize("raw, first_status", [
+    pytest.param(_with_body(b"POST /unknown HTTP/1.1\r\nHost: x\r\n\r\n"), 404, id="no route (404)"),
+    pytest.param(_with_body(b"PUT /ok HTTP/1.1\r\nHost: x\r\n\r\n"), 405, id="wrong method (405)"),
+    pytest.param(_with_body(b"POST /refuse HTTP/1.1\r\nHost: x\r\n\r\n"), 404, id="handler refuses before reading"),
+    pytest.param(_with_body(b"POST /boom HTTP/1.1\r\nHost: x\r\n\r\n"), 500, id="handler bug before reading"),
+    pytest.param(_with_body(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"), 200, id="GET with a body"),
+    pytest.param(_with_body(b"HEAD /ok HTTP/1.1\r\nHost: x\r\n\r\n"), 200, id="HEAD with a body"),
+    pytest.param(_with_body(b"POST /unknown HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n"), 100,
+                 id="Expect 100-continue"),
+    pytest.param(_chunked(b"POST /unknown HTTP/1.1\r\nHost: x\r\n\r\n"), 411, id="chunked, no route"),
+    pytest.param(_chunked(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"), 411, id="chunked GET"),
+    pytest.param(b"POST /unknown HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 2\r\n\r\n" + SMUGGLED, 400,
+                 id="bad Content-Length"),
+    pytest.param(b"POST /unknown HTTP/1.1\r\nHost: x\r\n\r\n" + SMUGGLED, 404, id="POST without Content-Length"),
+    pytest.param(_with_body(b"FROB /ok HTTP/1.1\r\nHost: x\r\n\r\n"), 405, id="unknown method (501 path)"),
+    pytest.param(_with_body(b"POST /ok HTTP/1.1\r\nHost: x\r\nBad header\r\n\r\n"), 400, id="malformed header"),
+    pytest.param(_with_body(b"POST /ok HTTP/1.1 extra\r\nHost: x\r\n\r\n"), 400, id="malformed request line"),
+])
+def test_a_body_left_unread_by_the_answer_is_never_run_as_the_next_request(monkeypatch, raw, first_status):
+    answers, victims = converse(raw + LEGITIMATE, monkeypatch)
+    assert victims == []
+    assert answers[0][0] == first_status
+    final = [head for status, head in answers if status >= 200]
+    assert len(final) <= 2
+    if len(final) == 2:  # the connection was kept: the second answer is the legitimate request's
+        assert b"X-Request-ID: legitimate" in final[1].split(b"\r\n")
+    else:
+        assert b"Connection: close" in final[0]
+
+
+def test_a_refused_body_within_nginx_limit_is_drained_and_the_connection_kept(monkeypatch):
+    body = SMUGGLED + b"x" * (5 * 1024 * 1024)
+    answers, victims = converse(_with_body(b"POST /unknown HTTP/1.1\r\nHost: x\r\n\r\n", body) + LEGITIMATE,
+                                monkeypatch)
+    assert victims == []
+    assert [status for status, _ in answers] == [404, 200]
+    assert b"X-Request-ID: legitimate" in answers[1][1].split(b"\r\n")
+
+
+def test_a_refused_body_beyond_nginx_limit_closes_the_connection_unread(monkeypatch):
+    body = b"x" * (1024 + 64 * 1024 + 1) + SMUGGLED
+    answers, victims = converse(_with_body(b"POST /unknown HTTP/1.1\r\nHost: x\r\n\r\n", body) + LEGITIMATE,
+                                monkeypatch, max_upload_bytes=1024)
+    assert victims == []
+    assert [status for status, _ in answers] == [404]
+    assert b"Connection: close" in answers[0][1]

@@ -17,6 +17,10 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 MIB = 1024 * 1024
+# Room for the multipart envelope (boundaries, part headers) around a file of exactly
+# MAX_UPLOAD_BYTES. nginx's client_max_body_size is MAX_UPLOAD_BYTES plus this
+# (services/nginx/render-config.sh; tests/integration/test_nginx_config.py checks the copy).
+MULTIPART_ENVELOPE_BYTES = 64 * 1024
 
 
 class ConfigError(ValueError):
@@ -46,6 +50,11 @@ class Config:
     def tmp_dir(self) -> Path:
         """Where uploads stream to: inside IMAGES_DIR so the final rename is atomic."""
         return self.images_dir / ".tmp"
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The largest request body nginx passes to a worker (its client_max_body_size)."""
+        return self.max_upload_bytes + MULTIPART_ENVELOPE_BYTES
 
     @property
     def index_path(self) -> Path:

@@ -12,7 +12,7 @@ from http import HTTPStatus
 
 from . import auth, storage
 from .config import Config
-from .errors import BadRequest, Forbidden, InvalidName, NotFound, Unauthorized
+from .errors import BadRequest, Forbidden, InvalidName, LengthRequired, NotFound, Unauthorized
 from .index import ImageRecord, Index
 from .uploads import receive_image
 from .validation import ACCEPTED_TYPES, is_image_name
@@ -34,6 +34,8 @@ class App:
 
 def upload(request: Request, app: App) -> Response:
     config = app.config
+    if not request.body.framed:
+        raise LengthRequired()
     auth.require_upload_token(auth.bearer_token(request.header("Authorization")), config.upload_token)
     received = receive_image(
         request.body, request.header("Content-Type"), config.tmp_dir, config.max_upload_bytes, config.max_image_pixels

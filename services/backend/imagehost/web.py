@@ -22,11 +22,16 @@ class ClientGone(Exception):
 
 
 class RequestBody:
-    """The request body: exactly Content-Length bytes from the connection, read on demand."""
+    """The request body: exactly Content-Length bytes from the connection, read on demand.
 
-    def __init__(self, rfile: BinaryIO, length: int):
+    `framed` is False for a POST, PUT or PATCH that came without Content-Length: it reads
+    as empty, but a body may follow that nothing frames, so it is never drained.
+    """
+
+    def __init__(self, rfile: BinaryIO, length: int, framed: bool = True):
         self._rfile = rfile
         self.remaining = length
+        self.framed = framed
 
     def read(self, size: int) -> bytes:
         """Up to `size` bytes (b"" once the body is complete); raises ClientGone."""
@@ -63,9 +68,10 @@ class RequestBody:
         """Read and drop the rest of the body, up to `limit` bytes.
 
         Returns True when the body was read to its end, so the connection can carry
-        another request; False when it was longer than `limit` or the client left.
+        another request; False when it was not framed, was longer than `limit`, or the
+        client left.
         """
-        if self.remaining > limit:
+        if not self.framed or self.remaining > limit:
             return False
         try:
             while self.read(1 << 18):

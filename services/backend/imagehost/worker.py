@@ -44,13 +44,12 @@ from .web import ClientGone, Request, RequestBody, Response, error_response
 # A worker that fails before serving exits with this, and the supervisor halts instead
 # of restarting it in a loop (gunicorn's WORKER_BOOT_ERROR).
 EXIT_BOOT_ERROR = 3
-# How much of an unwanted body is read and dropped so the client sees the answer; past
-# this the connection is closed instead (nginx never sends that much: it enforces
-# client_max_body_size first).
-DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 # On a graceful stop, how long a keep-alive connection must have been idle before it is
 # closed (see _is_quiet).
 IDLE_BEFORE_HANG_UP = 0.5
+# A Content-Length with more digits is refused: no body is that large (nginx refuses one
+# past 2**63 - 1), and int() refuses more than 4,300 digits with a ValueError (a 500).
+_MAX_LENGTH_DIGITS = 18
 _REQUEST_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 # Statuses http.server raises itself before a handler runs, mapped to contract codes.
 _PROTOCOL_ERRORS = {
@@ -120,8 +119,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.close_connection = "close" in connection or (
             self.request_version == "HTTP/1.0" and "keep-alive" not in connection
         )
-        if (self.headers.get("Expect") or "").lower() == "100-continue" and self.request_version == "HTTP/1.1":
-            return self.handle_expect_100()
+        # `Expect: 100-continue` is answered by _framed_body, once the body can be framed.
         return True
 
     def dispatch(self) -> None:
@@ -129,10 +127,11 @@ class RequestHandler(BaseHTTPRequestHandler):
         started = time.perf_counter()
         request_id = self._request_id()
         path, _, query = self.path.partition("?")
-        body = RequestBody(self.rfile, 0)
+        # None while (or once) where this request's body ends is not known.
+        body: RequestBody | None = None
         try:
+            body = self._framed_body()
             handler, params = router.match(self.command, path)
-            body = RequestBody(self.rfile, self._body_length())
             request = Request(self.command, path, query, self.headers, body, request_id)
             response = handler(request, self.server.app, **params)
         except AppError as error:
@@ -144,10 +143,9 @@ class RequestHandler(BaseHTTPRequestHandler):
         except Exception:  # noqa: BLE001 (any bug becomes a logged 500, never a dropped connection)
             logger.exception("{} {} failed rid={}", self.command, path[:300], request_id)
             response = error_response(Internal())
+            body = None  # the bug may have struck mid-read
 
-        # Read what the handler left of the body, so the client hears the answer
-        # instead of a reset, and the connection can carry the next request.
-        if body.remaining and not body.drain(DRAIN_LIMIT_BYTES):
+        if not self._at_next_request(body):
             self.close_connection = True
         try:
             self._send(response, request_id)
@@ -158,18 +156,51 @@ class RequestHandler(BaseHTTPRequestHandler):
             return
         self._log_request(response.status, started, request_id, len(response.body))
 
-    def _body_length(self) -> int:
-        """Content-Length; a body that cannot be framed is refused and the connection closed."""
+    def _at_next_request(self, body: RequestBody | None) -> bool:
+        """Whether the connection can carry another request once this one is answered.
+
+        The one rule that keeps requests apart on a kept-alive connection, which nginx
+        reuses for other visitors: no byte of this request may be read as the next one,
+        whatever the route, method or status. So the body must have been framed, and
+        whatever of it the handler left unread (an answer decided before reading it: 404,
+        405, 401, ...) is read and dropped here, before the answer, so the client hears
+        the answer rather than a reset. At most `max_body_bytes` is dropped, the most
+        nginx lets through. False, so the connection is closed, when the body could not
+        be framed, its rest is longer than that, or the client stopped sending. (What
+        http.server refuses before dispatch goes through send_error, which always closes:
+        such a request's body is never framed.)
+        """
+        return body is not None and body.drain(self.server.app.config.max_body_bytes)
+
+    def _framed_body(self) -> RequestBody:
+        """The body as Content-Length frames it, before routing, so that every answer
+        (routing errors included) knows where the next request starts.
+
+        A POST, PUT or PATCH without Content-Length gets an unframed, empty body: it is
+        routed (a 404 or 405 says more than a 411), its answer closes the connection, and
+        the upload handler refuses it with LengthRequired. A client waiting on
+        `Expect: 100-continue` is told to send the body only here, once it can be framed.
+        Raises LengthRequired (Transfer-Encoding: bodies are not de-chunked here) or
+        BadRequest (a Content-Length that is not one whole number): the request is refused
+        before routing and the connection closed.
+        """
         values = self.headers.get_all("Content-Length") or []
-        if self.headers.get("Transfer-Encoding") or (not values and self.command in ("POST", "PUT", "PATCH")):
-            self.close_connection = True
+        if self.headers.get("Transfer-Encoding"):
             raise LengthRequired()
         if not values:
-            return 0
+            return RequestBody(self.rfile, 0, framed=self.command not in ("POST", "PUT", "PATCH"))
         if len(set(values)) != 1 or not values[0].strip().isascii() or not values[0].strip().isdigit():
-            self.close_connection = True
             raise BadRequest("The Content-Length header is not a single whole number.")
-        return int(values[0])
+        if len(values[0].strip()) > _MAX_LENGTH_DIGITS:
+            raise BadRequest("The Content-Length header is too large to be true.")
+        length = int(values[0])
+        if length and self._expects_continue():
+            self.send_response_only(HTTPStatus.CONTINUE)
+            self.end_headers()
+        return RequestBody(self.rfile, length)
+
+    def _expects_continue(self) -> bool:
+        return self.request_version == "HTTP/1.1" and (self.headers.get("Expect") or "").lower() == "100-continue"
 
     def _request_id(self) -> str:
         given = self.headers.get("X-Request-ID", "")
