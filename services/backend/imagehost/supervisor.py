@@ -187,6 +187,8 @@ class Supervisor:
             self._worker_exited(slot, status)
 
     def _worker_exited(self, slot: Slot, status: int) -> None:
+        # What the dead worker was uploading will never finish; its files carry its pid.
+        storage.remove_temp_files_of(self.config.tmp_dir, slot.pid)
         slot.pid = None
         code = os.waitstatus_to_exitcode(status)
         how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
