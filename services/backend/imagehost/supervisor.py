@@ -25,7 +25,7 @@ from loguru import logger
 
 from . import index, logs, storage, worker
 from .config import Config
-from .reconcile import reconcile
+from .reconcile import ReconcileRefused, reconcile
 
 # A worker that lived at least this long is healthy again: its next death restarts at once.
 HEALTHY_AFTER_SECONDS = 10.0
@@ -69,7 +69,7 @@ class Supervisor:
             index.migrate(config.index_path)
             reconcile(config)
             self._bind_all()
-        except StartupError as exc:
+        except (StartupError, ReconcileRefused) as exc:
             logger.error("{}", exc)
             return 1
         self._log_receiver, self._log_sender = logs.make_log_channel()
