@@ -87,6 +87,9 @@ def test_an_upload_whose_directory_fsync_fails_is_a_json_500_and_leaves_no_file_
     refused = [s for s in sent if s.status != 201]
     measure("uploads failed by an injected directory fsync (JSON 500, nothing left)", len(refused))
     assert refused, "no directory fsync failed: the fault was not injected"
+    files, rows = image_files(stack), set(index_rows(stack))
+    # (201s, failures, files, rows): the failures left no file and no row.
+    assert (len(created), len(refused), len(files), len(rows)) == (len(created), len(refused)) + (len(created),) * 2
     assert all(s.status == 500 and s.error_code == "internal" for s in refused), [
         (s.status, s.failure) for s in refused if s.status != 500]
     # Every 201 is whole, served and listed; every failure left nothing: files == rows == 201s.
@@ -94,7 +97,7 @@ def test_an_upload_whose_directory_fsync_fails_is_a_json_500_and_leaves_no_file_
     with ThreadPoolExecutor(8) as pool:
         assert all(pool.map(lambda s: served_bytes_match(stack, s), created))
     assert set(listed_names(stack)) == names
-    assert image_files(stack) == set(index_rows(stack)) == names
+    assert files == rows == names
     assert temp_files(stack) == []
 
 
@@ -105,19 +108,18 @@ def test_a_delete_whose_directory_fsync_fails_is_not_acknowledged_and_the_same_d
     answers = {}
 
     def delete(image: dict) -> None:
-        answers[image["name"]] = [stack.request("DELETE", f"/api/images/{image['name']}",
-                                                headers=bearer(image["delete_token"]))]
+        answers[image["name"]] = stack.request("DELETE", f"/api/images/{image['name']}",
+                                               headers=bearer(image["delete_token"]))
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(delete, created))
     tally.case(len(created))
-    failed = [name for name, replies in answers.items() if replies[0].status != 204]
+    failed = [name for name, reply in answers.items() if reply.status != 204]
     measure("deletes failed by an injected directory fsync (500, retried to 204)", len(failed))
     assert failed, "no directory fsync failed: the fault was not injected"
     rows = index_rows(stack)
     for name in failed:
-        reply = answers[name][0]
-        assert reply.status == 500 and reply.error_code == "internal", (reply.status, reply.body)
+        assert answers[name].status == 500 and answers[name].error_code == "internal", answers[name].body
         # Not acknowledged: the row is still there (the file is no longer served).
         assert name in rows
         assert stack.get(f"/images/{name}").status == 404

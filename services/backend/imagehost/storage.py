@@ -148,11 +148,16 @@ def _create_temp_file(tmp_dir: str) -> tuple[int, str]:
             continue
         except OSError as exc:
             raise InsufficientStorage() if is_disk_full(exc) else exc
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        # A clean-up may have locked and unlinked the name between our open and flock.
-        if os.fstat(fd).st_nlink:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            linked = os.fstat(fd).st_nlink > 0
+        except BaseException:
+            os.close(fd)
+            _unlink_quietly(path)
+            raise
+        if linked:
             return fd, path
-        os.close(fd)
+        os.close(fd)  # a clean-up locked and unlinked the name between our open and our flock
 
 
 def _make_temp_dir_again(tmp_dir: str) -> None:
