@@ -7,12 +7,21 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 from dataclasses import dataclass
 from http import HTTPStatus
 
 from . import auth, storage
 from .config import Config
-from .errors import BadRequest, Forbidden, InvalidName, LengthRequired, NotFound, Unauthorized
+from .errors import (
+    BadRequest,
+    Forbidden,
+    InsufficientStorage,
+    InvalidName,
+    LengthRequired,
+    NotFound,
+    Unauthorized,
+)
 from .index import ImageRecord, Index
 from .uploads import receive_image
 from .validation import ACCEPTED_TYPES, is_image_name
@@ -33,6 +42,12 @@ class App:
 
 
 def upload(request: Request, app: App) -> Response:
+    """Store the uploaded image and its row; all or nothing.
+
+    On any failure after the file is published (the row cannot be written, or anything
+    else) the file is withdrawn before the error goes on: InsufficientStorage (507) when
+    the index's disk is full, else the error as it was (an AppError's own status, or 500).
+    """
     config = app.config
     if not request.body.framed:
         raise LengthRequired()
@@ -54,8 +69,10 @@ def upload(request: Request, app: App) -> Response:
             original_name=received.original_name,
             delete_token_hash=auth.hash_token(delete_token),
         )
-    except BaseException:
-        storage.remove_image(config.images_dir, name)
+    except BaseException as exc:
+        storage.withdraw_image(config.images_dir, name)
+        if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            raise InsufficientStorage() from exc
         raise
     base = _base(request, app)
     payload = {**_describe(record, base), "delete_token": delete_token, "delete_url": _delete_url(base, name)}
@@ -93,8 +110,11 @@ def delete_image(request: Request, app: App, name: str) -> Response:
     record = _find(app, name)
     if not (auth.is_admin(token, app.config.admin_token) or auth.matches_hash(token, record.delete_token_hash)):
         raise Forbidden("That token is neither this image's delete token nor the admin token.")
-    # File first, then row: a crash in between leaves a row without a file, which the
-    # start-up reconcile removes; the other order could bring a deleted image back.
+    # File first, durably (its directory fsynced), then row: a crash in between leaves a
+    # row without a file, which the start-up reconcile removes; the other order, or a row
+    # removed before the unlink is durable, could bring a deleted image back after a
+    # crash. If the fsync fails, the answer is a 500 and the row stays: the image is no
+    # longer served, and the same DELETE again completes it.
     storage.remove_image(app.config.images_dir, name)
     if not app.index.delete(name):
         raise NotFound("That image was already deleted.")

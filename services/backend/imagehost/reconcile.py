@@ -1,9 +1,16 @@
 """The start-up reconcile: make the index and IMAGES_DIR agree, once, before workers start.
 
-- a row whose file is gone is removed;
+- a row whose file is gone is removed, when only a few are (a crash between a delete's
+  unlink and its row leaves one); more than that stops start-up instead;
 - an image file without a row is indexed, without a delete token (only the admin can
   delete it); a file that is not a valid image is left alone and logged;
-- temp files left by requests that died are removed.
+- temp files no live process holds are removed.
+
+What looks like the wrong folder is never repaired: rows next to an IMAGES_DIR that
+holds none of their files (a volume not mounted, a typo in the path), or images next to
+an index that has none of them (a DATA_DIR typo, a lost index). Then ReconcileRefused
+says what is wrong, nothing is changed, and the operator accepts the loss explicitly
+with `python -m imagehost reconcile --forget-missing` and/or `--index-files`.
 """
 
 from __future__ import annotations
@@ -19,6 +26,17 @@ from .config import Config
 from .index import Index, iso_utc
 from .validation import NotAnImage, read_image_info
 
+# Rows without a file dropped without asking: at most this many, and at most 1 % of the
+# rows (but always one, so a small index survives one interrupted delete).
+MAX_MISSING_DROPPED = 10
+EXAMPLES_SHOWN = 10
+
+
+class ReconcileRefused(Exception):
+    """The index and IMAGES_DIR disagree more than a crash explains; nothing was changed.
+
+    The message names the folders, the counts, and the command that accepts the loss."""
+
 
 @dataclass(frozen=True)
 class ReconcileReport:
@@ -28,24 +46,78 @@ class ReconcileReport:
     temp_files_removed: int
 
 
-def reconcile(config: Config) -> ReconcileReport:
-    temp_removed = storage.remove_stale_temp_files(config.tmp_dir)
+def reconcile(config: Config, *, forget_missing: bool = False, index_files: bool = False) -> ReconcileReport:
+    """Repair the index against IMAGES_DIR; raises ReconcileRefused (changing nothing)
+    when that would drop many rows or index an unknown folder, unless the matching flag
+    says the operator accepts it."""
     index = Index(config.index_path)
     try:
         on_disk = storage.image_files(config.images_dir)
         in_index = index.names()
+        refusal = _refusal(config, in_index, on_disk, forget_missing=forget_missing, index_files=index_files)
+        if refusal:
+            raise ReconcileRefused(refusal)
         gone = in_index - on_disk
         if gone:
+            _log_dropped(gone)
             index.delete_many(gone)
         indexed, skipped = _index_orphans(index, config, on_disk - in_index)
     finally:
         index.close()
+    temp_removed = storage.remove_stale_temp_files(config.tmp_dir)
     report = ReconcileReport(len(gone), indexed, skipped, temp_removed)
     logger.info(
         "reconcile: {} rows without a file removed, {} files indexed, {} files skipped, {} temp files removed",
         *vars(report).values(),
     )
     return report
+
+
+def missing_allowed(rows: int) -> int:
+    """How many rows without a file are dropped without the operator's word."""
+    return min(MAX_MISSING_DROPPED, max(1, rows // 100))
+
+
+def _refusal(config: Config, in_index: set[str], on_disk: set[str], *, forget_missing: bool,
+             index_files: bool) -> str | None:
+    """Why reconciling these two sets needs the operator's word, or None."""
+    images, index_path = f"IMAGES_DIR ({config.images_dir})", f"the index ({config.index_path})"
+    shared = in_index & on_disk
+    missing = in_index - on_disk
+    if in_index and not shared and not forget_missing:
+        if not on_disk:
+            return (f"{images} holds no images, but {index_path} lists {len(in_index)}: is the volume mounted, "
+                    f"and is IMAGES_DIR right? Nothing was changed. If the images are really gone, "
+                    f"{_command('--forget-missing')} drops their rows.")
+        return (f"{images} holds {len(on_disk)} images, none of the {len(in_index)} that {index_path} lists: "
+                f"is IMAGES_DIR or DATA_DIR another instance's folder? Nothing was changed. If the index's images "
+                f"are really gone and these are to be kept, {_command('--forget-missing --index-files')} drops "
+                f"the rows and indexes the files.")
+    if on_disk and not shared and not index_files:
+        return (f"{index_path} has no row for any of the {len(on_disk)} images in {images}: is DATA_DIR right, "
+                f"or was the index lost? Indexed now, they would have no delete tokens and no original names "
+                f"(only the admin could delete them). Nothing was changed. To index them anyway, "
+                f"{_command('--index-files')}.")
+    if len(missing) > missing_allowed(len(in_index)) and not forget_missing:
+        return (f"{len(missing)} of the {len(in_index)} images that {index_path} lists are missing from {images} "
+                f"(e.g. {_examples(missing)}); at most {missing_allowed(len(in_index))} are dropped without asking. "
+                f"Is IMAGES_DIR complete (a restore half done)? Nothing was changed. If those files are really "
+                f"gone, {_command('--forget-missing')} drops their rows.")
+    return None
+
+
+def _command(flags: str) -> str:
+    return (f"run `python -m imagehost reconcile {flags}` with the service stopped (Docker Compose: "
+            f"`docker compose run --rm app python -m imagehost reconcile {flags}`)")
+
+
+def _examples(names: set[str]) -> str:
+    shown = sorted(names)[:EXAMPLES_SHOWN]
+    return ", ".join(shown) + (", ..." if len(names) > len(shown) else "")
+
+
+def _log_dropped(gone: set[str]) -> None:
+    logger.warning("reconcile: {} rows whose file is gone are dropped: {}", len(gone), _examples(gone))
 
 
 def _index_orphans(index: Index, config: Config, names: set[str]) -> tuple[int, int]:

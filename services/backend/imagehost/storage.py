@@ -1,22 +1,29 @@
-"""Image files on disk: temp files, durable atomic publication, deletion.
+"""Image files on disk: temp files, durable atomic publication, durable deletion.
 
 An upload is written to `IMAGES_DIR/.tmp/` (same filesystem), fsynced, then hard-linked
-to its final random name and the temp name unlinked: the image appears whole or not at
-all, and an existing name is never overwritten. nginx serves `IMAGES_DIR` directly, so
-only finished images ever sit there, with mode 0644 so nginx's user can read them.
+to its final random name and the directory fsynced: the image appears whole or not at
+all, and an existing name is never overwritten. If anything fails after the link, the
+link is removed again before the error is raised. nginx serves `IMAGES_DIR` directly,
+so only finished images ever sit there, with mode 0644 so nginx's user can read them.
+
+Temp files are named `upload-<pid>-<random>.part` and carry an exclusive `flock` while
+open: the supervisor removes a dead worker's files by its pid, and a clean-up never
+removes a file some live process still holds.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import functools
 import hashlib
 import os
 import secrets
-import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import BinaryIO, Self
+
+from loguru import logger
 
 from .errors import InsufficientStorage
 from .group_commit import GroupCommit
@@ -25,8 +32,7 @@ from .validation import is_image_name
 # 12 random bytes = 96 bits, 16 URL-safe characters.
 NAME_RANDOM_BYTES = 12
 TEMP_PREFIX = "upload-"
-# A temp file older than this at start-up belongs to no live request.
-STALE_TEMP_SECONDS = 0
+TEMP_SUFFIX = ".part"
 
 
 def new_image_name(extension: str) -> str:
@@ -40,23 +46,23 @@ def is_disk_full(exc: OSError) -> bool:
 class TempUpload:
     """A temp file in `tmp_dir` that becomes an image or disappears.
 
-    Use as a context manager: on leaving it, the temp file is removed unless `publish()`
-    succeeded. Writes that fail because the disk is full raise InsufficientStorage.
+    Use as a context manager: on leaving it, the temp name is removed (a published image
+    keeps its own link) and the file closed, which releases its lock. Writes that fail
+    because the disk is full raise InsufficientStorage.
     """
 
     def __init__(self, tmp_dir: str | Path):
         self.size = 0
         self._sha256 = hashlib.sha256()
         self._fd, self.path = _create_temp_file(str(tmp_dir))
-        self._published = False
 
     def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info) -> None:
+        # Unlinked before the close: while the name exists, its lock is held.
+        _unlink_quietly(self.path)
         self.close()
-        if not self._published:
-            _unlink_quietly(self.path)
 
     def write(self, data) -> None:
         view = memoryview(data)
@@ -84,25 +90,24 @@ class TempUpload:
     def publish(self, images_dir: str | Path, extension: str) -> str:
         """fsync, then atomically give the file a fresh random name in `images_dir`.
 
-        Returns the new name. The directory is fsynced too, so a crash after this
-        returns cannot lose the image.
+        Returns the new name once the directory is fsynced too, so a crash after this
+        returns cannot lose the image. All or nothing: on any failure the new name is
+        removed again (and the directory fsynced, best effort) before the error is
+        raised; InsufficientStorage when the disk is full, else the OSError itself.
         """
         try:
             os.fchmod(self._fd, 0o644)
             os.fsync(self._fd)
-            self.close()
-            while True:
-                name = new_image_name(extension)
-                try:
-                    os.link(self.path, os.path.join(images_dir, name))
-                    break
-                except FileExistsError:  # 2**-96 odds, but never overwrite an image
-                    continue
-            self._published = True
-            _unlink_quietly(self.path)
-            sync_directory(str(images_dir))
+            name = _link_under_new_name(self.path, str(images_dir), extension)
         except OSError as exc:
             raise InsufficientStorage() if is_disk_full(exc) else exc
+        try:
+            sync_directory(str(images_dir))
+        except BaseException as exc:
+            withdraw_image(images_dir, name)
+            if isinstance(exc, OSError) and is_disk_full(exc):
+                raise InsufficientStorage() from exc
+            raise
         return name
 
     def close(self) -> None:
@@ -111,17 +116,59 @@ class TempUpload:
             self._fd = -1
 
 
-def _create_temp_file(tmp_dir: str) -> tuple[int, str]:
-    """A new, empty, private file in `tmp_dir` (tempfile.mkstemp, minus its overhead)."""
-    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+def _link_under_new_name(path: str, images_dir: str, extension: str) -> str:
     while True:
-        path = os.path.join(tmp_dir, f"{TEMP_PREFIX}{secrets.token_hex(8)}.part")
+        name = new_image_name(extension)
         try:
-            return os.open(path, flags, 0o600), path
+            os.link(path, os.path.join(images_dir, name))
+            return name
+        except FileExistsError:  # 2**-96 odds, but never overwrite an image
+            continue
+
+
+def _create_temp_file(tmp_dir: str) -> tuple[int, str]:
+    """A new, empty, private file in `tmp_dir`, locked (flock LOCK_EX) by this process.
+
+    Named after this process's pid, so the supervisor can remove what a dead worker left.
+    A `tmp_dir` that has vanished (a clean-up script removed hidden folders) is made
+    again, mode 0700, once; IMAGES_DIR itself is never made here.
+    """
+    made_again = False
+    while True:
+        path = os.path.join(tmp_dir, f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(8)}{TEMP_SUFFIX}")
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         except FileExistsError:
+            continue
+        except FileNotFoundError:
+            if made_again:
+                raise
+            _make_temp_dir_again(tmp_dir)
+            made_again = True
             continue
         except OSError as exc:
             raise InsufficientStorage() if is_disk_full(exc) else exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            linked = os.fstat(fd).st_nlink > 0
+        except BaseException:
+            os.close(fd)
+            _unlink_quietly(path)
+            raise
+        if linked:
+            return fd, path
+        os.close(fd)  # a clean-up locked and unlinked the name between our open and our flock
+
+
+def _make_temp_dir_again(tmp_dir: str) -> None:
+    logger.warning("the temp folder {} had vanished; making it again", tmp_dir)
+    try:
+        os.mkdir(tmp_dir, 0o700)
+    except FileExistsError:  # another thread or worker made it first
+        return
+    except OSError as exc:
+        raise InsufficientStorage() if is_disk_full(exc) else exc
+    os.chmod(tmp_dir, 0o700)  # whatever the umask
 
 
 def sync_directory(directory: str) -> None:
@@ -149,8 +196,27 @@ def fsync_dir(directory: str | Path) -> None:
 
 
 def remove_image(images_dir: str | Path, name: str) -> None:
-    """Delete a published image; a name that is already gone is not an error."""
+    """Delete a published image durably: unlink, then fsync the directory.
+
+    A name that is already gone is not an error (it is still fsynced: a concurrent
+    delete may not be durable yet). Raises OSError when the fsync fails; then the file is
+    gone but its removal may not survive a crash, so the caller must not report success.
+    """
     _unlink_quietly(os.path.join(images_dir, name))
+    sync_directory(str(images_dir))
+
+
+def withdraw_image(images_dir: str | Path, name: str) -> None:
+    """Remove an image whose publication failed: unlink, fsync the directory.
+
+    Best effort, for callers already failing with an error of their own: an OSError here
+    is logged, not raised.
+    """
+    try:
+        _unlink_quietly(os.path.join(images_dir, name))
+        fsync_dir(images_dir)
+    except OSError as exc:
+        logger.warning("could not withdraw {} after a failed upload: {}", name, exc)
 
 
 def _unlink_quietly(path: str | Path) -> None:
@@ -166,15 +232,43 @@ def image_files(images_dir: Path) -> set[str]:
         return {e.name for e in entries if is_image_name(e.name) and e.is_file(follow_symlinks=False)}
 
 
-def remove_stale_temp_files(tmp_dir: Path, older_than: float = STALE_TEMP_SECONDS) -> int:
-    """Remove temp files left by requests that died; returns how many were removed."""
+def remove_stale_temp_files(tmp_dir: Path) -> int:
+    """Remove the temp files no live process holds; returns how many were removed.
+
+    A missing `tmp_dir` holds none."""
+    try:
+        with os.scandir(tmp_dir) as entries:
+            paths = [entry.path for entry in entries if entry.is_file(follow_symlinks=False)]
+    except FileNotFoundError:
+        return 0
+    return _remove_unlocked(paths)
+
+
+def remove_temp_files_of(tmp_dir: Path, pid: int) -> int:
+    """Remove the temp files of process `pid` (which has exited); returns how many."""
+    return _remove_unlocked(map(str, Path(tmp_dir).glob(f"{TEMP_PREFIX}{pid}-*{TEMP_SUFFIX}")))
+
+
+def _remove_unlocked(paths: Iterable[str]) -> int:
+    """Unlink each path no process holds a lock on (LOCK_EX|LOCK_NB), under our lock.
+
+    Never raises OSError: a file that cannot be removed is logged and left."""
     removed = 0
-    cutoff = time.time() - older_than
-    with os.scandir(tmp_dir) as entries:
-        for entry in entries:
-            if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime <= cutoff:
-                _unlink_quietly(entry.path)
-                removed += 1
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            continue  # gone already, or not a file we should touch
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _unlink_quietly(path)
+            removed += 1
+        except BlockingIOError:
+            pass  # a live process is still writing it
+        except OSError as exc:
+            logger.warning("could not remove the temp file {}: {}", path, exc)
+        finally:
+            os.close(fd)
     return removed
 
 

@@ -25,7 +25,7 @@ from loguru import logger
 
 from . import index, logs, storage, worker
 from .config import Config
-from .reconcile import reconcile
+from .reconcile import ReconcileRefused, reconcile
 
 # A worker that lived at least this long is healthy again: its next death restarts at once.
 HEALTHY_AFTER_SECONDS = 10.0
@@ -69,7 +69,7 @@ class Supervisor:
             index.migrate(config.index_path)
             reconcile(config)
             self._bind_all()
-        except StartupError as exc:
+        except (StartupError, ReconcileRefused) as exc:
             logger.error("{}", exc)
             return 1
         self._log_receiver, self._log_sender = logs.make_log_channel()
@@ -187,6 +187,8 @@ class Supervisor:
             self._worker_exited(slot, status)
 
     def _worker_exited(self, slot: Slot, status: int) -> None:
+        # What the dead worker was uploading will never finish; its files carry its pid.
+        storage.remove_temp_files_of(self.config.tmp_dir, slot.pid)
         slot.pid = None
         code = os.waitstatus_to_exitcode(status)
         how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
