@@ -11,7 +11,10 @@ Both need nginx: without it they skip, except in CI (CI set), where they fail.
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,30 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services" / "backend"))
 
 from support.stack import Stack, nginx_binary, require, start_stack
+
+OWN_BASETEMP = pytest.StashKey[Path]()
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own, which reads --basetemp
+def pytest_configure(config):
+    """As root, and unless --basetemp is given, a temp folder of this session's own under
+    /tmp instead of /tmp/pytest-of-root/pytest-N.
+
+    Started as root, nginx's workers run as an unprivileged user, who must pass through a
+    stack's folders (support.stack.let_nginx_workers_through opens them). But every pytest
+    session that starts resets /tmp/pytest-of-root to 0700, so another session starting
+    in the middle of a test (two terminals, or CI jobs side by side) would lock the
+    workers out. Removed at the end when every test passed; kept for a look otherwise.
+    """
+    if os.geteuid() == 0 and config.option.basetemp is None:
+        config.option.basetemp = tempfile.mkdtemp(prefix="pytest-imagehost-")
+        config.stash[OWN_BASETEMP] = Path(config.option.basetemp)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    own = session.config.stash.get(OWN_BASETEMP, None)
+    if own is not None and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        shutil.rmtree(own, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Self
 
 from support.backend import free_port_block
-from support.stack import die_with_parent, nginx_binary
+from support.stack import die_with_parent, let_nginx_workers_through, nginx_binary, nginx_user_line
 
 from . import machine
 
@@ -78,6 +78,7 @@ class Ceiling:
             raise CeilingError("nginx is not installed (Debian: apt-get install nginx)")
         (self.run_dir / "tmp").mkdir(parents=True, exist_ok=True)
         self.static_dir.mkdir(exist_ok=True)
+        let_nginx_workers_through(self.static_dir)
         (self.run_dir / "listing.json").write_text('{"items": [], "next_cursor": null}\n')
         config = self.run_dir / "nginx.conf"
         config.write_text(self._render())
@@ -110,7 +111,7 @@ class Ceiling:
 
     def _render(self) -> str:
         values = {
-            "USER_LINE": "user root root;" if os.geteuid() == 0 else "",
+            "USER_LINE": nginx_user_line(),
             "RUN_DIR": str(self.run_dir),
             "STATIC_DIR": str(self.static_dir),
             "PORT": str(self.port),

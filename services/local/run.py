@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import ctypes
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -128,6 +129,53 @@ def render(env: dict[str, str], run_dir: Path) -> None:
     result = subprocess.run(["sh", str(RENDER), "--local", str(run_dir)], check=False, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise SettingError(result.stderr.strip() or f"{RENDER} failed with status {result.returncode}")
+
+
+def worker_user(nginx_conf: Path) -> str | None:
+    """The user nginx's workers switch to (the `user` line render-config.sh writes when
+    run as root), or None when they stay whoever starts nginx."""
+    for line in nginx_conf.read_text().splitlines():
+        words = line.rstrip(";").split()
+        if words[:1] == ["user"] and len(words) >= 2:
+            return words[1]
+    return None
+
+
+def closed_folder(path: Path, user: str) -> Path | None:
+    """The first folder from / down to `path` that `user` cannot pass through (search
+    permission), or None. Only the part that exists is checked: the backend creates the
+    rest with modes that let nginx in. Asked of the kernel by a shell running as `user`,
+    so ACLs and supplementary groups count as they will for nginx's workers."""
+    path = path.absolute()
+    chain = [folder for folder in [*reversed(path.parents), path] if folder.is_dir()]
+    entry = pwd.getpwnam(user)
+    result = subprocess.run(
+        ["/bin/sh", "-c", 'for f do [ -x "$f" ] || { printf %s "$f"; exit 1; }; done', "sh", *map(str, chain)],
+        user=entry.pw_uid, group=entry.pw_gid, extra_groups=os.getgrouplist(user, entry.pw_gid),
+        cwd="/", capture_output=True, text=True, check=False, timeout=10,
+    )
+    return Path(result.stdout) if result.returncode != 0 else None
+
+
+def check_worker_access(env: dict[str, str], run_dir: Path) -> None:
+    """When nginx's workers run as another user (the runner runs as root), raise
+    SettingError unless that user can reach the page, the images and nginx's temp folder.
+
+    Without this, a checkout in /root (mode 0700) starts "fine" and serves 403s and 500s.
+    """
+    user = worker_user(run_dir / "nginx.conf")
+    if user is None:
+        return
+    for name, folder in (("FRONTEND_DIR", env["FRONTEND_DIR"]), ("IMAGES_DIR", env["IMAGES_DIR"]),
+                         ("the run folder", str(run_dir / "tmp"))):
+        blocked = closed_folder(Path(folder), user)
+        if blocked is not None:
+            raise SettingError(
+                f"nginx's workers run as {user}, who cannot pass through {blocked} to reach {name} ({folder}), "
+                f"so pages or images would fail to load. Let them through with `chmod o+x {blocked}` "
+                f"(others may then pass through it, not list it), or move {name} out of {blocked} "
+                f"(for a checkout in /root: clone imagehost elsewhere)."
+            )
 
 
 def die_with_parent() -> None:
@@ -276,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         env = prepare(read_settings())
         run_dir = (args.run_dir or Path("run") / env["HTTP_PORT"]).resolve()
         render(env, run_dir)
+        check_worker_access(env, run_dir)
     except (SettingError, ConfigError) as error:
         say(str(error))
         return 2

@@ -137,14 +137,27 @@ echo "$me: wrote $output (workers $UPSTREAM_HOST:$WEB_SERVER_START_PORT+$WEB_SER
 [ -n "$run_dir" ] || exit 0
 
 # The main file for running nginx without the system's nginx.conf: everything it writes
-# stays in RUN_DIR and LOG_DIR. Workers run as whoever runs the local stack (the "user"
-# line matters only when that is root; nginx would otherwise switch to nobody, who may
-# not be able to read a private IMAGES_DIR).
+# stays in RUN_DIR and LOG_DIR. Started by an ordinary user, nginx runs its workers as that
+# user. Started as root, the workers would face the network as root with `user root`:
+# they run as www-data (made by Debian's nginx package) or else nobody, with the user's
+# own group (nginx's default group "nobody" does not exist on Debian). Those need to
+# reach FRONTEND_DIR, IMAGES_DIR and RUN_DIR/tmp: services/local/run.py checks that.
 mime_types=/etc/nginx/mime.types
 [ -f "$mime_types" ] || die "no $mime_types: install nginx (Debian: apt-get install nginx)"
+worker_user() {
+    for user in www-data nobody; do
+        if id -u "$user" >/dev/null 2>&1; then
+            printf '%s %s' "$user" "$(id -gn "$user")"
+            return
+        fi
+    done
+    die "no www-data or nobody user to run nginx's workers as (run as another user than root)"
+}
+user_line=
+[ "$(id -u)" != 0 ] || user_line="user $(worker_user);"
 {
     echo "# Written by render-config.sh --local; rendered again on every start."
-    [ "$(id -u)" != 0 ] || echo "user root root;"
+    [ -z "$user_line" ] || echo "$user_line"
     echo "worker_processes auto;"
     echo "daemon off;"
     echo "pid $run_dir/nginx.pid;"

@@ -115,3 +115,28 @@ def test_image_uploaded_through_compose_stack_survives_a_restart(compose_project
     access_log = (folder / "logs" / "nginx" / "access.log").read_text()
     assert f"GET {path} " in access_log
     assert "GET /api/health" in (folder / "logs" / "app.log").read_text()
+
+
+def test_the_backends_entrypoint_claims_its_folders_but_no_symlink_target_nor_nginxs_logs(compose_project):
+    compose, folder, base_url = compose_project
+    # Planted as root before the first start: a root-owned file among nginx's logs, and a
+    # symlink to it (by its path inside the app container) in the app's own data folder.
+    (folder / "logs" / "nginx").mkdir()
+    (folder / "logs" / "nginx" / "planted").write_text("root's\n")
+    (folder / "data" / "leak").symlink_to("/srv/imagehost/logs/nginx/planted")
+    compose("up", "-d", "--build", "--wait", "--wait-timeout", str(UP_SECONDS), timeout=BUILD_SECONDS)
+    wait_for_health(base_url)
+    assert request("GET", base_url + "/").status == 200
+    # Again, now that nginx has written its logs: the entrypoint runs on every start.
+    # Both, as the README says (nginx looks `app` up when it starts).
+    compose("restart")
+    wait_for_health(base_url)
+
+    assert upload(base_url, images.file_form(images.png(2, 2))).status == 201
+    for path in ("logs/nginx", "logs/nginx/planted", "logs/nginx/access.log", "logs/nginx/error.log"):
+        info = (folder / path).lstat()
+        assert (info.st_uid, info.st_gid) == (0, 0), path
+    app = (1000, 1000)  # the image's APP_UID/APP_GID
+    for path in ("images", "data", "logs", "data/index.sqlite3", "logs/app.log", "data/leak"):
+        info = (folder / path).lstat()
+        assert (info.st_uid, info.st_gid) == app, path

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 from support import images
+from support.backend import free_port_block
 from support.stack import (
     ADMIN_TOKEN,
     RUNNER,
     SETTINGS,
+    let_nginx_workers_through,
     nginx_binary,
     require,
     start_stack,
@@ -124,3 +126,45 @@ def test_nginx_failing_to_start_stops_the_backend_and_exits_1(tmp_path):
         assert "nginx exited" in result.stderr
         assert "Address already in use" in result.stderr
         assert first.get("/api/health").status == 200
+
+
+def nginx_worker_users(stack) -> set[str]:
+    master = stack.nginx_pid()
+    pids = [child for task in Path(f"/proc/{master}/task").glob("*/children") for child in task.read_text().split()]
+    assert pids, "nginx has no workers"
+    users = subprocess.run(["ps", "-o", "user=", "-p", ",".join(pids)], check=True, capture_output=True, text=True)
+    return set(users.stdout.split())
+
+
+def test_nginx_workers_started_by_root_run_unprivileged_and_still_serve_the_page_and_images(tmp_path):
+    require(os.geteuid() == 0, "needs root: the runner as `make run` runs as root")
+    with start_stack(tmp_path) as stack:
+        users = nginx_worker_users(stack)
+        assert "root" not in users and len(users) == 1
+        assert stack.get("/").status == 200
+        # Over client_body_buffer_size (1m): nginx's worker writes it to run/tmp/client_body.
+        data = images.png(8, 8, extra=os.urandom(3 * 1024 * 1024))
+        reply = stack.upload(data)
+        assert reply.status == 201, reply.body
+        served = stack.get(f"/images/{reply.json()['name']}")
+        assert (served.status, served.body) == (200, data)
+        temp = stack.run_dir / "tmp" / "client_body"
+        assert temp.owner() in users
+
+
+def test_a_folder_nginx_workers_cannot_pass_through_stops_the_runner_naming_it_and_the_fix(tmp_path):
+    require(os.geteuid() == 0, "needs root: only then do nginx's workers run as another user")
+    let_nginx_workers_through(tmp_path)
+    closed = tmp_path / "private"
+    closed.mkdir(mode=0o700)
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS}
+    first = free_port_block(2)
+    env.update(IMAGES_DIR=str(closed / "images"), DATA_DIR=str(tmp_path / "d"), LOG_DIR=str(tmp_path / "l"),
+               HTTP_BIND="127.0.0.1", HTTP_PORT=str(first), BIND_HOST="127.0.0.1", WEB_SERVER_WORKERS="1",
+               WEB_SERVER_START_PORT=str(first + 1))
+    result = subprocess.run([sys.executable, str(RUNNER), "--run-dir", str(tmp_path / "run")], check=False,
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2, result.stderr
+    assert f"cannot pass through {closed} to reach IMAGES_DIR" in result.stderr
+    assert f"chmod o+x {closed}" in result.stderr
+    assert not (tmp_path / "run" / "backend.pid").exists()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from support.backend import free_port_block
 from support.client import request
-from support.stack import RENDER, nginx_binary, require
+from support.stack import RENDER, let_nginx_workers_through, nginx_binary, require
 
 
 def render(tmp_path: Path, **settings: str) -> Path:
@@ -28,6 +28,7 @@ def start_nginx(tmp_path: Path, worker_port: int, read_timeout: str | None = Non
     """nginx alone, in front of one worker port; (process, base URL)."""
     require(nginx_binary() is not None, "nginx is not installed (make test installs it)")
     http_port = free_port_block(1)
+    let_nginx_workers_through(tmp_path)
     run = render(tmp_path, HTTP_PORT=str(http_port), WEB_SERVER_WORKERS="1", WEB_SERVER_START_PORT=str(worker_port))
     if read_timeout:
         conf = run / "imagehost.conf"

@@ -28,8 +28,10 @@ import importlib.util
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +60,7 @@ TEST_DEFAULTS = {
 SETTINGS = {
     "WEB_SERVER_WORKERS", "WEB_SERVER_START_PORT", "BIND_HOST", "IMAGES_DIR", "DATA_DIR",
     "LOG_DIR", "MAX_UPLOAD_BYTES", "MAX_IMAGE_PIXELS", "PUBLIC_BASE_URL", "UPLOAD_TOKEN",
-    "ADMIN_TOKEN", "GALLERY_PUBLIC", "LOG_LEVEL", "LOG_MAX_BYTES", "LOG_BACKUPS",
+    "ALLOWED_ORIGINS", "ADMIN_TOKEN", "GALLERY_PUBLIC", "LOG_LEVEL", "LOG_MAX_BYTES", "LOG_BACKUPS",
     "SHUTDOWN_TIMEOUT", "HTTP_PORT", "HTTP_BIND", "UPLOAD_RATE_LIMIT", "UPLOAD_RATE_BURST",
     "UPSTREAM_HOST", "FRONTEND_DIR",
 }
@@ -91,6 +93,40 @@ def require(condition: bool, reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{reason} (CI is set: failing instead of skipping)")
     pytest.skip(reason)
+
+
+def let_nginx_workers_through(folder: Path) -> None:
+    """Let nginx's workers pass through `folder` and its parents, as far as they are in
+    the system's temp folder; nothing above it (never / or /root) is touched.
+
+    Started as root (tests and the bench usually are), nginx runs its workers as an
+    unprivileged user (render-config.sh), who must reach the folders a test made, and
+    temp folders are made 0700 (tests/conftest.py says why a session as root gets one of
+    its own). Adds search permission for others (o+x: passing through, not listing).
+    Does nothing when not root.
+    """
+    if os.geteuid() != 0:
+        return
+    top = Path(tempfile.gettempdir()).resolve()
+    folder = Path(folder).resolve()
+    for path in [folder, *folder.parents]:
+        if top not in path.parents:
+            break
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if not mode & stat.S_IXOTH:
+            path.chmod(mode | stat.S_IXOTH)
+
+
+def nginx_user_line() -> str:
+    """The `user` line render-config.sh --local writes for whoever runs this ("" when not
+    root), asked of the script itself, so another nginx config (the bench's ceiling) runs
+    its workers as the stack's do."""
+    with tempfile.TemporaryDirectory() as folder:
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "IMAGES_DIR": f"{folder}/images",
+               "LOG_DIR": f"{folder}/logs"}
+        subprocess.run(["sh", str(RENDER), "--local", f"{folder}/run"], env=env, check=True, capture_output=True)
+        lines = Path(folder, "run", "nginx.conf").read_text().splitlines()
+    return next((line for line in lines if line.startswith("user ")), "")
 
 
 @dataclass
@@ -142,6 +178,7 @@ class Stack:
             raise StackError("nginx is not installed (make test installs it)")
         for folder in (self.root, self.images_dir, self.data_dir, self.log_dir):
             folder.mkdir(parents=True, exist_ok=True)
+        let_nginx_workers_through(self.root)
         with open(self.root / "runner.out", "ab") as output:
             self.process = subprocess.Popen(
                 [sys.executable, str(RUNNER), "--run-dir", str(self.run_dir)],

@@ -46,6 +46,10 @@ def test_every_documented_variable_appears_in_env_sample():
         ("SHUTDOWN_TIMEOUT", "-3", "seconds"),
         ("SHUTDOWN_TIMEOUT", "soon", "seconds"),
         ("IMAGES_DIR", " ", "directory"),
+        ("ALLOWED_ORIGINS", "a.example", "origins such as"),
+        ("ALLOWED_ORIGINS", "https://a.example, null", "origins such as"),
+        ("ALLOWED_ORIGINS", "https://a.example/upload", "no path"),
+        ("ALLOWED_ORIGINS", "*", "origins such as"),
     ],
 )
 def test_a_bad_value_is_refused_with_a_message_naming_the_variable(variable, value, words):
@@ -79,3 +83,9 @@ def test_the_environment_overrides_dot_env(tmp_path):
 def test_the_config_is_frozen():
     with pytest.raises(AttributeError):
         config_of().workers = 9
+
+
+def test_allowed_origins_are_read_as_origins_in_one_spelling():
+    config = config_of(ALLOWED_ORIGINS=" https://A.example, http://b.example:80/,,https://c.example:8443 ")
+    assert config.allowed_origins == {"https://a.example", "http://b.example", "https://c.example:8443"}
+    assert config_of().allowed_origins == frozenset() == config_of(ALLOWED_ORIGINS=" ").allowed_origins

@@ -14,6 +14,7 @@ def test_every_contract_error_has_its_status_and_code():
         errors.InvalidName: (400, "invalid_name"),
         errors.Unauthorized: (401, "unauthorized"),
         errors.Forbidden: (403, "forbidden"),
+        errors.CrossOrigin: (403, "cross_origin"),
         errors.NotFound: (404, "not_found"),
         errors.UnsupportedType: (415, "unsupported_type"),
         errors.InsufficientStorage: (507, "insufficient_storage"),

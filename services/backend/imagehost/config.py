@@ -16,6 +16,8 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from .web import origin_of
+
 MIB = 1024 * 1024
 # Room for the multipart envelope (boundaries, part headers) around a file of exactly
 # MAX_UPLOAD_BYTES. nginx's client_max_body_size is MAX_UPLOAD_BYTES plus this
@@ -38,6 +40,7 @@ class Config:
     max_upload_bytes: int = 5 * MIB
     max_image_pixels: int = 50_000_000
     public_base_url: str = ""
+    allowed_origins: frozenset[str] = frozenset()
     upload_token: str = ""
     admin_token: str = ""
     gallery_public: bool = False
@@ -120,6 +123,20 @@ def _base_url(name: str, raw: str) -> str:
     return value
 
 
+def _origins(name: str, raw: str) -> frozenset[str]:
+    """'https://a.example, https://B.example:443/' -> {'https://a.example', 'https://b.example'}."""
+    origins = set()
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        origin = origin_of(item)
+        if origin is None or item.rstrip("/").lower().count("/") > 2:
+            raise ConfigError(
+                f"{name} must be a comma-separated list of origins such as "
+                f"https://a.example, https://b.example:8443 (no path), got {item!r}"
+            )
+        origins.add(origin)
+    return frozenset(origins)
+
+
 def _token(name: str, raw: str) -> str:
     value = raw.strip()
     if value and (len(value) < 16 or not re.fullmatch(r"[\x21-\x7e]+", value)):
@@ -145,6 +162,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "MAX_UPLOAD_BYTES": ("max_upload_bytes", _integer(1, 1024 * MIB)),
     "MAX_IMAGE_PIXELS": ("max_image_pixels", _integer(1, 10**12)),
     "PUBLIC_BASE_URL": ("public_base_url", _base_url),
+    "ALLOWED_ORIGINS": ("allowed_origins", _origins),
     "UPLOAD_TOKEN": ("upload_token", _token),
     "ADMIN_TOKEN": ("admin_token", _token),
     "GALLERY_PUBLIC": ("gallery_public", _boolean),

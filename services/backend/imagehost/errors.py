@@ -62,6 +62,15 @@ class Forbidden(AppError):
     message = "That token is not valid for this request."
 
 
+class CrossOrigin(AppError):
+    status, code = HTTPStatus.FORBIDDEN, "cross_origin"
+    message = (
+        "Uploads from another site's page are refused. Open this site's own page to upload; "
+        "scripts can send no Origin header, or 'Authorization: Bearer <token>'. "
+        "The site owner can allow another site with ALLOWED_ORIGINS."
+    )
+
+
 class NotFound(AppError):
     status, code = HTTPStatus.NOT_FOUND, "not_found"
     message = "Nothing here. Check the address."

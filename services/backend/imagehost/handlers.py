@@ -15,6 +15,7 @@ from . import auth, storage
 from .config import Config
 from .errors import (
     BadRequest,
+    CrossOrigin,
     Forbidden,
     InsufficientStorage,
     InvalidName,
@@ -25,7 +26,7 @@ from .errors import (
 from .index import ImageRecord, Index
 from .uploads import receive_image
 from .validation import ACCEPTED_TYPES, is_image_name
-from .web import Request, Response, base_url, json_response
+from .web import Request, Response, base_url, json_response, origin_of
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -51,6 +52,7 @@ def upload(request: Request, app: App) -> Response:
     config = app.config
     if not request.body.framed:
         raise LengthRequired()
+    _refuse_cross_site(request, app)
     auth.require_upload_token(auth.bearer_token(request.header("Authorization")), config.upload_token)
     received = receive_image(
         request.body, request.header("Content-Type"), config.tmp_dir, config.max_upload_bytes, config.max_image_pixels
@@ -77,6 +79,32 @@ def upload(request: Request, app: App) -> Response:
     base = _base(request, app)
     payload = {**_describe(record, base), "delete_token": delete_token, "delete_url": _delete_url(base, name)}
     return json_response(HTTPStatus.CREATED, payload, {"Location": payload["url"]})
+
+
+def _refuse_cross_site(request: Request, app: App) -> None:
+    """Raise CrossOrigin when a browser sends this upload from another site's page.
+
+    Without an upload token, any page could otherwise make its visitors upload: a form
+    POST or a no-cors fetch needs no CORS permission. Browsers send `Origin` with every
+    POST; it must be this site's (the origin of the links we build) or one of
+    ALLOWED_ORIGINS, and `null` (sandboxed frames, some redirects) is neither. Without
+    Origin, `Sec-Fetch-Site: cross-site` still gives a cross-site request away; with
+    neither, the client is not a browser (curl, scripts), which this check is not about.
+    A Bearer token ends the question: a page cannot send one to another site without a
+    CORS preflight, which nothing here grants. Only Bearer: a browser does attach Basic
+    credentials it remembers to cross-site requests.
+    https://fetch.spec.whatwg.org/#origin-header
+    """
+    if auth.bearer_token(request.header("Authorization")):
+        return
+    origin = request.header("Origin")
+    if origin is None:
+        if (request.header("Sec-Fetch-Site") or "").strip().lower() == "cross-site":
+            raise CrossOrigin()
+        return
+    sent = origin_of(origin)
+    if sent is None or (sent != origin_of(_base(request, app)) and sent not in app.config.allowed_origins):
+        raise CrossOrigin()
 
 
 def list_images(request: Request, app: App) -> Response:

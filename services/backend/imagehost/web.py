@@ -143,3 +143,28 @@ def base_url(request: Request, public_base_url: str, fallback_host: str) -> str:
         if _HOST.fullmatch(host):
             return f"{proto}://{host}"
     return f"{proto}://{fallback_host}"
+
+
+# scheme://host[:port], then the end or a path. Hosts as the Origin header serialises them
+# (ASCII, IPv6 in brackets): https://html.spec.whatwg.org/multipage/browsers.html#ascii-serialisation-of-an-origin
+_ORIGIN = re.compile(r"(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?(?:/.*)?", re.IGNORECASE | re.DOTALL)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> str | None:
+    """The origin of an http(s) URL in one spelling: lower case, no default port, no path.
+
+    'HTTPS://Img.Example.com:443/x' -> 'https://img.example.com'. None for anything else
+    ('null', other schemes, a port over 65535), which compares equal to no origin.
+    """
+    match = _ORIGIN.fullmatch(url.strip())
+    if not match:
+        return None
+    scheme, host, port = match.group(1).lower(), match.group(2).lower(), match.group(3)
+    if port is not None:
+        number = int(port)
+        if not 0 < number <= 65535:
+            return None
+        if number != _DEFAULT_PORTS[scheme]:
+            host = f"{host}:{number}"
+    return f"{scheme}://{host}"
