@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .errors import Unavailable
-from .group_commit import GroupCommit
+from .group_commit import Failed, GroupCommit
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 5000
@@ -131,17 +131,39 @@ class Index:
         row = (name, type, size, width, height, sha256, original_name, created_at or utc_now(), delete_token_hash)
         return self._adding.submit(row)
 
-    def _insert_rows(self, rows: Sequence[tuple]) -> list[ImageRecord]:
+    def _insert_rows(self, rows: Sequence[tuple]) -> list[ImageRecord | Failed]:
+        """Insert `rows` in one transaction; a row that fails on its own fails alone.
+
+        Each row has a savepoint: a row the database refuses for what it holds (a name
+        that is taken: IntegrityError) is rolled back to it and returned as `Failed`,
+        and the others are committed. An OperationalError (locked, disk I/O, disk full)
+        is the database's, not the row's: it rolls back everything and is raised, so
+        every row of the flush fails.
+        """
         with self._locked() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                records = [ImageRecord(db.execute(_INSERT, row).lastrowid, *row) for row in rows]
+                records = [self._insert_row(db, row) for row in rows]
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
         return records
+
+    @staticmethod
+    def _insert_row(db: sqlite3.Connection, row: tuple) -> ImageRecord | Failed:
+        db.execute("SAVEPOINT row")
+        try:
+            record = ImageRecord(db.execute(_INSERT, row).lastrowid, *row)
+        except sqlite3.OperationalError:
+            raise
+        except Exception as exc:  # noqa: BLE001 (the row's own failure, returned for its thread)
+            db.execute("ROLLBACK TO row")
+            db.execute("RELEASE row")
+            return Failed(exc)
+        db.execute("RELEASE row")
+        return record
 
     def get(self, name: str) -> ImageRecord | None:
         with self._locked() as db:
