@@ -115,9 +115,12 @@ def limits(request: Request, app: App) -> Response:
 
 
 def health(request: Request, app: App) -> Response:
+    """200 when this worker can write images and read its index, and the index file is
+    still the one it opened; else 503."""
     images_writable = os.access(app.config.tmp_dir, os.W_OK) and os.access(app.config.images_dir, os.W_OK)
     index_readable = app.index.is_readable()
-    healthy = images_writable and index_readable
+    index_file = app.index.file_state()
+    healthy = images_writable and index_readable and index_file == "ok"
     return json_response(
         HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE,
         {
@@ -126,6 +129,7 @@ def health(request: Request, app: App) -> Response:
             "pid": os.getpid(),
             "images_dir_writable": images_writable,
             "index_readable": index_readable,
+            "index_file": index_file,
         },
     )
 

@@ -4,7 +4,8 @@ It prepares the directories, migrates and reconciles the index, binds every work
 port itself (so a port that cannot be bound stops start-up with its number, and a
 restarted worker finds connections waiting in the same backlog instead of a refused
 port), forks the workers, relays their log lines, restarts any that die, and stops them
-gracefully on SIGTERM/SIGINT.
+gracefully on SIGTERM/SIGINT. It also watches the index file: deleted or replaced
+under a running service, it is logged as an error.
 
 Signal handlers do nothing but wake the main loop (through `signal.set_wakeup_fd`); all
 the work happens in the loop.
@@ -59,6 +60,8 @@ class Supervisor:
         self._wakeup_r = self._wakeup_w = -1
         self._log_receiver: socket.socket | None = None
         self._log_sender: socket.socket | None = None
+        self._index_identity: tuple[int, int] | None = None
+        self._index_state = "ok"
 
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; returns the process exit code (0 after a clean stop)."""
@@ -68,6 +71,7 @@ class Supervisor:
         try:
             index.migrate(config.index_path)
             reconcile(config)
+            self._index_identity = index.file_identity(config.index_path)
             self._bind_all()
         except StartupError as exc:
             logger.error("{}", exc)
@@ -82,12 +86,27 @@ class Supervisor:
             self._start_due_workers()
             self._wait(self._next_timeout())
             self._reap()
+            self._watch_index()
         self._stop_workers()
         if self.halt_reason:
             logger.error("stopped: {}", self.halt_reason)
             return 1
         logger.info("supervisor stopped")
         return 0
+
+    def _watch_index(self) -> None:
+        """Log an error once when the index file goes missing or is replaced (a stat per tick)."""
+        state = index.file_state(self.config.index_path, self._index_identity)
+        if state == self._index_state:
+            return
+        self._index_state = state
+        if state == "ok":
+            logger.info("the index file {} is back", self.config.index_path)
+        else:
+            logger.error(
+                "{}: uploads are refused (503) until it is restored and the service restarted",
+                index.describe_file_state(state, self.config.index_path),
+            )
 
     def _bind_all(self) -> None:
         for worker_id in range(self.config.workers):
@@ -194,7 +213,9 @@ class Supervisor:
             logger.info("worker {} exited ({})", slot.worker_id, how)
             return
         if code == worker.EXIT_BOOT_ERROR:
-            self.halt_reason = f"worker {slot.worker_id} could not start (see the lines above)"
+            state = index.file_state(self.config.index_path, self._index_identity)
+            why = f": {index.describe_file_state(state, self.config.index_path)}" if state != "ok" else ""
+            self.halt_reason = f"worker {slot.worker_id} could not start{why} (see the lines above)"
             self.stopping = True
             return
         lived = time.monotonic() - slot.started_at
