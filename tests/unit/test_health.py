@@ -34,7 +34,7 @@ def health_of(tmp_path, readable: bool = True, make_dirs: bool = True, file_stat
 def test_health_is_ok_when_storage_and_index_work(tmp_path):
     response = health_of(tmp_path, readable=True)
     assert response.status == 200 and b'"status":"ok"' in response.body and b'"worker":3' in response.body
-    assert b'"index_file":"ok"' in response.body
+    assert b'"index_file":"ok"' in response.body and b'"log_lines_dropped":0' in response.body
 
 
 def test_health_is_503_when_the_index_cannot_be_read(tmp_path):

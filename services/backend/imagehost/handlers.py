@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from http import HTTPStatus
 
-from . import auth, storage
+from . import auth, logs, storage
 from .config import Config
 from .errors import BadRequest, Forbidden, InvalidName, NotFound, Unauthorized
 from .index import ImageRecord, Index
@@ -116,7 +116,8 @@ def limits(request: Request, app: App) -> Response:
 
 def health(request: Request, app: App) -> Response:
     """200 when this worker can write images and read its index, and the index file is
-    still the one it opened; else 503."""
+    still the one it opened; else 503. Either way it reports how many log lines this
+    worker dropped while the supervisor was not reading them."""
     images_writable = os.access(app.config.tmp_dir, os.W_OK) and os.access(app.config.images_dir, os.W_OK)
     index_readable = app.index.is_readable()
     index_file = app.index.file_state()
@@ -130,6 +131,7 @@ def health(request: Request, app: App) -> Response:
             "images_dir_writable": images_writable,
             "index_readable": index_readable,
             "index_file": index_file,
+            "log_lines_dropped": logs.lines_dropped(),
         },
     )
 
