@@ -1,4 +1,5 @@
-"""The instance and its files: an index deleted under a running service."""
+"""The instance and its files: an index deleted under a running service, and app.log
+reopened on SIGHUP."""
 
 from __future__ import annotations
 
@@ -48,3 +49,18 @@ def test_an_index_deleted_under_a_running_service_makes_health_and_uploads_503_a
     assert backend.process.wait(20) == 1
     assert not index_path.exists()
     assert re.search(r"stopped: worker 0 could not start: the index file \S+ is missing", backend.app_log())
+
+
+# --- SIGHUP ---------------------------------------------------------------------------------
+
+
+def test_sighup_reopens_app_log_so_lines_go_to_a_new_file_after_a_rename(fresh_backend):
+    backend = fresh_backend()
+    log = backend.log_dir / "app.log"
+    rotated = backend.log_dir / "app.log.rotated"
+    log.rename(rotated)
+    backend.process.send_signal(signal.SIGHUP)
+    wait_for(log.exists, message="a new app.log")
+    request("GET", backend.url(1) + "/api/limits", headers={"X-Request-ID": "after-the-rename"})
+    wait_for(lambda: "rid=after-the-rename" in log.read_text(), message="the request's line in the new app.log")
+    assert "after-the-rename" not in rotated.read_text()

@@ -4,7 +4,7 @@ Several processes appending to one file and each rotating it on its own would te
 lines and lose them at rotation. So workers send each formatted line as one datagram
 on a Unix socketpair made before the fork (a datagram arrives whole or not at all), and
 the supervisor writes them, with its own lines, to stderr and to LOG_DIR/app.log, which
-it alone rotates by size.
+it alone rotates by size, and reopens on SIGHUP (for logrotate without copytruncate).
 
 A worker never waits for the log: when the supervisor is not reading (stopped, or
 busy), the socket's buffer fills and a line that does not fit is dropped and counted,
@@ -35,10 +35,21 @@ def make_log_channel() -> tuple[socket.socket, socket.socket]:
 
 
 def setup_supervisor_logging(config: Config) -> None:
+    """Log to stderr; `open_log_file` adds app.log."""
     logger.remove()
     logger.configure(extra={"process": "supervisor"})
     logger.add(sys.stderr, level=config.log_level, format=LINE_FORMAT, colorize=False)
-    logger.add(
+
+
+def open_log_file(config: Config, previous: int | None = None) -> int:
+    """Start writing to LOG_DIR/app.log (anew if `previous`, the id this returned
+    before, is given: after a rename, lines go to a new file at the old path).
+
+    Returns the sink's id. Raises OSError when the file cannot be opened.
+    """
+    if previous is not None:
+        logger.remove(previous)  # closes the old file, flushed
+    return logger.add(
         config.log_file,
         level=config.log_level,
         format=LINE_FORMAT,

@@ -4,8 +4,8 @@ It prepares the directories, migrates and reconciles the index, binds every work
 port itself (so a port that cannot be bound stops start-up with its number, and a
 restarted worker finds connections waiting in the same backlog instead of a refused
 port), forks the workers, relays their log lines, restarts any that die, and stops them
-gracefully on SIGTERM/SIGINT. It also watches the index file: deleted or replaced
-under a running service, it is logged as an error.
+gracefully on SIGTERM/SIGINT. SIGHUP reopens LOG_DIR/app.log. It also watches the
+index file: deleted or replaced under a running service, it is logged as an error.
 
 Signal handlers do nothing but wake the main loop (through `signal.set_wakeup_fd`); all
 the work happens in the loop.
@@ -60,6 +60,8 @@ class Supervisor:
         self._wakeup_r = self._wakeup_w = -1
         self._log_receiver: socket.socket | None = None
         self._log_sender: socket.socket | None = None
+        self._log_file_sink: int | None = None
+        self._reopen_log = False
         self._index_identity: tuple[int, int] | None = None
         self._index_state = "ok"
 
@@ -68,6 +70,7 @@ class Supervisor:
         config = self.config
         storage.prepare_directories(config.images_dir, config.tmp_dir, config.data_dir, config.log_dir)
         logs.setup_supervisor_logging(config)
+        self._log_file_sink = logs.open_log_file(config)
         try:
             index.migrate(config.index_path)
             reconcile(config)
@@ -87,12 +90,25 @@ class Supervisor:
             self._wait(self._next_timeout())
             self._reap()
             self._watch_index()
+            if self._reopen_log:
+                self._reopen_log_file()
         self._stop_workers()
         if self.halt_reason:
             logger.error("stopped: {}", self.halt_reason)
             return 1
         logger.info("supervisor stopped")
         return 0
+
+    def _reopen_log_file(self) -> None:
+        """After SIGHUP: close app.log and open the path again (logrotate has moved it)."""
+        self._reopen_log = False
+        try:
+            self._log_file_sink = logs.open_log_file(self.config, self._log_file_sink)
+        except OSError as exc:
+            self._log_file_sink = None
+            logger.error("SIGHUP: cannot reopen {}: {}; a later SIGHUP tries again", self.config.log_file, exc)
+            return
+        logger.info("SIGHUP: reopened {}", self.config.log_file)
 
     def _watch_index(self) -> None:
         """Log an error once when the index file goes missing or is replaced (a stat per tick)."""
@@ -143,6 +159,8 @@ class Supervisor:
                 if signum in (signal.SIGTERM, signal.SIGINT) and not self.stopping:
                     logger.info("supervisor: {} received, stopping gracefully", signal.Signals(signum).name)
                     self.stopping = True
+                elif signum == signal.SIGHUP:
+                    self._reopen_log = True  # done in the loop, not in the middle of a relay
 
     def _read_signals(self) -> bytes:
         try:
@@ -179,11 +197,12 @@ class Supervisor:
     def _become_worker(self, own: Slot) -> None:
         """In the child: drop the supervisor's signal plumbing and other workers' sockets."""
         signal.set_wakeup_fd(-1)
-        for signum in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
+        for signum in (signal.SIGTERM, signal.SIGCHLD):
             signal.signal(signum, signal.SIG_DFL)
-        # Ctrl-C reaches the whole process group; the supervisor alone decides to stop
-        # (a worker stopping on its own would be restarted).
+        # Ctrl-C and a terminal's hang-up reach the whole process group; the supervisor
+        # alone decides to stop (a worker stopping on its own would be restarted).
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
         os.close(self._wakeup_r)
         os.close(self._wakeup_w)
         self._log_receiver.close()
