@@ -1,15 +1,19 @@
-"""The instance and its files: an index deleted under a running service, and app.log
-reopened on SIGHUP."""
+"""The instance and its files: one instance per data folder, an index deleted under a
+running service, and app.log reopened on SIGHUP."""
 
 from __future__ import annotations
 
 import os
 import re
 import signal
+import socket
+import sqlite3
+import threading
 import time
 
+from imagehost.instance_lock import IMAGES_LOCK_NAME
 from support import images
-from support.backend import Backend
+from support.backend import ADMIN_TOKEN, Backend
 from support.client import request, upload
 
 
@@ -20,8 +24,75 @@ def wait_for(condition, timeout: float = 10, message: str = "condition") -> None
         time.sleep(0.05)
 
 
+def on_the_same_folders(first: Backend, root, **settings) -> Backend:
+    """A second backend on `first`'s folders (its own ports and output file)."""
+    return Backend(root, workers=1, IMAGES_DIR=str(first.images_dir), DATA_DIR=str(first.data_dir),
+                   LOG_DIR=str(first.log_dir), ADMIN_TOKEN=ADMIN_TOKEN, **settings)
+
+
+def index_rows(backend: Backend) -> set[str]:
+    with sqlite3.connect(f"file:{backend.data_dir / 'index.sqlite3'}?mode=ro", uri=True) as db:
+        return {row[0] for row in db.execute("SELECT name FROM images")}
+
+
 def image_files(backend: Backend) -> set[str]:
-    return {p.name for p in backend.images_dir.iterdir() if p.is_file()}
+    return {p.name for p in backend.images_dir.iterdir() if p.is_file() and p.name != IMAGES_LOCK_NAME}
+
+
+# --- one instance per data folder -----------------------------------------------------------
+
+
+def test_a_second_instance_on_the_same_folders_exits_1_naming_the_holder_and_the_first_keeps_serving(
+        fresh_backend, tmp_path):
+    first = fresh_backend()
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def keep_uploading() -> None:
+        for n in range(2000):
+            if stop.is_set():
+                return
+            statuses.append(upload(first.url(n % 2), images.file_form(images.png(extra=f"{n}".encode()))).status)
+
+    uploader = threading.Thread(target=keep_uploading)
+    uploader.start()
+    second = on_the_same_folders(first, tmp_path / "second", SHUTDOWN_TIMEOUT="1")
+    try:
+        second.start(wait=False)
+        code = second.process.wait(20)
+    finally:
+        stop.set()
+        uploader.join(30)
+        second.stop()
+    assert code == 1
+    assert f"pid {first.process.pid} on host {socket.gethostname()}" in second.output()
+    assert str(first.data_dir) in second.output()
+    assert statuses and set(statuses) == {201}
+    assert image_files(first) == index_rows(first) and len(index_rows(first)) == len(statuses)
+    assert list((first.images_dir / ".tmp").iterdir()) == []
+
+
+def test_an_instance_started_right_after_the_last_was_killed_waits_for_its_workers_to_finish(
+        fresh_backend, tmp_path):
+    first = fresh_backend(SHUTDOWN_TIMEOUT="2")
+    # An upload in flight keeps a worker of the killed supervisor busy for a while.
+    body, content_type = images.file_form(images.png_of_size(1024 * 1024))
+    with socket.create_connection(("127.0.0.1", first.start_port), timeout=15) as busy:
+        busy.sendall((f"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
+                      f"Content-Length: {len(body)}\r\n\r\n").encode() + body[:1024])
+        time.sleep(0.2)
+        first.process.kill()
+        first.process.wait()
+        second = on_the_same_folders(first, tmp_path / "second")
+        try:
+            second.start(wait=False)
+            wait_for(lambda: "waiting up to" in second.output(), message="the second instance waits")
+            busy.close()
+            second.wait_healthy(timeout=30)
+            assert f"in use by pid {first.process.pid}" in second.output()
+            assert upload(second.url(), images.file_form(images.png())).status == 201
+        finally:
+            second.stop()
 
 
 # --- a missing index ------------------------------------------------------------------------

@@ -35,7 +35,7 @@ def make_log_channel() -> tuple[socket.socket, socket.socket]:
 
 
 def setup_supervisor_logging(config: Config) -> None:
-    """Log to stderr; `open_log_file` adds app.log."""
+    """Log to stderr only: what comes before the instance lock must not touch LOG_DIR."""
     logger.remove()
     logger.configure(extra={"process": "supervisor"})
     logger.add(sys.stderr, level=config.log_level, format=LINE_FORMAT, colorize=False)

@@ -1,6 +1,7 @@
 """The supervisor: a small arbiter in the manner of gunicorn's.
 
-It prepares the directories, migrates and reconciles the index, binds every worker's
+It locks the folders against a second instance, prepares them, migrates
+and reconciles the index, binds every worker's
 port itself (so a port that cannot be bound stops start-up with its number, and a
 restarted worker finds connections waiting in the same backlog instead of a refused
 port), forks the workers, relays their log lines, restarts any that die, and stops them
@@ -26,6 +27,7 @@ from loguru import logger
 
 from . import index, logs, storage, worker
 from .config import Config
+from .instance_lock import InstanceLocked, lock_folders
 from .reconcile import reconcile
 
 # A worker that lived at least this long is healthy again: its next death restarts at once.
@@ -62,22 +64,32 @@ class Supervisor:
         self._log_sender: socket.socket | None = None
         self._log_file_sink: int | None = None
         self._reopen_log = False
+        self._folder_locks: list[int] = []  # held until the process ends; workers inherit them
         self._index_identity: tuple[int, int] | None = None
         self._index_state = "ok"
 
     def run(self) -> int:
-        """Serve until SIGTERM/SIGINT; returns the process exit code (0 after a clean stop)."""
+        """Serve until SIGTERM/SIGINT; returns the process exit code (0 after a clean stop).
+
+        1 when start-up fails (another instance holds the folders, a folder cannot be
+        created or locked, a port cannot be bound), after logging why.
+        """
         config = self.config
-        storage.prepare_directories(config.images_dir, config.tmp_dir, config.data_dir, config.log_dir)
         logs.setup_supervisor_logging(config)
-        self._log_file_sink = logs.open_log_file(config)
         try:
+            # First: a second instance must not touch the folders at all.
+            self._folder_locks = lock_folders(config.data_dir, config.images_dir, config.shutdown_timeout + 2.0)
+            storage.prepare_directories(config.images_dir, config.tmp_dir, config.data_dir, config.log_dir)
+            self._log_file_sink = logs.open_log_file(config)
             index.migrate(config.index_path)
             reconcile(config)
             self._index_identity = index.file_identity(config.index_path)
             self._bind_all()
-        except StartupError as exc:
+        except (StartupError, InstanceLocked) as exc:
             logger.error("{}", exc)
+            return 1
+        except OSError as exc:  # a folder or file we cannot create, lock or change
+            logger.error("cannot start: {}", exc)
             return 1
         self._log_receiver, self._log_sender = logs.make_log_channel()
         self._install_signal_handlers()
