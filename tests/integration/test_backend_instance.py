@@ -1,5 +1,5 @@
-"""The instance and its files: one instance per data folder, an index deleted under a
-running service, and app.log reopened on SIGHUP."""
+"""The instance and its files: one instance per data folder, private folders and files, an
+index deleted under a running service, and app.log reopened on SIGHUP."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 import signal
 import socket
 import sqlite3
+import stat
 import threading
 import time
 
@@ -28,6 +29,10 @@ def on_the_same_folders(first: Backend, root, **settings) -> Backend:
     """A second backend on `first`'s folders (its own ports and output file)."""
     return Backend(root, workers=1, IMAGES_DIR=str(first.images_dir), DATA_DIR=str(first.data_dir),
                    LOG_DIR=str(first.log_dir), ADMIN_TOKEN=ADMIN_TOKEN, **settings)
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
 
 
 def index_rows(backend: Backend) -> set[str]:
@@ -95,6 +100,28 @@ def test_an_instance_started_right_after_the_last_was_killed_waits_for_its_worke
             second.stop()
 
 
+# --- private folders ------------------------------------------------------------------------
+
+
+def test_data_and_log_folders_and_their_files_are_private_and_images_stay_readable(tmp_path):
+    backend = Backend(tmp_path, workers=1, ADMIN_TOKEN=ADMIN_TOKEN)
+    # As an older version left them: world-readable.
+    for folder in (backend.data_dir, backend.log_dir):
+        folder.mkdir(parents=True)
+        folder.chmod(0o755)
+    (backend.log_dir / "app.log").write_text("")
+    (backend.log_dir / "app.log").chmod(0o644)
+    with backend:
+        name = upload(backend.url(), images.file_form(images.png())).json()["name"]
+        assert mode(backend.data_dir) == 0o700
+        index_files = list(backend.data_dir.glob("index.sqlite3*"))
+        assert len(index_files) >= 2 and {mode(p) for p in index_files} == {0o600}  # with -wal and -shm
+        assert mode(backend.log_dir) == 0o750 and mode(backend.log_dir / "app.log") == 0o600
+        assert mode(backend.images_dir) == 0o755 and mode(backend.images_dir / name) == 0o644
+        assert mode(backend.images_dir / ".tmp") == 0o700
+        assert mode(backend.images_dir / IMAGES_LOCK_NAME) == 0o600
+
+
 # --- a missing index ------------------------------------------------------------------------
 
 
@@ -135,3 +162,4 @@ def test_sighup_reopens_app_log_so_lines_go_to_a_new_file_after_a_rename(fresh_b
     request("GET", backend.url(1) + "/api/limits", headers={"X-Request-ID": "after-the-rename"})
     wait_for(lambda: "rid=after-the-rename" in log.read_text(), message="the request's line in the new app.log")
     assert "after-the-rename" not in rotated.read_text()
+    assert mode(log) == 0o600

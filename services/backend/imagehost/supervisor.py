@@ -1,6 +1,6 @@
 """The supervisor: a small arbiter in the manner of gunicorn's.
 
-It locks the folders against a second instance, prepares them, migrates
+It locks the folders against a second instance, prepares them (private modes), migrates
 and reconciles the index, binds every worker's
 port itself (so a port that cannot be bound stops start-up with its number, and a
 restarted worker finds connections waiting in the same backlog instead of a refused
@@ -35,6 +35,10 @@ HEALTHY_AFTER_SECONDS = 10.0
 MAX_RESTART_DELAY = 10.0
 LISTEN_BACKLOG = 1024
 LOOP_TICK = 0.5
+# Files and folders the service creates are private unless given a mode on purpose
+# (IMAGES_DIR 0755 and the images 0644, for nginx). This covers what we do not create
+# ourselves: SQLite's -wal and -shm files, loguru's new and rotated app.log.
+UMASK = 0o077
 
 
 class StartupError(Exception):
@@ -75,11 +79,13 @@ class Supervisor:
         created or locked, a port cannot be bound), after logging why.
         """
         config = self.config
+        os.umask(UMASK)
         logs.setup_supervisor_logging(config)
         try:
             # First: a second instance must not touch the folders at all.
             self._folder_locks = lock_folders(config.data_dir, config.images_dir, config.shutdown_timeout + 2.0)
             storage.prepare_directories(config.images_dir, config.tmp_dir, config.data_dir, config.log_dir)
+            _make_files_private(config)
             self._log_file_sink = logs.open_log_file(config)
             index.migrate(config.index_path)
             reconcile(config)
@@ -284,6 +290,12 @@ class Supervisor:
                     os.kill(slot.pid, signum)
                 except ProcessLookupError:
                     pass
+
+
+def _make_files_private(config: Config) -> None:
+    """Files made before the umask was ours (an older version, another tool) become 0600."""
+    for path in (*config.data_dir.glob("index.sqlite3*"), *config.log_dir.glob("app*.log")):
+        os.chmod(path, 0o600)
 
 
 def main(config: Config) -> int:
