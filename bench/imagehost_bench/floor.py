@@ -54,7 +54,7 @@ def measure(folder: Path, size: int, seconds: float, processes: int = 2, threads
     what they need, and stops `seconds` later; a failure in any thread fails the run.
     """
     images_dir, tmp_dir = folder / "images", folder / "images" / ".tmp"
-    storage.prepare_directories(images_dir, tmp_dir)
+    tmp_dir.mkdir(parents=True, exist_ok=True)
     index_path = folder / "index.sqlite3"
     index.migrate(index_path)
     body = os.urandom(size)

@@ -261,7 +261,7 @@ def _remove_uploaded_files(stack: Stack) -> None:
     """Free the disk (the uploads wrote gigabytes). Their rows stay: this stack never restarts,
     so no reconcile will miss them, and the listing does not read files."""
     for entry in os.scandir(stack.images_dir):
-        if entry.is_file(follow_symlinks=False):
+        if entry.is_file(follow_symlinks=False) and not entry.name.startswith("."):  # not the instance lock
             os.unlink(entry.path)
 
 

@@ -49,6 +49,8 @@ def test_health_reports_the_worker_and_that_storage_is_usable(backend):
             "pid": reply.json()["pid"],
             "images_dir_writable": True,
             "index_readable": True,
+            "index_file": "ok",
+            "log_lines_dropped": 0,
         }
 
 

@@ -13,6 +13,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from imagehost.instance_lock import IMAGES_LOCK_NAME
 from support import images
 from support.backend import ADMIN_TOKEN, BACKEND_SRC, Backend, free_port_block
 from support.client import bearer, request, upload
@@ -26,7 +27,7 @@ def rows(backend) -> list[tuple]:
 
 
 def image_files(backend) -> set[str]:
-    return {p.name for p in backend.images_dir.iterdir() if p.is_file()}
+    return {p.name for p in backend.images_dir.iterdir() if p.is_file() and p.name != IMAGES_LOCK_NAME}
 
 
 def test_8_threads_uploading_25_images_each_get_200_unique_names_and_200_rows(fresh_backend):

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hypothesis import HealthCheck, settings
+from imagehost.instance_lock import IMAGES_LOCK_NAME
 from support import images
 from support.backend import BACKEND_SRC
 from support.client import request, upload
@@ -129,8 +130,8 @@ def index_rows(stack) -> dict[str, tuple]:
 
 
 def image_files(stack) -> set[str]:
-    """Every plain file directly in IMAGES_DIR (whatever its name)."""
-    return {p.name for p in stack.images_dir.iterdir() if p.is_file()}
+    """Every plain file directly in IMAGES_DIR (whatever its name), but the instance's lock file."""
+    return {p.name for p in stack.images_dir.iterdir() if p.is_file() and p.name != IMAGES_LOCK_NAME}
 
 
 def temp_files(stack) -> list[Path]:

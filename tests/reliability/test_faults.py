@@ -12,7 +12,7 @@ import signal
 import sqlite3
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Self
 
 import pytest
@@ -336,3 +336,39 @@ def test_a_writer_holding_the_index_for_2_seconds_delays_uploads_but_fails_none(
     tally.case(len(replies))
     assert [reply.status for reply in replies] == [201] * 16
     assert_nothing_left_behind(stack)
+
+
+# --- the supervisor stopped ---------------------------------------------------------------
+
+
+@pytest.mark.figure("supervisor stopped")
+def test_requests_complete_while_the_supervisor_is_stopped_and_the_log_lines_they_drop_are_reported(
+        stack_factory, tally):
+    stack = stack_factory(**LOAD_SETTINGS)
+    supervisor = stack.supervisor_pid()
+    # Long request lines (a worker logs the path, query included, up to 300 characters)
+    # fill the log channel's buffer within the batch.
+    padding = "p" * 280
+    deadline = 10.0  # generous: unblocked, the batch takes well under a second
+    os.kill(supervisor, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        with ThreadPoolExecutor(8) as pool:
+            gets = [pool.submit(stack.get, f"/api/health?{padding}{n}", timeout=deadline) for n in range(200)]
+            uploads = [pool.submit(send_upload, stack, images.png(extra=f"stopped {n}".encode()), f"stopped-{n}",
+                                   deadline) for n in range(20)]
+            done, late = wait(gets + uploads, timeout=deadline)
+            took = time.monotonic() - started
+            statuses = [f.result().status for f in gets if f in done] + [f.result().status for f in uploads if f in done]
+    finally:
+        os.kill(supervisor, signal.SIGCONT)
+    tally.case(len(gets) + len(uploads))
+    measure("requests answered while the supervisor was stopped", len(done))
+    assert not late, f"{len(late)} requests waited on the stopped supervisor"
+    assert took < deadline
+    assert statuses == [200] * len(gets) + [201] * len(uploads)
+    # A worker reports its drops ahead of its next line: these requests give each one.
+    dropped = max(stack.get("/api/health").json()["log_lines_dropped"] for _ in range(20))
+    assert dropped > 0
+    wait_until(lambda: re.search(r"WARNING worker-\d \d+ log lines dropped", stack.app_log()), timeout=10,
+               message="a worker reports the lines it dropped")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from imagehost import index, storage
-from imagehost.group_commit import GroupCommit
+from imagehost.group_commit import Failed, GroupCommit
 from imagehost.web import ClientGone, RequestBody
 
 
@@ -150,6 +151,44 @@ def test_rows_added_from_many_threads_each_get_their_own_committed_id(tmp_path):
         assert len(reopened.names()) == 200
     finally:
         reopened.close()
+
+
+def test_an_item_that_fails_on_its_own_fails_alone_and_the_rest_of_its_flush_succeeds():
+    group = GroupCommit(lambda items: [Failed(ValueError(item)) if item == 2 else item * 10 for item in items])
+    with pytest.raises(ValueError, match="2"):
+        group.submit(2)
+    assert group.submit(3) == 30
+
+
+def add_row(images: index.Index, name: str) -> index.ImageRecord:
+    return images.add(name=name, type="image/png", size=1, width=1, height=1,
+                      sha256="0" * 64, original_name="", delete_token_hash=None)
+
+
+def test_16_threads_in_one_flush_with_one_name_clash_get_one_integrity_error_and_15_committed_rows(tmp_path):
+    path = tmp_path / "index.sqlite3"
+    index.migrate(path)
+    images = index.Index(path)
+    names = [f"name{n:012d}.png" for n in range(15)] + ["taken0000000000.png"]
+    try:
+        add_row(images, "taken0000000000.png")
+        with ThreadPoolExecutor(17) as pool:
+            # Hold the connection so that a first flush blocks and all 16 rows queue behind it.
+            with images._lock:
+                first = pool.submit(add_row, images, "first0000000000.png")
+                wait_until(lambda: images._adding._flushing)
+                futures = [pool.submit(add_row, images, name) for name in names]
+                wait_until(lambda: len(images._adding._queue) == 16)
+            first.result(10)
+            errors = [f.exception(10) for f in futures]
+    finally:
+        images.close()
+    failed = [name for name, error in zip(names, errors) if error is not None]
+    assert failed == ["taken0000000000.png"]
+    assert isinstance(errors[-1], sqlite3.IntegrityError)
+    with sqlite3.connect(path) as db:
+        stored = {row[0] for row in db.execute("SELECT name FROM images")}
+    assert stored == {"taken0000000000.png", "first0000000000.png", *names}
 
 
 def test_a_directory_sync_asked_from_many_threads_returns_in_each(tmp_path):

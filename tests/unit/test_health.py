@@ -1,29 +1,40 @@
-"""The health check says 503 when the index cannot be read or the images dir written."""
+"""The health check says 503 when the index cannot be read, its file is gone or replaced,
+or the images dir cannot be written; a worker never creates or writes an index file of
+its own."""
 
+import os
+import sqlite3
 from dataclasses import replace
 
-from imagehost import handlers
+import pytest
+from imagehost import handlers, index
 from imagehost.config import Config
+from imagehost.errors import Unavailable
 
 
 class IndexStub:
-    def __init__(self, readable: bool):
+    def __init__(self, readable: bool, file_state: str = "ok"):
         self.readable = readable
+        self.state = file_state
 
     def is_readable(self) -> bool:
         return self.readable
 
+    def file_state(self) -> str:
+        return self.state
 
-def health_of(tmp_path, readable: bool, make_dirs: bool = True):
+
+def health_of(tmp_path, readable: bool = True, make_dirs: bool = True, file_state: str = "ok"):
     config = replace(Config(), images_dir=tmp_path / "images", data_dir=tmp_path / "data")
     if make_dirs:
         config.tmp_dir.mkdir(parents=True)
-    return handlers.health(None, handlers.App(config, IndexStub(readable), worker_id=3))
+    return handlers.health(None, handlers.App(config, IndexStub(readable, file_state), worker_id=3))
 
 
 def test_health_is_ok_when_storage_and_index_work(tmp_path):
     response = health_of(tmp_path, readable=True)
     assert response.status == 200 and b'"status":"ok"' in response.body and b'"worker":3' in response.body
+    assert b'"index_file":"ok"' in response.body and b'"log_lines_dropped":0' in response.body
 
 
 def test_health_is_503_when_the_index_cannot_be_read(tmp_path):
@@ -34,3 +45,59 @@ def test_health_is_503_when_the_index_cannot_be_read(tmp_path):
 def test_health_is_503_when_the_images_dir_is_missing(tmp_path):
     response = health_of(tmp_path, readable=True, make_dirs=False)
     assert response.status == 503 and b'"images_dir_writable":false' in response.body
+
+
+@pytest.fixture
+def opened_index(tmp_path):
+    path = tmp_path / "index.sqlite3"
+    index.migrate(path)
+    images = index.Index(path)
+    yield images
+    images.close()
+
+
+def add_row(images: index.Index, name: str = "AbCdEfGhIjKlMnOp.png") -> index.ImageRecord:
+    return images.add(name=name, type="image/png", size=1, width=1, height=1,
+                      sha256="0" * 64, original_name="", delete_token_hash=None)
+
+
+def test_an_index_file_deleted_under_a_worker_makes_health_503_and_uploads_a_503_saying_so(opened_index):
+    assert opened_index.file_state() == "ok"
+    os.unlink(opened_index.path)
+    assert opened_index.file_state() == "missing"
+    with pytest.raises(Unavailable, match="index file was removed"):
+        add_row(opened_index)
+    assert not opened_index.path.exists()
+
+
+def test_an_index_file_replaced_under_a_worker_makes_its_uploads_a_503_saying_so(opened_index, tmp_path):
+    other = tmp_path / "other.sqlite3"
+    index.migrate(other)
+    os.replace(other, opened_index.path)
+    assert opened_index.file_state() == "replaced"
+    with pytest.raises(Unavailable, match="index file was replaced"):
+        add_row(opened_index)
+    with sqlite3.connect(opened_index.path) as db:  # nothing went into the new file either
+        assert db.execute("SELECT count(*) FROM images").fetchone() == (0,)
+
+
+def test_the_health_check_of_a_worker_whose_index_file_is_gone_is_503_naming_it(opened_index, tmp_path):
+    os.unlink(opened_index.path)
+    config = replace(Config(), images_dir=tmp_path / "images", data_dir=tmp_path)
+    config.tmp_dir.mkdir(parents=True)
+    response = handlers.health(None, handlers.App(config, opened_index, worker_id=0))
+    assert response.status == 503 and b'"index_file":"missing"' in response.body
+
+
+def test_a_worker_never_creates_a_missing_index_file_and_says_it_is_missing(tmp_path):
+    path = tmp_path / "index.sqlite3"
+    with pytest.raises(index.IndexFileError, match="index file .* is missing"):
+        index.Index(path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_worker_refuses_an_index_file_that_was_never_migrated(tmp_path):
+    path = tmp_path / "index.sqlite3"
+    sqlite3.connect(path).close()
+    with pytest.raises(index.IndexFileError, match="schema version 0"):
+        index.Index(path)

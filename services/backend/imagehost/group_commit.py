@@ -15,27 +15,36 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 
+class Failed(NamedTuple):
+    """What a flush returns in place of a result for an item that failed on its own:
+    that item's thread raises `error`; the others in the flush get their results."""
+
+    error: BaseException
+
+
 class _Entry(Generic[Item, Result]):
-    __slots__ = ("done", "error", "item", "result")
+    __slots__ = ("done", "error", "error_is_shared", "item", "result")
 
     def __init__(self, item: Item):
         self.item = item
         self.done = False
         self.result: Result | None = None
         self.error: BaseException | None = None
+        self.error_is_shared = False
 
 
 class GroupCommit(Generic[Item, Result]):
     """Calls `flush(items)` from one of the waiting threads, for all items queued.
 
-    `flush` returns one result per item, in order, or raises: then every item of that
-    flush fails with that exception. Flushes never overlap, and an item is only ever
+    `flush` returns one result per item, in order; a `Failed(error)` in place of a
+    result fails that item alone. When `flush` raises, every item of that flush fails
+    with that exception (nothing of it was done). Flushes never overlap, and an item is only ever
     answered by a flush that started after it was queued.
     """
 
@@ -59,7 +68,7 @@ class GroupCommit(Generic[Item, Result]):
         if leading:
             self._flush_batch(batch)
         if entry.error is not None:
-            if leading:
+            if leading or not entry.error_is_shared:
                 raise entry.error
             # The others get a copy: one exception raised in many threads would collect
             # all their frames in one traceback, and log each request's with the others'.
@@ -77,10 +86,12 @@ class GroupCommit(Generic[Item, Result]):
             error = exc
         with self._changed:
             for number, entry in enumerate(batch):
-                if error is None:
-                    entry.result = results[number]
+                if error is not None:
+                    entry.error, entry.error_is_shared = error, True
+                elif isinstance(results[number], Failed):
+                    entry.error = results[number].error
                 else:
-                    entry.error = error
+                    entry.result = results[number]
                 entry.done = True
             self._flushing = False
             self._changed.notify_all()

@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import dataclass
 from http import HTTPStatus
 
-from . import auth, storage
+from . import auth, logs, storage
 from .config import Config
 from .errors import (
     BadRequest,
@@ -165,9 +165,13 @@ def limits(request: Request, app: App) -> Response:
 
 
 def health(request: Request, app: App) -> Response:
+    """200 when this worker can write images and read its index, and the index file is
+    still the one it opened; else 503. Either way it reports how many log lines this
+    worker dropped while the supervisor was not reading them."""
     images_writable = os.access(app.config.tmp_dir, os.W_OK) and os.access(app.config.images_dir, os.W_OK)
     index_readable = app.index.is_readable()
-    healthy = images_writable and index_readable
+    index_file = app.index.file_state()
+    healthy = images_writable and index_readable and index_file == "ok"
     return json_response(
         HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE,
         {
@@ -176,6 +180,8 @@ def health(request: Request, app: App) -> Response:
             "pid": os.getpid(),
             "images_dir_writable": images_writable,
             "index_readable": index_readable,
+            "index_file": index_file,
+            "log_lines_dropped": logs.lines_dropped(),
         },
     )
 

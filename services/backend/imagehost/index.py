@@ -4,10 +4,17 @@ The supervisor runs `migrate()` once before forking; each worker then opens its 
 `Index` (a connection must not cross a fork). WAL lets readers run beside the one
 writer; the busy timeout makes writers from different workers queue instead of failing,
 and a wait that still runs out becomes a 503 rather than a 500.
+
+Only `migrate()` creates the file. A worker opens the existing file or fails to start:
+were it to create an empty one, it would answer "no such table" while nginx sent it
+traffic. A worker also remembers which file it opened (device and inode): when the
+path no longer leads to that file (deleted, or replaced under it), its health check
+says so and it refuses uploads, which would be acknowledged into a file nobody reads.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -17,12 +24,16 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .errors import Unavailable
-from .group_commit import GroupCommit
+from .group_commit import Failed, GroupCommit
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 5000
 COLUMNS = "id, name, type, size, width, height, sha256, original_name, created_at, delete_token_hash"
 _INSERT = f"INSERT INTO images ({COLUMNS.removeprefix('id, ')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+class IndexFileError(Exception):
+    """The index file is missing or is not this service's; the message says which and what to do."""
 
 
 class ImageRecord(NamedTuple):
@@ -51,11 +62,16 @@ def iso_utc(timestamp: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int((timestamp - seconds) * 1000):03d}Z"
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, create: bool = False) -> sqlite3.Connection:
+    """A connection to the database at `path`; unless `create`, the file must exist."""
+    # mode=rw: SQLite would otherwise create a missing file, empty.
     # isolation_level=None: we issue BEGIN ourselves, so a transaction spans exactly
     # what we mean it to. check_same_thread=False: the worker's threads share it under
     # Index._lock.
-    connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    uri = Path(path).absolute().as_uri() + ("?mode=rwc" if create else "?mode=rw")
+    connection = sqlite3.connect(
+        uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
     connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     # FULL: a row that was acknowledged survives a power cut, as the fsynced file does.
     connection.execute("PRAGMA synchronous = FULL")
@@ -68,7 +84,7 @@ def migrate(path: Path) -> int:
     Migrations are `migrations/NNNN_*.sql`, applied in order inside one transaction
     each; `PRAGMA user_version` records the last one applied.
     """
-    connection = _connect(path)
+    connection = _connect(path, create=True)
     try:
         connection.execute("PRAGMA journal_mode = WAL")
         version = connection.execute("PRAGMA user_version").fetchone()[0]
@@ -92,13 +108,70 @@ def migrate(path: Path) -> int:
         connection.close()
 
 
+def newest_version() -> int:
+    return max(int(script.name[:4]) for script in MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+
+
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`; None when there is none."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def file_state(path: Path, opened: tuple[int, int] | None) -> str:
+    """'ok' while `path` leads to the file whose `file_identity` was `opened`, else
+    'missing' or 'replaced'."""
+    identity = file_identity(path)
+    if identity is None:
+        return "missing"
+    return "ok" if identity == opened else "replaced"
+
+
+def describe_file_state(state: str, path: Path) -> str:
+    """A sentence for the log about an index file that is 'missing' or 'replaced'."""
+    return {
+        "missing": f"the index file {path} is missing (deleted while the service runs?)",
+        "replaced": f"the index file {path} was replaced by another file while the service runs",
+    }[state]
+
+
 class Index:
     """One worker's connection to the index, safe to share between its threads."""
 
     def __init__(self, path: Path):
-        self._connection = _connect(path)
+        """Open the index at `path`, made by `migrate()`.
+
+        Raises IndexFileError when there is no file there, or one at another schema
+        version (not this service's index, or not migrated).
+        """
+        self.path = path
+        try:
+            self._connection = _connect(path)
+        except sqlite3.OperationalError as exc:
+            if file_identity(path) is None:
+                raise IndexFileError(
+                    f"the index file {path} is missing; only start-up creates one: restore it from a "
+                    "backup, or restart the service (which makes a new one and indexes the images it finds, "
+                    "without their delete tokens)"
+                ) from None
+            raise IndexFileError(f"cannot open the index file {path}: {exc}") from exc
+        self._identity = file_identity(path)
+        version = self._connection.execute("PRAGMA user_version").fetchone()[0]
+        if version != newest_version():
+            self._connection.close()
+            raise IndexFileError(
+                f"the index file {path} is at schema version {version}; this version of the service "
+                f"needs {newest_version()}: it is not this service's index (replaced?), or one from a newer version"
+            )
         self._lock = threading.Lock()
         self._adding = GroupCommit(self._insert_rows)
+
+    def file_state(self) -> str:
+        """'ok' while `path` leads to the file this index opened, else 'missing' or 'replaced'."""
+        return file_state(self.path, self._identity)
 
     def close(self) -> None:
         self._connection.close()
@@ -127,21 +200,63 @@ class Index:
         created_at: str | None = None,
     ) -> ImageRecord:
         """Insert a row and return it once it is committed (with the rows of any
-        threads adding at the same time: one transaction, one WAL sync)."""
+        threads adding at the same time: one transaction, one WAL sync).
+
+        Raises Unavailable when the index file was removed or replaced: the row would
+        be committed into a file nobody will read.
+        """
         row = (name, type, size, width, height, sha256, original_name, created_at or utc_now(), delete_token_hash)
         return self._adding.submit(row)
 
-    def _insert_rows(self, rows: Sequence[tuple]) -> list[ImageRecord]:
+    def _insert_rows(self, rows: Sequence[tuple]) -> list[ImageRecord | Failed]:
+        """Insert `rows` in one transaction; a row that fails on its own fails alone.
+
+        Each row has a savepoint: a row the database refuses for what it holds (a name
+        that is taken: IntegrityError) is rolled back to it and returned as `Failed`,
+        and the others are committed. An OperationalError (locked, disk I/O, disk full)
+        is the database's, not the row's: it rolls back everything and is raised, so
+        every row of the flush fails.
+
+        The file is checked before: the -wal file is found by name, so writing for a
+        replaced file would write into the new file's WAL. And after the commit, so no
+        row is acknowledged unless it went into the file at `path` (a file deleted or
+        replaced later is the operator's doing).
+        """
+        self._require_own_file()
         with self._locked() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                records = [ImageRecord(db.execute(_INSERT, row).lastrowid, *row) for row in rows]
+                records = [self._insert_row(db, row) for row in rows]
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
+        self._require_own_file()
         return records
+
+    def _require_own_file(self) -> None:
+        """Raise Unavailable unless `path` still leads to the file this index opened."""
+        state = self.file_state()
+        if state != "ok":
+            raise Unavailable(
+                f"The image index file was {'removed' if state == 'missing' else 'replaced'} on the server, "
+                "so this change was not saved. The site owner must put it back and restart the service."
+            )
+
+    @staticmethod
+    def _insert_row(db: sqlite3.Connection, row: tuple) -> ImageRecord | Failed:
+        db.execute("SAVEPOINT row")
+        try:
+            record = ImageRecord(db.execute(_INSERT, row).lastrowid, *row)
+        except sqlite3.OperationalError:
+            raise
+        except Exception as exc:  # noqa: BLE001 (the row's own failure, returned for its thread)
+            db.execute("ROLLBACK TO row")
+            db.execute("RELEASE row")
+            return Failed(exc)
+        db.execute("RELEASE row")
+        return record
 
     def get(self, name: str) -> ImageRecord | None:
         with self._locked() as db:
@@ -164,7 +279,10 @@ class Index:
         return records, next_id
 
     def delete(self, name: str) -> bool:
-        """Remove the row; False when there was none (someone else deleted it first)."""
+        """Remove the row; False when there was none (someone else deleted it first).
+
+        Raises Unavailable when the index file was removed or replaced (see _insert_rows)."""
+        self._require_own_file()
         with self._locked() as db:
             return db.execute("DELETE FROM images WHERE name = ?", (name,)).rowcount > 0
 

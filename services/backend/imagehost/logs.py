@@ -4,7 +4,12 @@ Several processes appending to one file and each rotating it on its own would te
 lines and lose them at rotation. So workers send each formatted line as one datagram
 on a Unix socketpair made before the fork (a datagram arrives whole or not at all), and
 the supervisor writes them, with its own lines, to stderr and to LOG_DIR/app.log, which
-it alone rotates by size.
+it alone rotates by size, and reopens on SIGHUP (for logrotate without copytruncate).
+
+A worker never waits for the log: when the supervisor is not reading (stopped, or
+busy), the socket's buffer fills and a line that does not fit is dropped and counted,
+rather than holding up the request that logged it. The count is reported in a warning
+line once lines go through again, and in the worker's /api/health.
 """
 
 from __future__ import annotations
@@ -30,10 +35,21 @@ def make_log_channel() -> tuple[socket.socket, socket.socket]:
 
 
 def setup_supervisor_logging(config: Config) -> None:
+    """Log to stderr only: what comes before the instance lock must not touch LOG_DIR."""
     logger.remove()
     logger.configure(extra={"process": "supervisor"})
     logger.add(sys.stderr, level=config.log_level, format=LINE_FORMAT, colorize=False)
-    logger.add(
+
+
+def open_log_file(config: Config, previous: int | None = None) -> int:
+    """Start writing to LOG_DIR/app.log (anew if `previous`, the id this returned
+    before, is given: after a rename, lines go to a new file at the old path).
+
+    Returns the sink's id. Raises OSError when the file cannot be opened.
+    """
+    if previous is not None:
+        logger.remove(previous)  # closes the old file, flushed
+    return logger.add(
         config.log_file,
         level=config.log_level,
         format=LINE_FORMAT,
@@ -45,25 +61,66 @@ def setup_supervisor_logging(config: Config) -> None:
 
 def setup_worker_logging(sender: socket.socket, worker_id: int, level: str) -> None:
     """Route this process's log lines to the supervisor through `sender`."""
+    global _worker_sink
     logger.remove()
     logger.configure(extra={"process": f"worker-{worker_id}"})
-    logger.add(_DatagramSink(sender), level=level, format=LINE_FORMAT, colorize=False)
+    _worker_sink = _DatagramSink(sender)
+    logger.add(_worker_sink, level=level, format=LINE_FORMAT, colorize=False)
+
+
+def lines_dropped() -> int:
+    """How many log lines this worker has dropped so far (0 in the supervisor)."""
+    return _worker_sink.dropped_total if _worker_sink else 0
 
 
 class _DatagramSink:
+    """Hands each line to the supervisor without ever blocking (loguru calls it under
+    its own lock, one line at a time)."""
+
     def __init__(self, sender: socket.socket):
         self._sender = sender
+        self.dropped_total = 0
+        self._dropped_unreported = 0
 
     def __call__(self, message) -> None:
         line = str(message).encode("utf-8", "replace")[:MAX_LINE_BYTES]
         if not line.endswith(b"\n"):
             line += b"\n"
         level = message.record["level"].name.encode()
+        if self._dropped_unreported and not self._report_drops(message):
+            self._drop()
+            return
         try:
-            self._sender.send(level + _LEVEL_SEPARATOR + line)
+            self._sender.send(level + _LEVEL_SEPARATOR + line, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            self._drop()
         except OSError:
             sys.stderr.buffer.write(line)  # the supervisor is gone; say it somewhere
             sys.stderr.flush()
+
+    def _drop(self) -> None:
+        self.dropped_total += 1
+        self._dropped_unreported += 1
+
+    def _report_drops(self, message) -> bool:
+        """Send 'N log lines dropped' ahead of the next line; False if it did not fit either."""
+        record = message.record
+        warning = (
+            f"{record['time']:%Y-%m-%dT%H:%M:%S.%f}"[:23] + f"{record['time']:%z} WARNING "
+            f"{record['extra'].get('process', '?')} {self._dropped_unreported} log lines dropped "
+            f"(the supervisor was not reading; {self.dropped_total} in all)\n"
+        )
+        try:
+            self._sender.send(b"WARNING" + _LEVEL_SEPARATOR + warning.encode(), socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True  # the next send says the same to stderr
+        self._dropped_unreported = 0
+        return True
+
+
+_worker_sink: _DatagramSink | None = None
 
 
 def relay_worker_lines(receiver: socket.socket) -> None:

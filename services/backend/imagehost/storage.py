@@ -272,9 +272,16 @@ def _remove_unlocked(paths: Iterable[str]) -> int:
     return removed
 
 
-def prepare_directories(images_dir: Path, tmp_dir: Path, *others: Path) -> None:
-    for directory in (images_dir, tmp_dir, *others):
+def prepare_directories(images_dir: Path, tmp_dir: Path, data_dir: Path, log_dir: Path) -> None:
+    """Create the folders if need be and give them, new or old, the modes they need.
+
+    IMAGES_DIR 0755: nginx, maybe another user, serves it (images are 0644, see
+    publish). Its .tmp 0700, DATA_DIR 0700 and LOG_DIR 0750 are private: the index
+    holds the private gallery's names and the original file names, and the log the
+    names of every request. LOG_DIR is 0750, not 0700, for an operator's group; nginx
+    writes LOG_DIR/nginx as its master process (root in Docker, or the same user under
+    `make run`). Raises OSError when a folder cannot be created or changed.
+    """
+    for directory, mode in ((images_dir, 0o755), (tmp_dir, 0o700), (data_dir, 0o700), (log_dir, 0o750)):
         directory.mkdir(parents=True, exist_ok=True)
-    # nginx must be able to read IMAGES_DIR; .tmp is ours alone.
-    os.chmod(images_dir, 0o755)
-    os.chmod(tmp_dir, 0o700)
+        os.chmod(directory, mode)

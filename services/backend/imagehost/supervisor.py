@@ -1,10 +1,12 @@
 """The supervisor: a small arbiter in the manner of gunicorn's.
 
-It prepares the directories, migrates and reconciles the index, binds every worker's
+It locks the folders against a second instance, prepares them (private modes), migrates
+and reconciles the index, binds every worker's
 port itself (so a port that cannot be bound stops start-up with its number, and a
 restarted worker finds connections waiting in the same backlog instead of a refused
 port), forks the workers, relays their log lines, restarts any that die, and stops them
-gracefully on SIGTERM/SIGINT.
+gracefully on SIGTERM/SIGINT. SIGHUP reopens LOG_DIR/app.log. It also watches the
+index file: deleted or replaced under a running service, it is logged as an error.
 
 Signal handlers do nothing but wake the main loop (through `signal.set_wakeup_fd`); all
 the work happens in the loop.
@@ -25,6 +27,7 @@ from loguru import logger
 
 from . import index, logs, storage, worker
 from .config import Config
+from .instance_lock import InstanceLocked, lock_folders
 from .reconcile import ReconcileRefused, reconcile
 
 # A worker that lived at least this long is healthy again: its next death restarts at once.
@@ -32,6 +35,10 @@ HEALTHY_AFTER_SECONDS = 10.0
 MAX_RESTART_DELAY = 10.0
 LISTEN_BACKLOG = 1024
 LOOP_TICK = 0.5
+# Files and folders the service creates are private unless given a mode on purpose
+# (IMAGES_DIR 0755 and the images 0644, for nginx). This covers what we do not create
+# ourselves: SQLite's -wal and -shm files, loguru's new and rotated app.log.
+UMASK = 0o077
 
 
 class StartupError(Exception):
@@ -59,18 +66,36 @@ class Supervisor:
         self._wakeup_r = self._wakeup_w = -1
         self._log_receiver: socket.socket | None = None
         self._log_sender: socket.socket | None = None
+        self._log_file_sink: int | None = None
+        self._reopen_log = False
+        self._folder_locks: list[int] = []  # held until the process ends; workers inherit them
+        self._index_identity: tuple[int, int] | None = None
+        self._index_state = "ok"
 
     def run(self) -> int:
-        """Serve until SIGTERM/SIGINT; returns the process exit code (0 after a clean stop)."""
+        """Serve until SIGTERM/SIGINT; returns the process exit code (0 after a clean stop).
+
+        1 when start-up fails (another instance holds the folders, a folder cannot be
+        created or locked, a port cannot be bound), after logging why.
+        """
         config = self.config
-        storage.prepare_directories(config.images_dir, config.tmp_dir, config.data_dir, config.log_dir)
+        os.umask(UMASK)
         logs.setup_supervisor_logging(config)
         try:
+            # First: a second instance must not touch the folders at all.
+            self._folder_locks = lock_folders(config.data_dir, config.images_dir, config.shutdown_timeout + 2.0)
+            storage.prepare_directories(config.images_dir, config.tmp_dir, config.data_dir, config.log_dir)
+            _make_files_private(config)
+            self._log_file_sink = logs.open_log_file(config)
             index.migrate(config.index_path)
             reconcile(config)
+            self._index_identity = index.file_identity(config.index_path)
             self._bind_all()
-        except (StartupError, ReconcileRefused) as exc:
+        except (StartupError, InstanceLocked, ReconcileRefused) as exc:
             logger.error("{}", exc)
+            return 1
+        except OSError as exc:  # a folder or file we cannot create, lock or change
+            logger.error("cannot start: {}", exc)
             return 1
         self._log_receiver, self._log_sender = logs.make_log_channel()
         self._install_signal_handlers()
@@ -82,12 +107,40 @@ class Supervisor:
             self._start_due_workers()
             self._wait(self._next_timeout())
             self._reap()
+            self._watch_index()
+            if self._reopen_log:
+                self._reopen_log_file()
         self._stop_workers()
         if self.halt_reason:
             logger.error("stopped: {}", self.halt_reason)
             return 1
         logger.info("supervisor stopped")
         return 0
+
+    def _reopen_log_file(self) -> None:
+        """After SIGHUP: close app.log and open the path again (logrotate has moved it)."""
+        self._reopen_log = False
+        try:
+            self._log_file_sink = logs.open_log_file(self.config, self._log_file_sink)
+        except OSError as exc:
+            self._log_file_sink = None
+            logger.error("SIGHUP: cannot reopen {}: {}; a later SIGHUP tries again", self.config.log_file, exc)
+            return
+        logger.info("SIGHUP: reopened {}", self.config.log_file)
+
+    def _watch_index(self) -> None:
+        """Log an error once when the index file goes missing or is replaced (a stat per tick)."""
+        state = index.file_state(self.config.index_path, self._index_identity)
+        if state == self._index_state:
+            return
+        self._index_state = state
+        if state == "ok":
+            logger.info("the index file {} is back", self.config.index_path)
+        else:
+            logger.error(
+                "{}: uploads are refused (503) until it is restored and the service restarted",
+                index.describe_file_state(state, self.config.index_path),
+            )
 
     def _bind_all(self) -> None:
         for worker_id in range(self.config.workers):
@@ -124,6 +177,8 @@ class Supervisor:
                 if signum in (signal.SIGTERM, signal.SIGINT) and not self.stopping:
                     logger.info("supervisor: {} received, stopping gracefully", signal.Signals(signum).name)
                     self.stopping = True
+                elif signum == signal.SIGHUP:
+                    self._reopen_log = True  # done in the loop, not in the middle of a relay
 
     def _read_signals(self) -> bytes:
         try:
@@ -160,11 +215,12 @@ class Supervisor:
     def _become_worker(self, own: Slot) -> None:
         """In the child: drop the supervisor's signal plumbing and other workers' sockets."""
         signal.set_wakeup_fd(-1)
-        for signum in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
+        for signum in (signal.SIGTERM, signal.SIGCHLD):
             signal.signal(signum, signal.SIG_DFL)
-        # Ctrl-C reaches the whole process group; the supervisor alone decides to stop
-        # (a worker stopping on its own would be restarted).
+        # Ctrl-C and a terminal's hang-up reach the whole process group; the supervisor
+        # alone decides to stop (a worker stopping on its own would be restarted).
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
         os.close(self._wakeup_r)
         os.close(self._wakeup_w)
         self._log_receiver.close()
@@ -196,7 +252,9 @@ class Supervisor:
             logger.info("worker {} exited ({})", slot.worker_id, how)
             return
         if code == worker.EXIT_BOOT_ERROR:
-            self.halt_reason = f"worker {slot.worker_id} could not start (see the lines above)"
+            state = index.file_state(self.config.index_path, self._index_identity)
+            why = f": {index.describe_file_state(state, self.config.index_path)}" if state != "ok" else ""
+            self.halt_reason = f"worker {slot.worker_id} could not start{why} (see the lines above)"
             self.stopping = True
             return
         lived = time.monotonic() - slot.started_at
@@ -234,6 +292,12 @@ class Supervisor:
                     os.kill(slot.pid, signum)
                 except ProcessLookupError:
                     pass
+
+
+def _make_files_private(config: Config) -> None:
+    """Files made before the umask was ours (an older version, another tool) become 0600."""
+    for path in (*config.data_dir.glob("index.sqlite3*"), *config.log_dir.glob("app*.log")):
+        os.chmod(path, 0o600)
 
 
 def main(config: Config) -> int:

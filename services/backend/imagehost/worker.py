@@ -37,7 +37,7 @@ from .errors import (
 )
 from .handlers import App
 from .headers import HeaderError, read_headers
-from .index import Index
+from .index import Index, IndexFileError
 from .routes import router
 from .web import ClientGone, Request, RequestBody, Response, error_response
 
@@ -351,6 +351,9 @@ def run(worker_id: int, listener: socket.socket, config: Config, log_sender: soc
     try:
         index = Index(config.index_path)
         server = WorkerServer(listener, App(config, index, worker_id))
+    except IndexFileError as exc:  # the message says it all; no traceback needed
+        logger.error("worker {} could not start: {}", worker_id, exc)
+        return EXIT_BOOT_ERROR
     except Exception:  # noqa: BLE001 (a worker that cannot boot halts the supervisor)
         logger.exception("worker {} could not start", worker_id)
         return EXIT_BOOT_ERROR
