@@ -47,6 +47,13 @@ def test_health_is_503_when_the_images_dir_is_missing(tmp_path):
     assert response.status == 503 and b'"images_dir_writable":false' in response.body
 
 
+def test_health_is_ok_when_the_temp_folder_has_vanished_since_the_next_upload_makes_it_again(tmp_path):
+    config = replace(Config(), images_dir=tmp_path / "images", data_dir=tmp_path / "data")
+    config.images_dir.mkdir()
+    response = handlers.health(None, handlers.App(config, IndexStub(True), worker_id=0))
+    assert response.status == 200 and b'"images_dir_writable":true' in response.body
+
+
 @pytest.fixture
 def opened_index(tmp_path):
     path = tmp_path / "index.sqlite3"

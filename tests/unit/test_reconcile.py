@@ -9,7 +9,7 @@ import sqlite3
 
 import pytest
 from imagehost import __main__ as cli
-from imagehost import index, storage
+from imagehost import index, instance_lock, storage
 from imagehost.config import Config
 from imagehost.reconcile import ReconcileRefused, reconcile
 from loguru import logger
@@ -152,6 +152,22 @@ def test_the_reconcile_command_refuses_an_images_dir_that_does_not_exist(config,
     monkeypatch.setenv("DATA_DIR", str(config.data_dir))
     assert cli.run(["reconcile", "--forget-missing"]) == 1
     assert "IMAGES_DIR" in capsys.readouterr().err and len(rows(config)) == 2
+
+
+def test_the_reconcile_command_refuses_while_a_running_instance_holds_the_folders(
+        config, monkeypatch, tmp_path, capsys):
+    names = add_images(config, 10)
+    remove_files(config, names)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("IMAGES_DIR", str(config.images_dir))
+    monkeypatch.setenv("DATA_DIR", str(config.data_dir))
+    held = instance_lock.lock_folders(config.data_dir, config.images_dir, wait_seconds=0)
+    try:
+        assert cli.run(["reconcile", "--forget-missing"]) == 1
+    finally:
+        for fd in held:
+            os.close(fd)
+    assert "another imagehost instance" in capsys.readouterr().err and rows(config) == set(names)
 
 
 def test_start_up_removes_temp_files_nobody_holds_and_keeps_those_a_live_process_holds(config):

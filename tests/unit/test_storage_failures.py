@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import io
+import os
+import stat
 import sqlite3
 from dataclasses import replace
 
@@ -83,3 +85,15 @@ def test_a_delete_whose_directory_fsync_fails_keeps_its_row_and_is_not_acknowled
     with pytest.raises(OSError):
         handlers.delete_image(request, app, "AbCdEfGhIjKlMnOp.png")
     assert index.deleted == []
+
+
+def test_an_images_dir_made_under_a_private_umask_and_its_new_parents_can_be_entered_by_nginx(tmp_path):
+    images_dir = tmp_path / "new" / "deeper" / "images"
+    old_umask = os.umask(0o077)
+    try:
+        storage.prepare_directories(images_dir, images_dir / ".tmp", tmp_path / "data", tmp_path / "logs")
+    finally:
+        os.umask(old_umask)
+    for folder in (tmp_path / "new", tmp_path / "new" / "deeper", images_dir):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o755, folder
+    assert stat.S_IMODE((images_dir / ".tmp").stat().st_mode) == 0o700

@@ -6,12 +6,14 @@ reconcile alone, with the operator's word for what start-up refuses to do by its
 """
 
 import argparse
+import os
 import sys
 
 from loguru import logger
 
 from . import index
 from .config import Config, ConfigError, load_config
+from .instance_lock import InstanceLocked, lock_folders
 from .reconcile import ReconcileRefused, reconcile
 from .supervisor import main
 
@@ -54,9 +56,15 @@ def run_reconcile(config: Config, *, forget_missing: bool, index_files: bool) ->
             logger.error("{} ({}) is not a folder: is the path right (and the volume mounted)?", name, folder)
             return 1
     try:
-        index.migrate(config.index_path)
-        reconcile(config, forget_missing=forget_missing, index_files=index_files)
-    except ReconcileRefused as exc:
+        # The running service holds these: never reconcile under it.
+        locks = lock_folders(config.data_dir, config.images_dir, wait_seconds=0)
+        try:
+            index.migrate(config.index_path)
+            reconcile(config, forget_missing=forget_missing, index_files=index_files)
+        finally:
+            for fd in locks:
+                os.close(fd)
+    except (ReconcileRefused, InstanceLocked) as exc:
         logger.error("{}", exc)
         return 1
     return 0

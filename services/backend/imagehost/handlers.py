@@ -168,7 +168,11 @@ def health(request: Request, app: App) -> Response:
     """200 when this worker can write images and read its index, and the index file is
     still the one it opened; else 503. Either way it reports how many log lines this
     worker dropped while the supervisor was not reading them."""
-    images_writable = os.access(app.config.tmp_dir, os.W_OK) and os.access(app.config.images_dir, os.W_OK)
+    # A missing .tmp is fine: the next upload makes it again (storage._make_temp_dir_again).
+    tmp_dir = app.config.tmp_dir
+    images_writable = os.access(app.config.images_dir, os.W_OK) and (
+        os.access(tmp_dir, os.W_OK) or not os.path.lexists(tmp_dir)
+    )
     index_readable = app.index.is_readable()
     index_file = app.index.file_state()
     healthy = images_writable and index_readable and index_file == "ok"

@@ -282,6 +282,21 @@ def prepare_directories(images_dir: Path, tmp_dir: Path, data_dir: Path, log_dir
     writes LOG_DIR/nginx as its master process (root in Docker, or the same user under
     `make run`). Raises OSError when a folder cannot be created or changed.
     """
+    make_public_folder(images_dir)
     for directory, mode in ((images_dir, 0o755), (tmp_dir, 0o700), (data_dir, 0o700), (log_dir, 0o750)):
         directory.mkdir(parents=True, exist_ok=True)
         os.chmod(directory, mode)
+
+
+def make_public_folder(path: Path) -> None:
+    """Create `path` and whichever of its parents are missing, each mode 0755.
+
+    For IMAGES_DIR: nginx's workers, maybe another user, must enter every folder on the
+    way to it, and the supervisor's umask (077) would make new ones private.
+    """
+    for folder in reversed([p for p in (path, *path.parents) if not p.exists()]):
+        try:
+            folder.mkdir()
+        except FileExistsError:  # made meanwhile by someone else: leave its mode alone
+            continue
+        os.chmod(folder, 0o755)

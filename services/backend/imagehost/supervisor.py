@@ -83,6 +83,7 @@ class Supervisor:
         logs.setup_supervisor_logging(config)
         try:
             # First: a second instance must not touch the folders at all.
+            storage.make_public_folder(config.images_dir)  # before its lock file goes in
             self._folder_locks = lock_folders(config.data_dir, config.images_dir, config.shutdown_timeout + 2.0)
             storage.prepare_directories(config.images_dir, config.tmp_dir, config.data_dir, config.log_dir)
             _make_files_private(config)
