@@ -110,7 +110,7 @@ def _image_info(temp: TempUpload, max_pixels: int) -> ImageInfo:
         except NotAnImage:
             raise UnsupportedType() from None
     if info.pixels > max_pixels:
-        raise ImageTooLarge(info.width, info.height, max_pixels)
+        raise ImageTooLarge(info.canvas_width, info.canvas_height, max_pixels)
     return info
 
 
