@@ -276,6 +276,8 @@ def form(data: bytes, filename: str = "cat.png") -> tuple[bytes, str]:
         (form(images.gif_of_blocks(1, 1, [images.gif_frame(0, 0, 10_000, 10_000)])), 422, "image_too_large"),
         (form(images.gif_of_blocks(1, 1, [images.gif_frame(0, 0, 1, 1), images.gif_frame(0, 0, 10_000, 10_000)])),
          422, "image_too_large"),
+        (images.multipart([("file", "a.png", "image/png", images.png())]
+                          + [(f"field{i}", None, None, b"x") for i in range(16)]), 400, "too_many_fields"),
     ],
 )
 def test_a_refused_upload_gets_its_json_error_and_leaves_nothing_behind(backend, body_and_type, status, code):
