@@ -155,13 +155,14 @@ def _gif_dimensions(data) -> Dimensions:
     """The size browsers show and the canvas every frame needs, from a walk over all
     the blocks.
 
-    Shown size: Chromium 156 (Skia's Wuffs GIF decoder), measured with naturalWidth and
-    naturalHeight on crafted files, enlarges the logical screen to cover the FIRST
+    Shown size, the source of truth being Debian's Chromium 156 (Skia's Wuffs GIF
+    decoder), whose naturalWidth and naturalHeight tests/e2e/test_gif_sizes.py compares
+    with this function on crafted files: the logical screen, enlarged to cover the FIRST
     frame's left+width and top+height, each side on its own (a 1x1 screen with a 100x50
-    frame at (10, 20) shows as 110x70; a 200x10 screen with a 100x50 frame as 200x50);
-    later frames never change it, and GIF87a is treated alike. Firefox's decoder, by
-    its source (nsGIFDecoder2.cpp), instead gives the first frame's own size when it is
-    larger than the screen, which is never larger than Chromium's answer.
+    frame at (10, 20) shows as 110x70; a 200x10 screen with a 100x50 frame as 200x50).
+    Later frames never change it; GIF87a is treated alike. Firefox's decoder, by its
+    source (nsGIFDecoder2.cpp; not measured here), instead takes the first frame's own
+    size when that frame is larger than the screen, which is never larger than this.
     Canvas: the logical screen extended to cover every frame, what a decoder that keeps
     each frame whole would allocate; MAX_IMAGE_PIXELS applies to it.
 
