@@ -133,6 +133,8 @@ def test_keep_alive_connections_carry_several_requests(backend):
         (images.jpeg(17, 9, sof_marker=0xC2), "image/jpeg", ".jpg", 17, 9),
         (images.gif(12, 34), "image/gif", ".gif", 12, 34),
         (images.gif(5, 6, version=b"87a"), "image/gif", ".gif", 5, 6),
+        # Browsers enlarge the logical screen to cover the first frame.
+        (images.gif_of_blocks(1, 1, [images.gif_frame(10, 20, 100, 50)]), "image/gif", ".gif", 110, 70),
     ],
 )
 def test_png_jpeg_and_gif_are_accepted_with_their_dimensions(backend, data, mime, extension, width, height):
@@ -273,6 +275,11 @@ def form(data: bytes, filename: str = "cat.png") -> tuple[bytes, str]:
         (form(images.png_header_only(10_000, 10_000)), 422, "image_too_large"),
         (form(images.gif(65535, 65535)), 422, "image_too_large"),
         (form(images.jpeg(65000, 65000)), 422, "image_too_large"),
+        (form(images.gif_of_blocks(1, 1, [images.gif_frame(0, 0, 10_000, 10_000)])), 422, "image_too_large"),
+        (form(images.gif_of_blocks(1, 1, [images.gif_frame(0, 0, 1, 1), images.gif_frame(0, 0, 10_000, 10_000)])),
+         422, "image_too_large"),
+        (images.multipart([("file", "a.png", "image/png", images.png())]
+                          + [(f"field{i}", None, None, b"x") for i in range(16)]), 400, "too_many_fields"),
     ],
 )
 def test_a_refused_upload_gets_its_json_error_and_leaves_nothing_behind(backend, body_and_type, status, code):

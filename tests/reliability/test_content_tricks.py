@@ -120,35 +120,52 @@ def jpeg_with(width: int, height: int, marker: int, fill: int, segment_length: i
     return base[:2] + b"\xff" * fill + base[2:]
 
 
+@st.composite
+def gif_frames(draw) -> tuple[bytes, int, int, bool, int]:
+    """A GIF whose frames may reach past its logical screen: stored with the size browsers
+    show (the screen enlarged to cover the first frame), refused by the canvas covering all."""
+    side = st.integers(0, 65535)
+    width, height = draw(side), draw(side)
+    frames = draw(st.lists(st.tuples(side, side, side, side), min_size=1, max_size=3))
+    (left, top, frame_width, frame_height) = frames[0]
+    shown = (max(width, left + frame_width), max(height, top + frame_height))
+    canvas_width = max([width] + [f[0] + f[2] for f in frames])
+    canvas_height = max([height] + [f[1] + f[3] for f in frames])
+    blocks = [images.GIF_GRAPHIC_CONTROL + images.gif_frame(*f) for f in frames]
+    return images.gif_of_blocks(width, height, blocks), *shown, True, canvas_width * canvas_height
+
+
 header_lies = st.one_of(
     st.tuples(st.just("png"), st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1),
               st.sampled_from([13, 13, 13, 0, 12, 14, 2**32 - 1]), st.sampled_from([b"IHDR", b"IHDR", b"IDAT"]))
-    .map(lambda t: (png_with(t[1], t[2], t[3], t[4]), t[1], t[2], t[3] == 13 and t[4] == b"IHDR")),
+    .map(lambda t: (png_with(t[1], t[2], t[3], t[4]), t[1], t[2], t[3] == 13 and t[4] == b"IHDR", t[1] * t[2])),
     st.tuples(st.integers(0, 65535), st.integers(0, 65535), st.sampled_from([b"87a", b"89a"]))
-    .map(lambda t: (images.gif(t[0], t[1], t[2]), t[0], t[1], True)),
+    .map(lambda t: (images.gif(t[0], t[1], t[2]), t[0], t[1], True, t[0] * t[1])),
+    gif_frames(),
     st.tuples(st.integers(0, 65535), st.integers(0, 65535), st.integers(0xC0, 0xCF), st.integers(0, 5),
               st.none() | st.integers(0, 65535))
     .map(lambda t: (jpeg_with(t[0], t[1], t[2], t[3], t[4]), t[0], t[1],
-                    False if t[2] in (0xC4, 0xC8, 0xCC) else True if t[4] in (None, 10) else None)),
+                    False if t[2] in (0xC4, 0xC8, 0xCC) else True if t[4] in (None, 10) else None, t[0] * t[1])),
 )
 
 
 @given(lie=header_lies)
 @examples(ci=40, full=1000)
 def test_an_image_header_with_any_dimensions_is_stored_with_them_or_refused_as_the_contract_says(stack, tally, lie):
-    """Stored with exactly the declared size when it is well-formed, 1 to 50 megapixels;
-    422 above that; 415 for a zero side or a malformed header. Never a 5xx. (A JPEG
-    segment length that lies may skip to a later marker, so either answer can be right
-    for it: `well_formed` None; a 201 must still carry the frame header's size.)"""
+    """Stored with exactly the declared size when it is well-formed, 1 to 50 megapixels
+    (for a GIF, of the canvas that covers every frame); 422 above that; 415 for a zero
+    side or a malformed header. Never a 5xx. (A JPEG segment length that lies may skip to
+    a later marker, so either answer can be right for it: `well_formed` None; a 201 must
+    still carry the frame header's size.)"""
     tally.case()
-    data, width, height, well_formed = lie
+    data, width, height, well_formed, pixels = lie
     reply = stack.upload(data)
     event(f"status {reply.status}")
     assert reply.status < 500
     if well_formed is None and reply.status == 201:
         assert (reply.json()["width"], reply.json()["height"]) == (width, height)
         assert stack.request("DELETE", f"/api/images/{reply.json()['name']}", headers=stack.admin()).status == 204
-    elif well_formed and width and height and width * height <= 50_000_000:
+    elif well_formed and width and height and pixels <= 50_000_000:
         assert reply.status == 201, reply.body[:300]
         assert (reply.json()["width"], reply.json()["height"]) == (width, height)
         assert stack.request("DELETE", f"/api/images/{reply.json()['name']}", headers=stack.admin()).status == 204

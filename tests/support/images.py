@@ -55,6 +55,28 @@ def gif(width: int = 4, height: int = 3, version: bytes = b"89a") -> bytes:
     return header + palette + image + b"\x3b"
 
 
+# Extension blocks (GIF89a spec, sections 23-26): graphic control, comment, application.
+GIF_GRAPHIC_CONTROL = b"\x21\xf9\x04\x00\x0a\x00\x00\x00"
+GIF_COMMENT = b"\x21\xfe\x05hello\x00"
+GIF_NETSCAPE_LOOP = b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
+GIF_PLAIN_TEXT = b"\x21\x01\x0c" + bytes(12) + b"\x02hi\x00"
+
+
+def gif_frame(left: int, top: int, width: int, height: int, local_colors: int = 0,
+              data: bytes = b"\x02\x44\x01\x00") -> bytes:
+    """An image descriptor, a local colour table of `local_colors` (a power of 2 from 2 to
+    256; 0 for none), the LZW minimum code size and `data` (sub-blocks and terminator)."""
+    packed = 0x80 | (local_colors.bit_length() - 2) if local_colors else 0
+    table = bytes(3 * local_colors)
+    return b"\x2c" + struct.pack("<HHHHB", left, top, width, height, packed) + table + b"\x02" + data
+
+
+def gif_of_blocks(width: int, height: int, blocks: list[bytes], version: bytes = b"89a", trailer: bool = True) -> bytes:
+    """A GIF with a 2-colour global table and `blocks` (frames, extensions) in order."""
+    header = b"GIF" + version + struct.pack("<HHBBB", width, height, 0x80, 0, 0) + b"\xff\x00\x00\x00\x00\x00"
+    return header + b"".join(blocks) + (b"\x3b" if trailer else b"")
+
+
 def jpeg(width: int = 4, height: int = 3, app_segments: int = 1, sof_marker: int = 0xC0) -> bytes:
     """JPEG markers up to and including the frame header and SOS: enough for our parser.
 

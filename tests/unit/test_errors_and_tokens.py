@@ -32,6 +32,12 @@ def test_size_errors_say_the_limit_in_words():
     assert "50 megapixels" in errors.ImageTooLarge(10000, 10000, 50_000_000).message
 
 
+def test_too_many_fields_says_the_limit():
+    error = errors.TooManyFields(16)
+    assert (error.status, error.code) == (400, "too_many_fields")
+    assert "more than 16 parts" in error.message and "at most 15 other fields" in error.message
+
+
 @pytest.mark.parametrize("n, words", [(5242880, "5 MiB"), (1536, "1.5 KiB"), (100, "100 bytes"), (3 << 30, "3 GiB")])
 def test_sizes_are_described_for_people(n, words):
     assert errors.describe_size(n) == words

@@ -6,6 +6,8 @@ import io
 import struct
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from imagehost.validation import (
     GIF,
     JPEG,
@@ -108,6 +110,169 @@ def test_a_jpeg_dht_segment_is_not_mistaken_for_a_frame_header():
 def test_truncated_malformed_or_zero_sized_headers_are_not_images(data):
     with pytest.raises(NotAnImage):
         info_of(data)
+
+
+# --- GIF: every frame's image descriptor --------------------------------------------------
+
+frame = images.gif_frame
+GCE, COMMENT, NETSCAPE, PLAIN_TEXT = (images.GIF_GRAPHIC_CONTROL, images.GIF_COMMENT, images.GIF_NETSCAPE_LOOP,
+                                      images.GIF_PLAIN_TEXT)
+
+
+def gif(width, height, *blocks, **kwargs):
+    return images.gif_of_blocks(width, height, list(blocks), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "data, shown, canvas",
+    [
+        # What Chromium shows (naturalWidth x naturalHeight): the screen enlarged to cover
+        # the first frame; later frames never change it. The canvas covers every frame.
+        pytest.param(gif(1, 1, frame(0, 0, 100, 50)), (100, 50), (100, 50), id="first-frame-larger-than-screen"),
+        pytest.param(gif(1, 1, frame(10, 20, 100, 50)), (110, 70), (110, 70), id="first-frame-offset"),
+        pytest.param(gif(200, 10, frame(0, 0, 100, 50)), (200, 50), (200, 50), id="first-frame-taller-only"),
+        pytest.param(gif(10, 10, frame(20, 20, 5, 5)), (25, 25), (25, 25), id="first-frame-past-the-screen"),
+        pytest.param(gif(10, 10, frame(0, 0, 5, 5), frame(0, 0, 100, 50)), (10, 10), (100, 50),
+                     id="second-frame-larger"),
+        pytest.param(gif(10, 10, frame(0, 0, 10, 10), frame(8, 8, 5, 5)), (10, 10), (13, 13),
+                     id="second-frame-offset-past-the-screen"),
+        pytest.param(gif(100, 80, *[frame(i, i, 10, 10) for i in range(0, 60, 10)]), (100, 80), (100, 80),
+                     id="six-frames-inside-the-screen"),
+        pytest.param(gif(10, 10, frame(0, 0, 10, 10, local_colors=256), frame(0, 0, 30, 40, local_colors=2)),
+                     (10, 10), (30, 40), id="local-colour-tables"),
+        pytest.param(gif(10, 10, NETSCAPE, COMMENT, GCE, frame(0, 0, 10, 10), GCE, PLAIN_TEXT, frame(0, 0, 20, 10)),
+                     (10, 10), (20, 10), id="extensions-between-frames"),
+        pytest.param(gif(10, 10, frame(0, 0, 0, 0)), (10, 10), (10, 10), id="zero-size-frame"),
+        pytest.param(gif(10, 10, frame(20, 20, 0, 0)), (20, 20), (20, 20), id="zero-size-frame-past-the-screen"),
+        pytest.param(gif(0, 0, frame(0, 0, 30, 40)), (30, 40), (30, 40), id="zero-screen-first-frame-gives-size"),
+        pytest.param(gif(10, 20, frame(0, 0, 40, 3), version=b"87a"), (40, 20), (40, 20), id="gif87a-alike"),
+        pytest.param(gif(30, 40, frame(0, 0, 30, 40))[:-3], (30, 40), (30, 40), id="truncated-in-the-frame-data"),
+        pytest.param(gif(30, 40, frame(0, 0, 30, 40))[:-6], (30, 40), (30, 40), id="truncated-after-the-descriptor"),
+        pytest.param(gif(30, 40, frame(0, 0, 30, 40), frame(0, 0, 900, 900))[:-10], (30, 40), (30, 40),
+                     id="truncated-in-the-second-descriptor"),
+        pytest.param(gif(30, 40, frame(0, 0, 30, 40), trailer=False) + b"\0\0" + frame(0, 0, 900, 900), (30, 40),
+                     (30, 40), id="zero-bytes-where-a-block-belongs-end-the-walk"),
+        pytest.param(gif(30, 40, frame(0, 0, 30, 40)) + frame(0, 0, 900, 900), (30, 40), (30, 40),
+                     id="frames-after-the-trailer-are-ignored"),
+        pytest.param(gif(1, 1, frame(0, 0, 1, 1, data=b"\xff" + bytes(255) + b"\x00")), (1, 1), (1, 1),
+                     id="a-255-byte-sub-block"),
+    ],
+)
+def test_a_gif_is_as_large_as_browsers_show_it_and_its_canvas_covers_every_frame(data, shown, canvas):
+    info = info_of(data)
+    assert (info.width, info.height) == shown
+    assert (info.canvas_width, info.canvas_height) == canvas
+    assert info.pixels == canvas[0] * canvas[1]
+
+
+def test_a_1x1_gif_holding_a_10000x10000_frame_needs_100_megapixels():
+    info = info_of(gif(1, 1, frame(0, 0, 1, 1), frame(0, 0, 10_000, 10_000)))
+    assert (info.width, info.height, info.pixels) == (1, 1, 100_000_000)
+
+
+def empty_comments(count: int) -> bytes:
+    return b"\x21\xfe\x00" * count
+
+
+def one_byte_sub_blocks(count: int) -> bytes:
+    return b"\x02" + b"\x01\x00" * count + b"\x00"  # after the LZW code size
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(gif(10, 10), id="no-frames"),
+        pytest.param(gif(10, 10, COMMENT, GCE), id="extensions-but-no-frame"),
+        pytest.param(gif(10, 10, trailer=False), id="header-and-colour-table-only"),
+        pytest.param(gif(10, 10, frame(0, 0, 10, 10))[:25], id="truncated-in-the-first-descriptor"),
+        pytest.param(gif(10, 10, frame(0, 0, 10, 10))[:16], id="truncated-in-the-colour-table"),
+        pytest.param(gif(10, 10, b"\x99", frame(0, 0, 10, 10)), id="a-byte-that-starts-no-block-before-any-frame"),
+        pytest.param(gif(0, 0, frame(0, 0, 0, 0)), id="zero-screen-and-zero-frame"),
+        pytest.param(gif(0, 10, frame(0, 0, 0, 10)), id="zero-width-everywhere"),
+        pytest.param(gif(1, 1, empty_comments(5000), frame(0, 0, 1, 1)), id="over-the-block-limit"),
+        pytest.param(gif(1, 1, frame(0, 0, 1, 1)[:-5] + one_byte_sub_blocks(10_000)), id="over-the-sub-block-limit"),
+    ],
+)
+def test_a_gif_without_a_whole_frame_or_beyond_the_walk_limits_is_not_an_image(data):
+    with pytest.raises(NotAnImage):
+        info_of(data)
+
+
+def test_the_gif_walk_limits_leave_room_for_real_animations():
+    # 2,000 frames, each with a graphic control extension and 300 bytes of 255-byte
+    # sub-blocks (what encoders write), and a 1 MiB frame of 64-byte sub-blocks.
+    small = frame(0, 0, 64, 64, data=b"\xff" + bytes(255) + b"\x2d" + bytes(45) + b"\x00")
+    big = frame(0, 0, 640, 480, data=(b"\x40" + bytes(64)) * (1 << 14) + b"\x00")
+    info = info_of(gif(640, 480, NETSCAPE, *[GCE + small] * 2000, GCE, big))
+    assert (info.width, info.height) == (640, 480)
+
+
+def test_the_gif_walk_stays_inside_its_limits_for_millions_of_one_byte_sub_blocks():
+    data = gif(1, 1, frame(0, 0, 1, 1)[:-5] + one_byte_sub_blocks(2_500_000))
+    with pytest.raises(NotAnImage, match="sub-blocks"):
+        info_of(data)
+
+
+gif_blocks = st.one_of(
+    st.builds(frame, st.integers(0, 65535), st.integers(0, 65535), st.integers(0, 65535), st.integers(0, 65535),
+              st.sampled_from([0, 2, 4, 256]), st.binary(max_size=20)),
+    st.sampled_from([GCE, COMMENT, NETSCAPE, PLAIN_TEXT, b"\x3b", b"\x21", b"\x2c", b"\x00"]),
+    st.binary(max_size=12),
+)
+
+
+@given(width=st.integers(0, 65535), height=st.integers(0, 65535), blocks=st.lists(gif_blocks, max_size=8),
+       cut=st.integers(0, 64))
+def test_any_gif_is_read_or_refused_as_not_an_image_and_nothing_else(width, height, blocks, cut):
+    data = gif(width, height, *blocks)
+    data = data[: len(data) - cut]
+    try:
+        info = info_of(data)
+    except NotAnImage:
+        return
+    assert 0 < info.width <= info.canvas_width <= 2 * 65535
+    assert 0 < info.height <= info.canvas_height <= 2 * 65535
+
+
+@given(data=st.binary(max_size=300),
+       magic=st.sampled_from([b"GIF89a", b"GIF87a", b"\xff\xd8\xff", images.PNG_SIGNATURE]))
+def test_any_bytes_after_the_magic_are_read_or_refused_as_not_an_image(data, magic):
+    try:
+        info = info_of(magic + data)
+    except NotAnImage:
+        return
+    assert info.width > 0 and info.height > 0 and info.pixels >= info.width * info.height
+
+
+# --- JPEG ----------------------------------------------------------------------------------
+
+
+def test_a_jpeg_frame_header_behind_a_mebibyte_of_fill_bytes_is_found():
+    data = images.jpeg(7, 9)
+    sof = data.index(b"\xff\xc0")
+    assert info_of(data[:sof] + b"\xff" * (1 << 20) + data[sof:]).width == 7
+
+
+def test_a_jpeg_of_fill_bytes_to_its_end_is_not_an_image():
+    with pytest.raises(NotAnImage):
+        info_of(b"\xff\xd8" + b"\xff" * (1 << 20))
+
+
+# --- files on disk (reconcile, temp files) ---------------------------------------------------
+
+
+@pytest.mark.parametrize("data", [images.png(5, 6), images.jpeg(5, 6), gif(5, 6, GCE, frame(0, 0, 5, 6))])
+def test_an_image_file_on_disk_reads_like_the_same_bytes_in_memory(tmp_path, data):
+    path = tmp_path / "image"
+    path.write_bytes(data)
+    with open(path, "rb") as f:
+        assert read_image_info(f) == info_of(data)
+
+
+def test_an_empty_file_on_disk_is_not_an_image(tmp_path):
+    (tmp_path / "empty").write_bytes(b"")
+    with open(tmp_path / "empty", "rb") as f, pytest.raises(NotAnImage):
+        read_image_info(f)
 
 
 def test_a_png_html_polyglot_is_a_png_by_its_first_bytes():

@@ -39,6 +39,16 @@ class TooManyFiles(AppError):
     message = "Send exactly one file per upload, in the field named 'file'."
 
 
+class TooManyFields(AppError):
+    status, code = HTTPStatus.BAD_REQUEST, "too_many_fields"
+
+    def __init__(self, limit: int):
+        super().__init__(
+            f"The form has more than {limit} parts. Send the image in the field 'file' "
+            f"with at most {limit - 1} other fields."
+        )
+
+
 class EmptyFile(AppError):
     status, code = HTTPStatus.BAD_REQUEST, "empty_file"
     message = "The file is empty (0 bytes). Choose a PNG, JPEG or GIF image."

@@ -1,29 +1,39 @@
 """Receiving an upload: stream one multipart file part to a temp file and validate it.
 
-The body is read in large chunks and fed to python-multipart's streaming parser; only
-the `file` part's bytes are written, to a TempUpload in `IMAGES_DIR/.tmp/`. Nothing is
-held in memory beyond one chunk. Refusals are decided while reading (too large, not an
-image by its first bytes: writing stops, reading goes on) but raised only once the whole
-body has been read, so the client gets the JSON error instead of a broken pipe.
+The body is read in large chunks and split by `_MultipartSplitter`; only the `file`
+part's bytes are written, to a TempUpload in `IMAGES_DIR/.tmp/`. Nothing is held in
+memory beyond one chunk and one part's headers. Refusals are decided while reading (too
+large, not an image by its first bytes: writing stops, reading goes on) but raised only
+once the whole body has been read, so the client gets the JSON error instead of a broken
+pipe. A body that breaks the form's bounds (too many parts, huge part headers) stops
+being parsed at once; the rest is read and dropped.
+
+CPU per upload stays proportional to its size: every step of the splitter is a bulk
+search over a chunk, and the Python work per part is bounded by the part cap and the
+header limits, so no arrangement of bytes makes a body cost much more than an ordinary
+image of the same size (tests/unit/test_upload_cost.py measures it).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from python_multipart.exceptions import FormParserError, MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import parse_options_header
 
 from .errors import (
+    AppError,
     BadRequest,
     EmptyFile,
     FileTooLarge,
     ImageTooLarge,
     MissingFile,
+    TooManyFields,
     TooManyFiles,
     UnsupportedType,
+    describe_size,
 )
 from .storage import TempUpload
 from .validation import (
@@ -37,8 +47,15 @@ from .validation import (
 
 FILE_FIELD = "file"
 READ_CHUNK = 64 * 1024
+# The file and a handful of text fields (title, description, tags...), with room to spare.
+MAX_FORM_PARTS = 16
 # Room for a 10,000-character (UTF-8) file name: it is shortened, not refused.
 MAX_PART_HEADER_BYTES = 64 * 1024
+MAX_PART_HEADERS = 8
+# RFC 2046 5.1.1 lets a transport pad a delimiter line with spaces and tabs; no client does.
+MAX_DELIMITER_PADDING = 64
+# python-multipart's parse_options_header takes a Python step per ';', however long the value.
+MAX_HEADER_PARAMETERS = 64
 
 _thread_buffers = threading.local()
 
@@ -54,7 +71,7 @@ class ReceivedImage:
 
 def boundary_of(content_type: str | None) -> bytes:
     """The multipart boundary from a Content-Type header; BadRequest when not multipart."""
-    media_type, options = parse_options_header(content_type or "")
+    media_type, options = _header_options(content_type or "")
     if media_type != b"multipart/form-data":
         raise BadRequest("Send the image as multipart/form-data with a field named 'file' (curl -F file=@cat.png).")
     boundary = options.get(b"boundary", b"")
@@ -83,14 +100,16 @@ def receive_image(body, content_type: str | None, tmp_dir: Path, max_bytes: int,
 
 
 def _parse(body, boundary: bytes, form: _FilePartWriter) -> None:
+    """Feed the whole body to the splitter; on a refusal, read and drop the rest first."""
+    splitter = _MultipartSplitter(boundary, form)
+    pieces = body.pieces(_read_buffer())
     try:
-        parser = MultipartParser(boundary, form.callbacks(), max_header_size=MAX_PART_HEADER_BYTES)
-        for piece in body.pieces(_read_buffer()):
-            parser.write(piece)
-        parser.finalize()
-    except (MultipartParseError, FormParserError):
-        # The worker drains the rest of the body before it answers.
-        raise BadRequest("The multipart body is malformed.") from None
+        for piece in pieces:
+            splitter.feed(piece)
+    except AppError:
+        for _ in pieces:
+            pass
+        raise
     if not form.finished:
         raise BadRequest("The multipart body ended before its closing boundary.")
 
@@ -110,12 +129,136 @@ def _image_info(temp: TempUpload, max_pixels: int) -> ImageInfo:
         except NotAnImage:
             raise UnsupportedType() from None
     if info.pixels > max_pixels:
-        raise ImageTooLarge(info.width, info.height, max_pixels)
+        raise ImageTooLarge(info.canvas_width, info.canvas_height, max_pixels)
     return info
 
 
+class _MultipartSplitter:
+    """Splits a multipart/form-data body (RFC 7578, RFC 2046 5.1.1), fed in chunks, into
+    parts for a _FilePartWriter.
+
+    Each step is a bulk search (for the delimiter CRLF "--" boundary, or for the blank
+    line that ends a part's headers), so no byte is looked at one by one in Python; bytes
+    that might begin a delimiter wait for the next chunk. A preamble before the first
+    delimiter and an epilogue after the last are ignored, as RFC 2046 asks. Raises
+    TooManyFields past MAX_FORM_PARTS and BadRequest for a malformed body, as soon as
+    the bytes show it.
+    """
+
+    def __init__(self, boundary: bytes, form: _FilePartWriter):
+        self.delimiter = b"\r\n--" + boundary
+        # re, not bytes.find: for needles under 100 bytes find steps one byte at a time
+        # through bytes that occur in the delimiter but never end it (a file of dashes),
+        # while re skips to each CR and follows a KMP table, so no file is much slower
+        # than random bytes (tests/unit/test_upload_cost.py has both kinds).
+        self._search = re.compile(re.escape(self.delimiter)).search
+        self.form = form
+        self.parts = 0
+        self._in_part = False  # False in the preamble
+        self._reading_headers = False
+        self._searched = 0  # how much of a header block has been searched for its end
+        self._done = False
+        # The body's first delimiter has no CRLF before it: lend it one.
+        self._pending = bytearray(b"\r\n")
+
+    def feed(self, piece) -> None:
+        if self._done:
+            return  # the epilogue
+        self._pending += piece
+        while not self._done and (self._headers() if self._reading_headers else self._data()):
+            pass
+
+    def _data(self) -> bool:
+        """Hand on part data up to the next delimiter and pass it; False when more bytes are needed."""
+        found = self._search(self._pending)
+        if found is None:
+            # Keep what might be the start of a delimiter completed by the next chunk.
+            self._hand_on(max(0, len(self._pending) - len(self.delimiter) + 1))
+            return False
+        self._hand_on(found.start())
+        return self._delimiter_line()
+
+    def _delimiter_line(self) -> bool:
+        """At a delimiter: its transport padding, then CRLF (a part follows) or "--" (the end)."""
+        pending, after = self._pending, len(self.delimiter)
+        padding = _PADDING.match(pending, after).end() - after
+        if padding > MAX_DELIMITER_PADDING:
+            raise BadRequest(f"A multipart boundary has more than {MAX_DELIMITER_PADDING} spaces or tabs after it.")
+        ending = pending[after + padding : after + padding + 2]
+        if len(ending) < 2:
+            return False
+        if ending not in (b"\r\n", b"--"):
+            raise BadRequest("The multipart boundary appears inside a part. Use a boundary the file does not contain.")
+        if self._in_part:
+            self.form.part_end()
+        if ending == b"--":
+            self.form.end()
+            self._done = True
+            self._pending = bytearray()
+            return False
+        del pending[: after + padding + 2]
+        self.parts += 1
+        if self.parts > MAX_FORM_PARTS:
+            raise TooManyFields(MAX_FORM_PARTS)
+        self._in_part = self._reading_headers = True
+        self._searched = 0
+        self.form.part_begin()
+        return True
+
+    def _hand_on(self, end: int) -> None:
+        """Give the first `end` pending bytes to the current part (none in the preamble)."""
+        if not end:
+            return
+        if self._in_part:
+            with memoryview(self._pending) as view:
+                self.form.part_data(view[:end])
+        del self._pending[:end]
+
+    def _headers(self) -> bool:
+        """Read the part's headers once the blank line after them is here; False until then."""
+        pending = self._pending
+        if pending.startswith(b"\r\n"):
+            block_end = 0  # no headers at all
+        else:
+            found = pending.find(b"\r\n\r\n", max(0, self._searched - 3))
+            self._searched = len(pending)
+            if found < 0:
+                if len(pending) > MAX_PART_HEADER_BYTES:
+                    raise _headers_too_large()
+                return False
+            block_end = found + 2
+        if block_end > MAX_PART_HEADER_BYTES:
+            raise _headers_too_large()
+        lines = bytes(pending[:block_end]).split(b"\r\n")[:-1]
+        if len(lines) > MAX_PART_HEADERS:
+            raise BadRequest(f"A form part has more than {MAX_PART_HEADERS} headers.")
+        for line in lines:
+            name, colon, value = line.partition(b":")
+            if not colon or not name.strip():
+                raise BadRequest("A form part has a header line that is not 'Name: value'.")
+            self.form.header(name.strip(), value.strip(b" \t"))
+        del pending[: block_end + 2]
+        self._reading_headers = False
+        self.form.headers_finished()
+        return True
+
+
+_PADDING = re.compile(rb"[ \t]*")
+
+
+def _headers_too_large() -> BadRequest:
+    return BadRequest(f"The headers of a form part are larger than {describe_size(MAX_PART_HEADER_BYTES)}.")
+
+
+def _header_options(value: bytes | str) -> tuple[bytes, dict[bytes, bytes]]:
+    """parse_options_header, after a cap on the ';' it steps through one by one in Python."""
+    if value.count(";" if isinstance(value, str) else b";") > MAX_HEADER_PARAMETERS:
+        raise BadRequest(f"A header has more than {MAX_HEADER_PARAMETERS} ';'. If the file name has many, rename it.")
+    return parse_options_header(value)
+
+
 class _FilePartWriter:
-    """python-multipart callbacks that write the `file` part and note what is wrong."""
+    """What the splitter found, turned into a file write and notes of what is wrong."""
 
     def __init__(self, temp: TempUpload, max_bytes: int):
         self.temp = temp
@@ -128,39 +271,17 @@ class _FilePartWriter:
         self.finished = False
         self._head = b""
         self._writing = False
-        self._header_name = b""
-        self._header_value = b""
         self._disposition = b""
 
-    def callbacks(self) -> dict:
-        return {
-            "on_part_begin": self._part_begin,
-            "on_header_field": self._header_field,
-            "on_header_value": self._header_value_data,
-            "on_header_end": self._header_end,
-            "on_headers_finished": self._headers_finished,
-            "on_part_data": self._part_data,
-            "on_part_end": self._part_end,
-            "on_end": self._end,
-        }
-
-    def _part_begin(self) -> None:
+    def part_begin(self) -> None:
         self._disposition = b""
-        self._header_name = self._header_value = b""
 
-    def _header_field(self, data: bytes, start: int, end: int) -> None:
-        self._header_name += data[start:end]
+    def header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == b"content-disposition":
+            self._disposition = value
 
-    def _header_value_data(self, data: bytes, start: int, end: int) -> None:
-        self._header_value += data[start:end]
-
-    def _header_end(self) -> None:
-        if self._header_name.strip().lower() == b"content-disposition":
-            self._disposition = self._header_value
-        self._header_name = self._header_value = b""
-
-    def _headers_finished(self) -> None:
-        _, options = parse_options_header(self._disposition)
+    def headers_finished(self) -> None:
+        _, options = _header_options(self._disposition)
         field_name = options.get(b"name", b"").decode("latin-1")
         filename = options.get(b"filename")
         if filename is None and field_name != FILE_FIELD:
@@ -173,10 +294,9 @@ class _FilePartWriter:
             raw = (filename or b"").decode("latin-1").encode("latin-1").decode("utf-8", "replace")
             self.original_name = sanitize_original_name(raw)
 
-    def _part_data(self, data: bytes, start: int, end: int) -> None:
+    def part_data(self, chunk: memoryview) -> None:
         if not self._writing:
             return
-        chunk = memoryview(data)[start:end]
         if len(self._head) < MAGIC_LENGTH:
             self._head += bytes(chunk[: MAGIC_LENGTH - len(self._head)])
             if not could_still_be_image(self._head):
@@ -189,10 +309,10 @@ class _FilePartWriter:
             return
         self.temp.write(chunk)
 
-    def _part_end(self) -> None:
+    def part_end(self) -> None:
         self._writing = False
 
-    def _end(self) -> None:
+    def end(self) -> None:
         self.finished = True
 
     def check(self) -> None:
