@@ -107,10 +107,11 @@ def let_nginx_workers_through(folder: Path) -> None:
     """
     if os.geteuid() != 0:
         return
-    top = Path(tempfile.gettempdir()).resolve()
+    # /tmp too: a test may point TMPDIR at its own tmp_path (the bench smoke test does).
+    tops = {Path(tempfile.gettempdir()).resolve(), Path("/tmp").resolve()}
     folder = Path(folder).resolve()
     for path in [folder, *folder.parents]:
-        if top not in path.parents:
+        if not tops.intersection(path.parents):
             break
         mode = stat.S_IMODE(path.stat().st_mode)
         if not mode & stat.S_IXOTH:
@@ -179,6 +180,7 @@ class Stack:
         for folder in (self.root, self.images_dir, self.data_dir, self.log_dir):
             folder.mkdir(parents=True, exist_ok=True)
         let_nginx_workers_through(self.root)
+        let_nginx_workers_through(self.images_dir)  # may be elsewhere (a test's tmpfs)
         with open(self.root / "runner.out", "ab") as output:
             self.process = subprocess.Popen(
                 [sys.executable, str(RUNNER), "--run-dir", str(self.run_dir)],
