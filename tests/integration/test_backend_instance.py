@@ -79,7 +79,10 @@ def test_a_second_instance_on_the_same_folders_exits_1_naming_the_holder_and_the
 
 def test_an_instance_started_right_after_the_last_was_killed_waits_for_its_workers_to_finish(
         fresh_backend, tmp_path):
-    first = fresh_backend(SHUTDOWN_TIMEOUT="2")
+    # Long enough that the killed supervisor's worker is still finishing when the second
+    # instance (a new Python process, slow on a loaded machine) first tries the lock; the
+    # test ends its request itself (busy.close) once the second says it waits.
+    first = fresh_backend(SHUTDOWN_TIMEOUT="30")
     # An upload in flight keeps a worker of the killed supervisor busy for a while.
     body, content_type = images.file_form(images.png_of_size(1024 * 1024))
     with socket.create_connection(("127.0.0.1", first.start_port), timeout=15) as busy:
