@@ -152,6 +152,20 @@ def test_an_index_deleted_under_a_running_service_makes_health_and_uploads_503_a
     assert re.search(r"stopped: worker 0 could not start: the index file \S+ is missing", backend.app_log())
 
 
+def test_an_index_file_that_is_not_a_database_stops_start_up_naming_it_without_a_traceback(tmp_path):
+    backend = Backend(tmp_path, workers=1)
+    backend.data_dir.mkdir(parents=True)
+    index_path = backend.data_dir / "index.sqlite3"
+    index_path.write_bytes(b"not a database: text a restore or a typo put here\n" * 100)
+    backend.start(wait=False)
+    try:
+        assert backend.process.wait(20) == 1
+    finally:
+        backend.stop()
+    assert f"cannot use the index file {index_path}: file is not a database" in backend.output()
+    assert "Traceback" not in backend.output()
+
+
 # --- SIGHUP ---------------------------------------------------------------------------------
 
 

@@ -82,8 +82,20 @@ def migrate(path: Path) -> int:
     """Bring the database at `path` to the newest schema; returns the schema version.
 
     Migrations are `migrations/NNNN_*.sql`, applied in order inside one transaction
-    each; `PRAGMA user_version` records the last one applied.
+    each; `PRAGMA user_version` records the last one applied. Raises IndexFileError
+    when SQLite cannot use the file at `path` (not a database, damaged, unreadable,
+    locked past the busy timeout); a migration that fails is rolled back first.
     """
+    try:
+        return _migrate(path)
+    except sqlite3.Error as exc:
+        raise IndexFileError(
+            f"cannot use the index file {path}: {exc}. Is DATA_DIR right? If the file is damaged, restore it "
+            "from a backup (or move it away: start-up then makes a new one and asks before indexing the images)"
+        ) from exc
+
+
+def _migrate(path: Path) -> int:
     connection = _connect(path, create=True)
     try:
         connection.execute("PRAGMA journal_mode = WAL")
