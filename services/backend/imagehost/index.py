@@ -234,7 +234,7 @@ class Index:
         row is acknowledged unless it went into the file at `path` (a file deleted or
         replaced later is the operator's doing).
         """
-        self._require_own_file()
+        self.require_own_file()
         with self._locked() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -244,10 +244,10 @@ class Index:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
-        self._require_own_file()
+        self.require_own_file()
         return records
 
-    def _require_own_file(self) -> None:
+    def require_own_file(self) -> None:
         """Raise Unavailable unless `path` still leads to the file this index opened."""
         state = self.file_state()
         if state != "ok":
@@ -294,7 +294,7 @@ class Index:
         """Remove the row; False when there was none (someone else deleted it first).
 
         Raises Unavailable when the index file was removed or replaced (see _insert_rows)."""
-        self._require_own_file()
+        self.require_own_file()
         with self._locked() as db:
             return db.execute("DELETE FROM images WHERE name = ?", (name,)).rowcount > 0
 
