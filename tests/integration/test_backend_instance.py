@@ -79,7 +79,10 @@ def test_a_second_instance_on_the_same_folders_exits_1_naming_the_holder_and_the
 
 def test_an_instance_started_right_after_the_last_was_killed_waits_for_its_workers_to_finish(
         fresh_backend, tmp_path):
-    first = fresh_backend(SHUTDOWN_TIMEOUT="2")
+    # Long enough that the killed supervisor's worker is still finishing when the second
+    # instance (a new Python process, slow on a loaded machine) first tries the lock; the
+    # test ends its request itself (busy.close) once the second says it waits.
+    first = fresh_backend(SHUTDOWN_TIMEOUT="30")
     # An upload in flight keeps a worker of the killed supervisor busy for a while.
     body, content_type = images.file_form(images.png_of_size(1024 * 1024))
     with socket.create_connection(("127.0.0.1", first.start_port), timeout=15) as busy:
@@ -147,6 +150,20 @@ def test_an_index_deleted_under_a_running_service_makes_health_and_uploads_503_a
     assert backend.process.wait(20) == 1
     assert not index_path.exists()
     assert re.search(r"stopped: worker 0 could not start: the index file \S+ is missing", backend.app_log())
+
+
+def test_an_index_file_that_is_not_a_database_stops_start_up_naming_it_without_a_traceback(tmp_path):
+    backend = Backend(tmp_path, workers=1)
+    backend.data_dir.mkdir(parents=True)
+    index_path = backend.data_dir / "index.sqlite3"
+    index_path.write_bytes(b"not a database: text a restore or a typo put here\n" * 100)
+    backend.start(wait=False)
+    try:
+        assert backend.process.wait(20) == 1
+    finally:
+        backend.stop()
+    assert f"cannot use the index file {index_path}: file is not a database" in backend.output()
+    assert "Traceback" not in backend.output()
 
 
 # --- SIGHUP ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 from imagehost import handlers, index
 from imagehost.config import Config
 from imagehost.errors import Unavailable
+from imagehost.web import Request
 
 
 class IndexStub:
@@ -108,3 +109,17 @@ def test_a_worker_refuses_an_index_file_that_was_never_migrated(tmp_path):
     sqlite3.connect(path).close()
     with pytest.raises(index.IndexFileError, match="schema version 0"):
         index.Index(path)
+
+
+def test_a_delete_while_the_index_file_is_gone_is_a_503_that_leaves_the_image_in_place(opened_index, tmp_path):
+    config = replace(Config(), images_dir=tmp_path / "images", data_dir=tmp_path, admin_token="admin-token-0123456789")
+    config.images_dir.mkdir()
+    name = add_row(opened_index).name
+    (config.images_dir / name).write_bytes(b"the image")
+    os.unlink(opened_index.path)
+    request = Request("DELETE", f"/api/images/{name}", "", {"Authorization": "Bearer admin-token-0123456789"},
+                      None, "rid")
+    # The 503 says "this change was not saved": the image must still be there.
+    with pytest.raises(Unavailable, match="not saved"):
+        handlers.delete_image(request, handlers.App(config, opened_index, worker_id=0), name)
+    assert (config.images_dir / name).read_bytes() == b"the image"

@@ -10,7 +10,10 @@ from loguru import logger
 
 
 @pytest.fixture
-def channel():
+def channel(monkeypatch):
+    # The worker's sink is a module global: put it back, or every later test in this
+    # process would see this test's dropped lines in lines_dropped() and /api/health.
+    monkeypatch.setattr(logs, "_worker_sink", None)
     receiver, sender = logs.make_log_channel()
     sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)  # fills after a few lines
     logs.setup_worker_logging(sender, 7, "INFO")

@@ -198,3 +198,28 @@ def test_a_temp_file_is_named_after_its_process_and_locked_while_open(config):
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         finally:
             os.close(fd)
+
+
+def test_the_reconcile_command_names_an_index_file_that_is_not_a_database_without_a_traceback(
+        config, monkeypatch, tmp_path, capsys):
+    config.index_path.write_bytes(b"not a database: text a restore or a typo put here\n" * 100)
+    for suffix in ("-wal", "-shm"):
+        config.index_path.with_name(config.index_path.name + suffix).unlink(missing_ok=True)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("IMAGES_DIR", str(config.images_dir))
+    monkeypatch.setenv("DATA_DIR", str(config.data_dir))
+    assert cli.run(["reconcile"]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot use the index file {config.index_path}: file is not a database" in err
+    assert "Traceback" not in err
+
+
+def test_the_reconcile_command_names_a_lock_file_it_cannot_open_without_a_traceback(
+        config, monkeypatch, tmp_path, capsys):
+    (config.data_dir / instance_lock.DATA_LOCK_NAME).mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("IMAGES_DIR", str(config.images_dir))
+    monkeypatch.setenv("DATA_DIR", str(config.data_dir))
+    assert cli.run(["reconcile"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot reconcile" in err and instance_lock.DATA_LOCK_NAME in err and "Traceback" not in err

@@ -70,6 +70,9 @@ class OneRowIndex:
     def get(self, name):
         return type("Record", (), {"delete_token_hash": None})()
 
+    def require_own_file(self):
+        pass
+
     def delete(self, name):
         self.deleted.append(name)
         return True

@@ -184,6 +184,8 @@ def _send_and_half_close(client: socket.socket, raw: bytes) -> None:
                  id="Expect 100-continue"),
     pytest.param(_chunked(b"POST /unknown HTTP/1.1\r\nHost: x\r\n\r\n"), 411, id="chunked, no route"),
     pytest.param(_chunked(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"), 411, id="chunked GET"),
+    pytest.param(_chunked(b"POST /unknown HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\nContent-Length: 0\r\n\r\n"),
+                 411, id="chunked after an empty Transfer-Encoding, with Content-Length: 0"),
     pytest.param(b"POST /unknown HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 2\r\n\r\n" + SMUGGLED, 400,
                  id="bad Content-Length"),
     pytest.param(b"POST /unknown HTTP/1.1\r\nHost: x\r\n\r\n" + SMUGGLED, 404, id="POST without Content-Length"),

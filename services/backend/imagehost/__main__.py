@@ -48,7 +48,8 @@ def _parse_arguments(argv: list[str]) -> argparse.Namespace:
 
 
 def run_reconcile(config: Config, *, forget_missing: bool, index_files: bool) -> int:
-    """Reconcile once; 0 when done, 1 (with the reason on stderr) when refused."""
+    """Reconcile once; 0 when done, 1 (with the reason on stderr) when refused or when a
+    folder, lock file or the index cannot be used."""
     logger.remove()
     logger.add(sys.stderr, format="imagehost: {message}", level="INFO")
     for name, folder in (("IMAGES_DIR", config.images_dir), ("DATA_DIR", config.data_dir)):
@@ -64,8 +65,11 @@ def run_reconcile(config: Config, *, forget_missing: bool, index_files: bool) ->
         finally:
             for fd in locks:
                 os.close(fd)
-    except (ReconcileRefused, InstanceLocked) as exc:
+    except (ReconcileRefused, InstanceLocked, index.IndexFileError) as exc:
         logger.error("{}", exc)
+        return 1
+    except OSError as exc:  # a lock file or folder we cannot open or create
+        logger.error("cannot reconcile: {}", exc)
         return 1
     return 0
 

@@ -142,7 +142,9 @@ def delete_image(request: Request, app: App, name: str) -> Response:
     # row without a file, which the start-up reconcile removes; the other order, or a row
     # removed before the unlink is durable, could bring a deleted image back after a
     # crash. If the fsync fails, the answer is a 500 and the row stays: the image is no
-    # longer served, and the same DELETE again completes it.
+    # longer served, and the same DELETE again completes it. An index file removed or
+    # replaced is found before the file goes: its 503 says nothing was changed.
+    app.index.require_own_file()
     storage.remove_image(app.config.images_dir, name)
     if not app.index.delete(name):
         raise NotFound("That image was already deleted.")

@@ -82,8 +82,20 @@ def migrate(path: Path) -> int:
     """Bring the database at `path` to the newest schema; returns the schema version.
 
     Migrations are `migrations/NNNN_*.sql`, applied in order inside one transaction
-    each; `PRAGMA user_version` records the last one applied.
+    each; `PRAGMA user_version` records the last one applied. Raises IndexFileError
+    when SQLite cannot use the file at `path` (not a database, damaged, unreadable,
+    locked past the busy timeout); a migration that fails is rolled back first.
     """
+    try:
+        return _migrate(path)
+    except sqlite3.Error as exc:
+        raise IndexFileError(
+            f"cannot use the index file {path}: {exc}. Is DATA_DIR right? If the file is damaged, restore it "
+            "from a backup (or move it away: start-up then makes a new one and asks before indexing the images)"
+        ) from exc
+
+
+def _migrate(path: Path) -> int:
     connection = _connect(path, create=True)
     try:
         connection.execute("PRAGMA journal_mode = WAL")
@@ -222,7 +234,7 @@ class Index:
         row is acknowledged unless it went into the file at `path` (a file deleted or
         replaced later is the operator's doing).
         """
-        self._require_own_file()
+        self.require_own_file()
         with self._locked() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -232,10 +244,10 @@ class Index:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
-        self._require_own_file()
+        self.require_own_file()
         return records
 
-    def _require_own_file(self) -> None:
+    def require_own_file(self) -> None:
         """Raise Unavailable unless `path` still leads to the file this index opened."""
         state = self.file_state()
         if state != "ok":
@@ -282,7 +294,7 @@ class Index:
         """Remove the row; False when there was none (someone else deleted it first).
 
         Raises Unavailable when the index file was removed or replaced (see _insert_rows)."""
-        self._require_own_file()
+        self.require_own_file()
         with self._locked() as db:
             return db.execute("DELETE FROM images WHERE name = ?", (name,)).rowcount > 0
 

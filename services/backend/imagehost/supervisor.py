@@ -92,7 +92,7 @@ class Supervisor:
             reconcile(config)
             self._index_identity = index.file_identity(config.index_path)
             self._bind_all()
-        except (StartupError, InstanceLocked, ReconcileRefused) as exc:
+        except (StartupError, InstanceLocked, ReconcileRefused, index.IndexFileError) as exc:
             logger.error("{}", exc)
             return 1
         except OSError as exc:  # a folder or file we cannot create, lock or change

@@ -180,12 +180,14 @@ class RequestHandler(BaseHTTPRequestHandler):
         routed (a 404 or 405 says more than a 411), its answer closes the connection, and
         the upload handler refuses it with LengthRequired. A client waiting on
         `Expect: 100-continue` is told to send the body only here, once it can be framed.
-        Raises LengthRequired (Transfer-Encoding: bodies are not de-chunked here) or
+        Raises LengthRequired (any Transfer-Encoding header: bodies are not de-chunked here) or
         BadRequest (a Content-Length that is not one whole number): the request is refused
         before routing and the connection closed.
         """
         values = self.headers.get_all("Content-Length") or []
-        if self.headers.get("Transfer-Encoding"):
+        # Present at all, even empty (get() would return "", the first of several): a proxy
+        # may read a later `Transfer-Encoding: chunked` where we would read Content-Length.
+        if "Transfer-Encoding" in self.headers:
             raise LengthRequired()
         if not values:
             return RequestBody(self.rfile, 0, framed=self.command not in ("POST", "PUT", "PATCH"))
