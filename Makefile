@@ -27,13 +27,16 @@ PIP_INSTALL := $(VENV)/bin/python -m pip install --quiet --disable-pip-version-c
 LOCK_COMPILE := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 \
 	--generate-hashes --custom-compile-command 'make lock' $(LOCK_FLAGS)
 
-.PHONY: run test bench lock nginx chromium wrk
+.PHONY: run test setup bench lock nginx chromium wrk
 
 run: $(RUN_INSTALLED) nginx
 	$(VENV)/bin/python services/local/run.py
 
-test: $(TEST_INSTALLED) nginx chromium wrk
+test: setup chromium wrk
 	PYTHONPATH=services/backend $(VENV)/bin/python -m pytest tests
+
+# The venv with every locked package (the tests' lock), and nginx: what bench/ needs too.
+setup: $(TEST_INSTALLED) nginx
 
 # apt_install PACKAGES, WHAT: install PACKAGES as root, else say how and fail.
 define apt_install
@@ -75,7 +78,7 @@ wrk:
 	@command -v wrk >/dev/null || { $(call apt_install,wrk,wrk); }
 
 # The benchmark of docs/performance.md (about 20 minutes; e.g. BENCH_FLAGS=--smoke).
-bench: $(TEST_INSTALLED) nginx wrk
+bench: setup wrk
 	bench/run $(BENCH_FLAGS)
 
 # Debian's Chromium and its driver, for tests/e2e (Playwright drives the system browser).
