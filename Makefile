@@ -32,8 +32,9 @@ LOCK_COMPILE := $(VENV)/bin/uv pip compile --quiet --universal --python-version 
 run: $(RUN_INSTALLED) nginx
 	$(VENV)/bin/python services/local/run.py
 
+# -rfEs: the summary also names each skipped test with its reason (what the machine lacks).
 test: setup chromium wrk
-	PYTHONPATH=services/backend $(VENV)/bin/python -m pytest tests
+	PYTHONPATH=services/backend $(VENV)/bin/python -m pytest -rfEs tests
 
 # The venv with every locked package (the tests' lock), and nginx: what bench/ needs too.
 setup: $(TEST_INSTALLED) nginx
