@@ -41,5 +41,6 @@ def _mount(folder: Path, options: str) -> tuple[bool, str]:
                               capture_output=True, text=True, timeout=MOUNT_SECONDS, check=False)
     except FileNotFoundError:
         return False, "this machine has no mount(8) to mount a tmpfs with"
-    said = (done.stderr or done.stdout).strip() or f"exit status {done.returncode}"
+    # The first line only: util-linux adds a line pointing at dmesg.
+    said = ((done.stderr or done.stdout).strip() or f"exit status {done.returncode}").splitlines()[0]
     return done.returncode == 0, f"this machine does not let a test mount a tmpfs ({said})"
