@@ -1,28 +1,43 @@
 # imagehost: two commands, from a fresh Debian machine.
 #
-#   make run    venv + packages + nginx, then nginx and the workers on 127.0.0.1:8080 in the
-#               foreground (Ctrl-C stops both). Settings: .env, overridden by the
-#               environment (see .env.sample).
-#   make test   the same, plus Chromium for the browser tests, then pytest tests (all).
+#   make run    venv + the backend's locked packages + nginx, then nginx and the workers on
+#               127.0.0.1:8080 in the foreground (Ctrl-C stops both). Settings: .env,
+#               overridden by the environment (see .env.sample).
+#   make test   the same, plus the tests' locked packages and Chromium for the browser
+#               tests, then pytest tests (all).
+#   make lock   rewrites the locks (*/requirements.txt) from the ranges (*/requirements.in);
+#               LOCK_FLAGS=--upgrade moves every pin to the newest release in range,
+#               LOCK_FLAGS='--upgrade-package NAME' one of them.
 #
 # Missing system packages are installed with apt-get when running as root; otherwise the
 # command to run is printed and make stops.
 
 PYTHON ?= python3
 VENV := .venv
-REQUIREMENTS := services/backend/requirements.txt tests/requirements.txt
-# Touched after a successful pip install; pip runs again when a requirements file changes.
-INSTALLED := $(VENV)/.installed
+# The locks: exact versions with the hashes of every file of each release, made by
+# `make lock`. The tests' lock holds the backend's pins too.
+RUN_LOCK := services/backend/requirements.txt
+TEST_LOCK := tests/requirements.txt
+# Touched after a successful pip install; pip runs again when its lock changes.
+RUN_INSTALLED := $(VENV)/.installed-run
+TEST_INSTALLED := $(VENV)/.installed-test
+PIP_INSTALL := $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes
+# One resolution for every platform and Python from 3.11 on (the Docker image runs a newer
+# one), each release with all its hashes.
+LOCK_COMPILE := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command 'make lock' $(LOCK_FLAGS)
 
-.PHONY: run test bench setup nginx chromium wrk
+.PHONY: run test setup bench lock nginx chromium wrk
 
-run: setup
+run: $(RUN_INSTALLED) nginx
 	$(VENV)/bin/python services/local/run.py
 
+# -rfEs: the summary also names each skipped test with its reason (what the machine lacks).
 test: setup chromium wrk
-	PYTHONPATH=services/backend $(VENV)/bin/python -m pytest tests
+	PYTHONPATH=services/backend $(VENV)/bin/python -m pytest -rfEs tests
 
-setup: $(INSTALLED) nginx
+# The venv with every locked package (the tests' lock), and nginx: what bench/ needs too.
+setup: $(TEST_INSTALLED) nginx
 
 # apt_install PACKAGES, WHAT: install PACKAGES as root, else say how and fail.
 define apt_install
@@ -40,9 +55,19 @@ $(VENV)/bin/python:
 		{ $(call apt_install,python3 python3-venv,Python with its venv module); }
 	$(PYTHON) -m venv $(VENV)
 
-$(INSTALLED): $(VENV)/bin/python $(REQUIREMENTS)
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(addprefix -r ,$(REQUIREMENTS))
+$(RUN_INSTALLED): $(VENV)/bin/python $(RUN_LOCK)
+	$(PIP_INSTALL) -r $(RUN_LOCK)
 	touch $@
+
+$(TEST_INSTALLED): $(VENV)/bin/python $(TEST_LOCK)
+	$(PIP_INSTALL) -r $(TEST_LOCK)
+	touch $@
+
+# The backend's lock first: the tests' lock is held to its pins (-c), so both agree.
+lock: $(VENV)/bin/python
+	$(PIP_INSTALL) -r lock-tool.txt
+	$(LOCK_COMPILE) services/backend/requirements.in -o $(RUN_LOCK)
+	$(LOCK_COMPILE) -c $(RUN_LOCK) tests/requirements.in -o $(TEST_LOCK)
 
 # nginx, and envsubst (gettext-base) for services/nginx/render-config.sh.
 nginx:

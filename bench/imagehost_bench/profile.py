@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         say("nginx and wrk are needed (Debian: apt-get install nginx wrk)")
         return 2
     if not (perf_binary() or py_spy_binary()):
-        say("neither perf (Debian: linux-perf) nor py-spy (pip install py-spy) is installed")
+        say("neither perf (Debian: linux-perf) nor py-spy (make setup installs it) is installed")
         return 2
     folder = Path(tempfile.mkdtemp(prefix="imagehost-profile-"))
     try:

@@ -6,7 +6,7 @@ import base64
 import json
 
 from pictures import landscape
-from playwright.sync_api import Locator, Page
+from playwright.sync_api import Locator, Page, expect
 
 
 def picture(name: str, seed: int) -> dict:
@@ -68,6 +68,27 @@ def paste(page: Page, files: list[dict]) -> None:
         const transfer = ({_DATA_TRANSFER})(files);
         document.dispatchEvent(new ClipboardEvent('paste', {{ clipboardData: transfer, bubbles: true, cancelable: true }}));
     }}""", _as_transferable(files))
+
+
+def press_where_it_stands(button: Locator) -> None:
+    """Focus `button` without scrolling it into view and press Enter, as a screen reader
+    activates a control: for a button whose coming into view starts something by itself,
+    which a click's own scrolling would race. Fails (expect's timeout) if it never becomes
+    enabled."""
+    expect(button).to_be_enabled()
+    button.evaluate("(button) => button.focus({ preventScroll: true })")
+    expect(button).to_be_focused()
+    button.page.keyboard.press("Enter")
+
+
+def expect_every_image_loaded(page: Page) -> None:
+    """Wait until every <img> of the page has loaded (or failed: `complete` either way);
+    fails after expect's timeout. Polled from here, not with a string predicate for
+    page.wait_for_function: Playwright evaluates that with eval in the page whenever it is
+    not true at once, which the page's CSP (script-src 'self') rightly refuses."""
+    images = page.locator("img")
+    for index in range(images.count()):
+        expect(images.nth(index)).to_have_js_property("complete", True)
 
 
 def upload_row(page: Page, file_name: str) -> Locator:

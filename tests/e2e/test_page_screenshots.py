@@ -16,7 +16,7 @@ import struct
 import zlib
 from pathlib import Path
 
-from page_actions import a_file, choose_files, picture, upload_row
+from page_actions import a_file, choose_files, expect_every_image_loaded, picture, upload_row
 from pictures import landscape
 from playwright.sync_api import expect
 
@@ -75,7 +75,7 @@ def test_the_docs_screenshots_show_a_finished_a_refused_and_an_uploading_file(st
     page.get_by_placeholder("Admin token").fill(stack.admin_token)
     page.get_by_role("button", name="Show all images").click()
     expect(page.locator("#all-grid .card")).to_have_count(8)
-    page.wait_for_function("[...document.images].every((img) => img.complete)")
+    expect_every_image_loaded(page)
     screenshot(page, DOCS / "images.png")
 
 

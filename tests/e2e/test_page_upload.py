@@ -138,9 +138,14 @@ def test_at_most_three_uploads_run_at_once_and_the_rest_wait(page):
     page.goto("/#upload")
     choose_files(page, [picture(f"queued-{n}.png", 10 + n) for n in range(5)])
 
+    expect(page.locator(".upload[data-state=uploading]")).to_have_count(3)
+    # The three requests reach the route handler only while Playwright is called: wait here.
+    for _ in range(150):
+        if len(held) >= 3:
+            break
+        page.wait_for_timeout(100)
     page.wait_for_timeout(1000)  # time enough for a fourth request, were one sent
     assert len(held) == 3
-    expect(page.locator(".upload[data-state=uploading]")).to_have_count(3)
     expect(page.locator(".upload[data-state=queued]")).to_have_count(2)
     expect(page.locator(".upload[data-state=queued] .upload__status").first).to_have_text("Waiting…")
 

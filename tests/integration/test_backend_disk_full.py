@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-
 import pytest
 from imagehost.instance_lock import IMAGES_LOCK_NAME
 from support import images
 from support.backend import Backend
 from support.client import upload
+from support.tmpfs import tmpfs
 
 
 @pytest.fixture
 def small_images_dir(tmp_path):
-    """IMAGES_DIR on a 1 MiB tmpfs (needs root: CI runs as root)."""
-    if os.geteuid() != 0:
-        if os.environ.get("CI"):
-            pytest.fail("mounting a tmpfs needs root, and CI runs as root")
-        pytest.skip("mounting a tmpfs needs root")
-    mount_point = tmp_path / "root" / "images"
-    mount_point.mkdir(parents=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], check=True)
-    yield mount_point
-    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+    """IMAGES_DIR on a 1 MiB tmpfs (support.tmpfs: skipped where none can be mounted, but
+    not in CI)."""
+    with tmpfs(tmp_path / "root" / "images", "size=1m") as mount_point:
+        yield mount_point
 
 
 def test_a_full_disk_gives_507_leaves_nothing_and_recovers_without_a_restart(small_images_dir):
