@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from support.backend import free_port_block
 from support.client import request
-from support.stack import RENDER, let_nginx_workers_through, nginx_binary, require
+from support.stack import RENDER, frontend_copy, let_nginx_workers_through, nginx_binary, require
 
 
 def render(tmp_path: Path, **settings: str) -> Path:
     env = {"PATH": "/usr/bin:/bin", "IMAGES_DIR": str(tmp_path / "images"), "LOG_DIR": str(tmp_path / "logs"),
-           **settings}
+           "FRONTEND_DIR": str(frontend_copy(tmp_path)), **settings}
     subprocess.run(["sh", str(RENDER), "--local", str(tmp_path / "run")], env=env, check=True, capture_output=True)
     return tmp_path / "run"
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -283,9 +284,25 @@ def start_stack(root: Path, timeout: float = 30, **settings: str | None) -> Stac
         DATA_DIR=str(root / "data"),
         LOG_DIR=str(root / "logs"),
     )
+    if os.geteuid() == 0:
+        env["FRONTEND_DIR"] = str(frontend_copy(root))
     for name, value in settings.items():
         if value is None:
             env.pop(name, None)
         else:
             env[name] = str(value)
     return Stack(root, env).start(timeout)
+
+
+def frontend_copy(root: Path) -> Path:
+    """A copy of the page's files under `root`, for a stack started as root.
+
+    nginx's workers then run as www-data (render-config.sh), who may not pass through
+    the folders above this checkout (a clone under /root or in a 0700 temp folder); the
+    runner would rightly refuse to start. The tests' own folders are let through
+    (let_nginx_workers_through), so the page is served from there.
+    """
+    copy = Path(root) / "frontend"
+    if not copy.exists():
+        shutil.copytree(REPO / "services" / "frontend", copy)
+    return copy
