@@ -80,13 +80,27 @@ def test_rows_next_to_a_folder_of_other_images_stop_start_up_and_nothing_is_inde
 
 
 def test_an_empty_index_next_to_images_stops_start_up_instead_of_indexing_them_without_tokens(config):
-    for i in range(3):
+    for i in range(12):
         (config.images_dir / f"Found{i:011d}.png").write_bytes(images.png())
     with pytest.raises(ReconcileRefused) as refused:
         reconcile(config)
     message = str(refused.value)
-    assert "no row for any of the 3 images" in message and "DATA_DIR" in message
+    assert "no row for any of the 12 images" in message and "DATA_DIR" in message
     assert "python -m imagehost reconcile --index-files" in message
+    assert rows(config) == set()
+
+
+def test_a_crash_during_the_first_uploads_leaves_files_the_empty_index_then_indexes(config):
+    for i in range(3):
+        (config.images_dir / f"Found{i:011d}.png").write_bytes(images.png())
+    assert reconcile(config).files_indexed == 3
+    assert len(rows(config)) == 3
+
+
+def test_a_crash_while_deleting_the_only_image_leaves_a_row_that_start_up_drops(config):
+    names = add_images(config, 1)
+    remove_files(config, names)
+    assert reconcile(config).rows_removed == 1
     assert rows(config) == set()
 
 

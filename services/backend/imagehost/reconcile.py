@@ -7,8 +7,8 @@
 - temp files no live process holds are removed.
 
 What looks like the wrong folder is never repaired: rows next to an IMAGES_DIR that
-holds none of their files (a volume not mounted, a typo in the path), or images next to
-an index that has none of them (a DATA_DIR typo, a lost index). Then ReconcileRefused
+holds none of their files (a volume not mounted, a typo in the path), or more than a few
+images next to an index that has none of them (a DATA_DIR typo, a lost index). Then ReconcileRefused
 says what is wrong, nothing is changed, and the operator accepts the loss explicitly
 with `python -m imagehost reconcile --forget-missing` and/or `--index-files`.
 """
@@ -84,7 +84,11 @@ def _refusal(config: Config, in_index: set[str], on_disk: set[str], *, forget_mi
     images, index_path = f"IMAGES_DIR ({config.images_dir})", f"the index ({config.index_path})"
     shared = in_index & on_disk
     missing = in_index - on_disk
-    if in_index and not shared and not forget_missing:
+    # A crash explains a few strays (one interrupted delete, a few uploads cut off
+    # between file and row, even in an empty index); a whole folder's worth it does not.
+    too_many_missing = len(missing) > missing_allowed(len(in_index))
+    too_many_unknown = len(on_disk) > MAX_MISSING_DROPPED
+    if in_index and not shared and too_many_missing and not forget_missing:
         if not on_disk:
             return (f"{images} holds no images, but {index_path} lists {len(in_index)}: is the volume mounted, "
                     f"and is IMAGES_DIR right? Nothing was changed. If the images are really gone, "
@@ -93,12 +97,12 @@ def _refusal(config: Config, in_index: set[str], on_disk: set[str], *, forget_mi
                 f"is IMAGES_DIR or DATA_DIR another instance's folder? Nothing was changed. If the index's images "
                 f"are really gone and these are to be kept, {_command('--forget-missing --index-files')} drops "
                 f"the rows and indexes the files.")
-    if on_disk and not shared and not index_files:
+    if on_disk and not shared and too_many_unknown and not index_files:
         return (f"{index_path} has no row for any of the {len(on_disk)} images in {images}: is DATA_DIR right, "
                 f"or was the index lost? Indexed now, they would have no delete tokens and no original names "
                 f"(only the admin could delete them). Nothing was changed. To index them anyway, "
                 f"{_command('--index-files')}.")
-    if len(missing) > missing_allowed(len(in_index)) and not forget_missing:
+    if too_many_missing and not forget_missing:
         return (f"{len(missing)} of the {len(in_index)} images that {index_path} lists are missing from {images} "
                 f"(e.g. {_examples(missing)}); at most {missing_allowed(len(in_index))} are dropped without asking. "
                 f"Is IMAGES_DIR complete (a restore half done)? Nothing was changed. If those files are really "
