@@ -21,9 +21,14 @@
 set -eu
 
 me=imagehost-claim-folders
+# One spelling of a path (no doubled or trailing slash), so that find's paths under a
+# DIR compare equal to --keep however the variables were written ("/srv/logs/" + "/nginx").
+normal() {
+    printf '%s' "$1" | sed -e 's#//*#/#g' -e 's#\(.\)/$#\1#'
+}
 keep=
 if [ "${1:-}" = --keep ]; then
-    keep=${2:?usage: $0 [--keep PATH] OWNER DIR...}
+    keep=$(normal "${2:?usage: $0 [--keep PATH] OWNER DIR...}")
     shift 2
 fi
 owner=${1:?usage: $0 [--keep PATH] OWNER DIR...}
@@ -32,6 +37,7 @@ user=${owner%%:*}
 group=${owner#*:}
 
 for dir do
+    dir=$(normal "$dir")
     mkdir -p "$dir"
     find "$dir" -xdev \
         \( -path "$keep" -prune \) -o \

@@ -78,6 +78,17 @@ def test_nginx_logs_stay_nginxs(folders):
     assert owner(logs) == (APP, APP)
 
 
+def test_nginx_logs_stay_nginxs_when_LOG_DIR_is_written_with_a_trailing_slash(folders):
+    images, data, logs, _ = folders
+    (logs / "nginx").mkdir()
+    (logs / "nginx" / "access.log").write_text("GET / 200\n")
+    # As the entrypoint passes them: "$LOG_DIR/nginx" and "$LOG_DIR", with LOG_DIR=/x/logs/
+    subprocess.run(["sh", str(CLAIM), "--keep", f"{logs}//nginx", f"{APP}:{APP}", str(images), str(data), f"{logs}/"],
+                   check=True, capture_output=True, text=True, timeout=30)
+    assert owner(logs / "nginx" / "access.log") == (0, 0)
+    assert owner(logs) == (APP, APP)
+
+
 def test_missing_folders_are_created_for_the_app(tmp_path):
     require(os.geteuid() == 0, "needs root (chown)")
     images, data, logs = (tmp_path / "new" / name for name in ("images", "data", "logs"))
