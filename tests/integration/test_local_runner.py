@@ -17,6 +17,7 @@ from support.stack import (
     ADMIN_TOKEN,
     RUNNER,
     SETTINGS,
+    frontend_copy,
     let_nginx_workers_through,
     nginx_binary,
     require,
@@ -161,7 +162,7 @@ def test_a_folder_nginx_workers_cannot_pass_through_stops_the_runner_naming_it_a
     first = free_port_block(2)
     env.update(IMAGES_DIR=str(closed / "images"), DATA_DIR=str(tmp_path / "d"), LOG_DIR=str(tmp_path / "l"),
                HTTP_BIND="127.0.0.1", HTTP_PORT=str(first), BIND_HOST="127.0.0.1", WEB_SERVER_WORKERS="1",
-               WEB_SERVER_START_PORT=str(first + 1))
+               WEB_SERVER_START_PORT=str(first + 1), FRONTEND_DIR=str(frontend_copy(tmp_path)))
     result = subprocess.run([sys.executable, str(RUNNER), "--run-dir", str(tmp_path / "run")], check=False,
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2, result.stderr
