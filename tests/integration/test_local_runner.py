@@ -119,7 +119,7 @@ def test_nginx_failing_to_start_stops_the_backend_and_exits_1(tmp_path):
     with start_stack(tmp_path / "first") as first:
         env = dict(first.env)
         env.update(IMAGES_DIR=str(tmp_path / "i"), DATA_DIR=str(tmp_path / "d"), LOG_DIR=str(tmp_path / "l"),
-                   WEB_SERVER_START_PORT=str(first.worker_ports[-1] + 10))
+                   WEB_SERVER_START_PORT=str(free_port_block(len(first.worker_ports))))
         # Same HTTP_PORT as the running stack: nginx cannot bind it.
         result = subprocess.run([sys.executable, str(RUNNER), "--run-dir", str(tmp_path / "run")], check=False,
                                 cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
