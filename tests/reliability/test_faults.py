@@ -350,18 +350,21 @@ def test_requests_complete_while_the_supervisor_is_stopped_and_the_log_lines_the
     # fill the log channel's buffer within the batch.
     padding = "p" * 280
     deadline = 10.0  # generous: unblocked, the batch takes well under a second
+    pool = ThreadPoolExecutor(8)
     os.kill(supervisor, signal.SIGSTOP)
     try:
         started = time.monotonic()
-        with ThreadPoolExecutor(8) as pool:
-            gets = [pool.submit(stack.get, f"/api/health?{padding}{n}", timeout=deadline) for n in range(200)]
-            uploads = [pool.submit(send_upload, stack, images.png(extra=f"stopped {n}".encode()), f"stopped-{n}",
-                                   deadline) for n in range(20)]
-            done, late = wait(gets + uploads, timeout=deadline)
-            took = time.monotonic() - started
-            statuses = [f.result().status for f in gets if f in done] + [f.result().status for f in uploads if f in done]
+        gets = [pool.submit(stack.get, f"/api/health?{padding}{n}", timeout=deadline) for n in range(200)]
+        uploads = [pool.submit(send_upload, stack, images.png(extra=f"stopped {n}".encode()), f"stopped-{n}",
+                               deadline) for n in range(20)]
+        done, late = wait(gets + uploads, timeout=deadline)
+        took = time.monotonic() - started
+        statuses = [f.result().status for f in gets if f in done] + [f.result().status for f in uploads if f in done]
     finally:
+        # Resumed before the pool is shut down: were requests blocked on the log again,
+        # waiting for every one of them first would take minutes.
         os.kill(supervisor, signal.SIGCONT)
+        pool.shutdown(cancel_futures=True)
     tally.case(len(gets) + len(uploads))
     measure("requests answered while the supervisor was stopped", len(done))
     assert not late, f"{len(late)} requests waited on the stopped supervisor"
