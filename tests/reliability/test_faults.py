@@ -144,17 +144,16 @@ def test_a_worker_sigkilled_mid_upload_fails_only_its_own_requests_with_a_json_5
 
     # No half-written image: every file holds bytes a client sent whole. A request killed
     # between publishing its file and writing its row leaves a whole file without a row,
-    # and a killed request's temp file stays in .tmp; both are for the next start-up.
+    # for the next start-up; a killed request's temp file goes when its worker is reaped.
+    wait_until(lambda: not temp_files(stack), timeout=10, message="the killed workers' temp files are removed")
     found = leftovers(stack)
     assert found.rows_without_files == set() and found.damaged_files == set()
     for name in image_files(stack):
         assert sha256((stack.images_dir / name).read_bytes()) in load.digests
     # (A kill between the hard link and the temp name's unlink leaves both, for one request.)
-    assert len(found.files_without_rows) <= len(failed) and len(found.temp_files) <= len(failed)
+    assert len(found.files_without_rows) <= len(failed) and not found.temp_files
     measure("whole files without a row after SIGKILL (indexed at the next start)", len(found.files_without_rows))
-    measure("temp files of SIGKILLed requests (removed at the next start)", len(found.temp_files))
-    last_kill_wall_clock = time.time() - (time.monotonic() - windows[-1][1])
-    assert all(path.stat().st_mtime <= last_kill_wall_clock + 0.1 for path in temp_files(stack))
+    measure("temp files of SIGKILLed requests left once their workers restarted (must be 0)", len(found.temp_files))
     assert max(restart_times) < 1.0, restart_times
 
     # The next start-up's reconcile puts the rest in order.
