@@ -41,7 +41,7 @@ from typing import Self
 
 import pytest
 
-from .backend import REPO, free_port_block
+from .backend import REPO, environment_without_settings, free_port_block
 from .client import Reply, bearer, request, upload
 from .images import file_form
 
@@ -56,14 +56,6 @@ TEST_DEFAULTS = {
     "UPLOAD_RATE_BURST": "1000",
     "LOG_LEVEL": "INFO",
     "SHUTDOWN_TIMEOUT": "5",
-}
-# Every variable the runner, nginx's config or the backend reads: none is inherited.
-SETTINGS = {
-    "WEB_SERVER_WORKERS", "WEB_SERVER_START_PORT", "BIND_HOST", "IMAGES_DIR", "DATA_DIR",
-    "LOG_DIR", "MAX_UPLOAD_BYTES", "MAX_IMAGE_PIXELS", "PUBLIC_BASE_URL", "UPLOAD_TOKEN",
-    "ALLOWED_ORIGINS", "ADMIN_TOKEN", "GALLERY_PUBLIC", "LOG_LEVEL", "LOG_MAX_BYTES", "LOG_BACKUPS",
-    "SHUTDOWN_TIMEOUT", "HTTP_PORT", "HTTP_BIND", "UPLOAD_RATE_LIMIT", "UPLOAD_RATE_BURST",
-    "UPSTREAM_HOST", "FRONTEND_DIR",
 }
 
 
@@ -271,7 +263,7 @@ def start_stack(root: Path, timeout: float = 30, **settings: str | None) -> Stac
     `root` beforehand, applies (HTTP_PORT and the three folders must stay set).
     """
     root = Path(root).resolve()
-    env = {k: v for k, v in os.environ.items() if k not in SETTINGS}
+    env = environment_without_settings()
     env.update(TEST_DEFAULTS)
     workers = int(settings.get("WEB_SERVER_WORKERS") or env["WEB_SERVER_WORKERS"])
     first = free_port_block(workers + 1)
