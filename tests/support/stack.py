@@ -24,7 +24,6 @@ workers; it is safe to call twice.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -36,9 +35,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Self
 
+import local_runner
 import pytest
 
 from .backend import REPO, environment_without_settings, free_port_block
@@ -63,19 +62,10 @@ class StackError(Exception):
     """The stack did not start; the message has the end of the runner's output."""
 
 
-def _load_runner() -> ModuleType:
-    """services/local/run.py as a module (it is a script, not in a package)."""
-    spec = importlib.util.spec_from_file_location("imagehost_local_run", RUNNER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 # The runner's own helpers, so tests and the bench find nginx and tie children to their
 # parent exactly as `make run` does.
-runner = _load_runner()
-nginx_binary = runner.find_nginx
-die_with_parent = runner.die_with_parent
+nginx_binary = local_runner.find_nginx
+die_with_parent = local_runner.die_with_parent
 
 
 def require(condition: bool, reason: str) -> None:
