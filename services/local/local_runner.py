@@ -50,7 +50,7 @@ from dotenv import dotenv_values
 from imagehost.config import ConfigError, default_of, load_config
 
 HEALTH_WAIT_SECONDS = 30
-FIRST_WORKER_PORT = 8001
+FIRST_WORKER_PORT = int(default_of("WEB_SERVER_START_PORT"))
 PR_SET_PDEATHSIG = 1
 
 
