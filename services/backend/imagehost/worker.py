@@ -341,4 +341,3 @@ def _hang_up_reading(connection: socket.socket) -> None:
         connection.shutdown(socket.SHUT_RD)
     except OSError:
         pass
-
