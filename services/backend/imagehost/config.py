@@ -188,6 +188,7 @@ def default_of(name: str) -> str | None:
 def _default(name: str) -> Any:
     """The Config field default: setting `name`'s default, parsed."""
     setting = _BY_NAME[name]
+    assert setting.parse is not None and setting.default is not None, f"{name} is not the backend's"
     return setting.parse(name, setting.default)
 
 
@@ -247,7 +248,7 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.Pat
 
     fields = {}
     for setting in SETTINGS:
-        if setting.read_by_backend and setting.name in values:
+        if setting.field is not None and setting.parse is not None and setting.name in values:
             fields[setting.field] = setting.parse(setting.name, values[setting.name])
     config = Config(**fields)
     config = replace(
