@@ -34,7 +34,7 @@ run: $(RUN_INSTALLED) nginx
 
 # -rfEs: the summary also names each skipped test with its reason (what the machine lacks).
 test: setup chromium wrk
-	PYTHONPATH=services/backend $(VENV)/bin/python -m pytest -rfEs tests
+	$(VENV)/bin/python -m pytest -rfEs tests
 
 # The venv with every locked package (the tests' lock), and nginx: what bench/ needs too.
 setup: $(TEST_INSTALLED) nginx

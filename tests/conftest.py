@@ -13,14 +13,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
-
-# The backend package, for the unit tests, however pytest is started.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services" / "backend"))
 
 from support.stack import Stack, nginx_binary, require, start_stack
 

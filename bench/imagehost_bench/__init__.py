@@ -10,13 +10,12 @@ machine     /proc: the machine's description, CPU time and peak RSS of processes
 floor       the storage floor: an upload's durable steps alone, no HTTP
 report      medians, ratios, targets, Markdown tables
 profile     bench/profile: perf and py-spy while one scenario's load runs
+
+It imports the backend (imagehost), the local runner (local_runner) and the tests'
+helpers (support), which start the stack: bench/run and bench/profile put them on
+PYTHONPATH, as pytest's settings in pyproject.toml do for the tests.
 """
 
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-# The backend (imagehost) and the tests' helpers (support), which start the stack.
-for _path in (REPO / "tests", REPO / "services" / "backend"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))

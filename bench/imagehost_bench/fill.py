@@ -16,10 +16,11 @@ import sqlite3
 from pathlib import Path
 
 from imagehost.index import migrate, utc_now
+from imagehost.validation import JPEG
 from support import images
 
 # 16 characters then the number: a valid image name (docs/api.md), apart from uploads'.
-NAME_FORMAT = "bench{:011d}.jpg"
+NAME_FORMAT = "bench{:011d}" + JPEG.extension
 BATCH = 10_000
 
 
@@ -46,8 +47,8 @@ def fill_to(index_path: Path, total: int, images_dir: Path | None = None) -> int
             db.execute("BEGIN IMMEDIATE")
             db.executemany(
                 "INSERT INTO images (name, type, size, width, height, sha256, original_name, created_at,"
-                " delete_token_hash) VALUES (?, 'image/jpeg', ?, 4, 3, ?, '', ?, NULL)",
-                ((name, len(data), digest, created_at) for name in names),
+                " delete_token_hash) VALUES (?, ?, ?, 4, 3, ?, '', ?, NULL)",
+                ((name, JPEG.mime, len(data), digest, created_at) for name in names),
             )
             db.execute("COMMIT")
         return wanted

@@ -9,11 +9,11 @@
 #                                    -> RUN_DIR/imagehost.conf, plus RUN_DIR/nginx.conf, a
 #                                    main file that keeps pid and temp files in RUN_DIR
 #
-# Reads (defaults in brackets; .env.sample says what each one is):
-#   WEB_SERVER_WORKERS [2], WEB_SERVER_START_PORT [8001], UPSTREAM_HOST [127.0.0.1],
-#   HTTP_BIND [127.0.0.1], HTTP_PORT [8080], IMAGES_DIR [./images], LOG_DIR [./logs],
-#   FRONTEND_DIR [services/frontend beside this script's folder],
-#   MAX_UPLOAD_BYTES [5242880], UPLOAD_RATE_LIMIT [2r/s], UPLOAD_RATE_BURST [20]
+# Reads the settings marked `nginx=True` in the backend's registry (config.SETTINGS,
+# which says what each one is), with the same defaults: this script runs in the nginx
+# image without Python, so it keeps its own copy of them in the assignments below,
+# checked against the registry by tests/unit/test_settings_registry.py. FRONTEND_DIR's
+# default is services/frontend beside this script's folder.
 #
 # Only the template's own variables are substituted (envsubst with a list), so nginx's
 # $host, $request_id and the like survive, as in the official image's template hook.
@@ -81,8 +81,8 @@ echo "$UPSTREAM_HOST" | grep -Eq '^[A-Za-z0-9.:-]+$' ||
 echo "$HTTP_BIND" | grep -Eq '^[A-Za-z0-9.:-]+$' ||
     die "HTTP_BIND must be an address such as 127.0.0.1 or 0.0.0.0, got '$HTTP_BIND'"
 
-IMAGES_DIR=$(absolute IMAGES_DIR "${IMAGES_DIR:-images}")
-LOG_DIR=$(absolute LOG_DIR "${LOG_DIR:-logs}")
+IMAGES_DIR=$(absolute IMAGES_DIR "${IMAGES_DIR:-./images}")
+LOG_DIR=$(absolute LOG_DIR "${LOG_DIR:-./logs}")
 FRONTEND_DIR=$(absolute FRONTEND_DIR "${FRONTEND_DIR:-$(dirname "$here")/frontend}")
 
 # IPv6 addresses need brackets in listen and server.

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 from support import images
-from support.backend import free_port_block
+from support.backend import environment_without_settings, free_port_block
 from support.stack import (
     ADMIN_TOKEN,
     RUNNER,
-    SETTINGS,
     frontend_copy,
     let_nginx_workers_through,
     nginx_binary,
@@ -104,7 +103,7 @@ def test_environment_overrides_dotenv_and_dotenv_fills_the_rest(tmp_path):
     ("WEB_SERVER_WORKERS", "0"),
 ])
 def test_unusable_setting_exits_2_naming_the_variable_before_starting_anything(tmp_path, variable, value):
-    env = {k: v for k, v in os.environ.items() if k not in SETTINGS}
+    env = environment_without_settings()
     env.update(IMAGES_DIR=str(tmp_path / "i"), DATA_DIR=str(tmp_path / "d"), LOG_DIR=str(tmp_path / "l"),
                HTTP_PORT="1", WEB_SERVER_START_PORT="2")
     env[variable] = value
@@ -158,7 +157,7 @@ def test_a_folder_nginx_workers_cannot_pass_through_stops_the_runner_naming_it_a
     let_nginx_workers_through(tmp_path)
     closed = tmp_path / "private"
     closed.mkdir(mode=0o700)
-    env = {k: v for k, v in os.environ.items() if k not in SETTINGS}
+    env = environment_without_settings()
     first = free_port_block(2)
     env.update(IMAGES_DIR=str(closed / "images"), DATA_DIR=str(tmp_path / "d"), LOG_DIR=str(tmp_path / "l"),
                HTTP_BIND="127.0.0.1", HTTP_PORT=str(first), BIND_HOST="127.0.0.1", WEB_SERVER_WORKERS="1",

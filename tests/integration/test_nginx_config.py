@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from imagehost.config import Config
+from imagehost.validation import ACCEPTED_TYPES, IMAGE_STEM
 from support.stack import RENDER, nginx_binary, require
 
 TEMPLATE = RENDER.parent / "templates" / "imagehost.conf.template"
@@ -51,6 +52,27 @@ def test_template_uses_only_variables_the_script_substitutes():
     substituted = set(re.findall(r"\$\{(\w+)\}", RENDER.read_text().split("variables='")[1].split("'")[0]))
     body = "\n".join(line for line in TEMPLATE.read_text().splitlines() if not line.startswith("#"))
     assert set(re.findall(r"\$\{(\w+)\}", body)) == substituted
+
+
+def image_location() -> tuple[str, str, dict[str, str]]:
+    """The template's image location: (name stem pattern, extensions pattern, its types block as mime -> extension)."""
+    found = re.search(r'location ~ "\^/images/\(\?<imagehost_name>(.+?)\\\.\(\?:([^)]+)\)\)\$" \{(.*?)\n    \}',
+                      TEMPLATE.read_text(), re.DOTALL)
+    assert found, "no image location in the template"
+    stem, extensions, body = found.groups()
+    types_block = re.search(r"types \{([^}]*)\}", body).group(1)
+    return stem, extensions, dict(re.findall(r"(\S+) (\S+);", types_block))
+
+
+def test_nginx_serves_the_names_of_exactly_the_accepted_image_types():
+    stem, extensions, _ = image_location()
+    assert stem == IMAGE_STEM
+    assert set(extensions.split("|")) == {image_type.extension[1:] for image_type in ACCEPTED_TYPES}
+
+
+def test_nginx_serves_each_accepted_image_type_with_its_content_type():
+    _, _, types = image_location()
+    assert types == {image_type.mime: image_type.extension[1:] for image_type in ACCEPTED_TYPES}
 
 
 @pytest.mark.parametrize("workers, start_port, expected", [

@@ -21,7 +21,6 @@ import re
 import socket
 import sqlite3
 import struct
-import sys
 import threading
 import time
 import zlib
@@ -31,13 +30,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, settings
 from imagehost.instance_lock import IMAGES_LOCK_NAME
 from support import images
-from support.backend import BACKEND_SRC
 from support.client import request, upload
-
-# The backend's own modules (routes, error codes) are read by the document tests;
-# `make test` sets PYTHONPATH to this already.
-if str(BACKEND_SRC) not in sys.path:
-    sys.path.append(str(BACKEND_SRC))
 
 FULL = os.environ.get("RELIABILITY_FULL", "") == "1"
 LOAD_SETTINGS = {"UPLOAD_RATE_LIMIT": "10000r/s", "UPLOAD_RATE_BURST": "100000"}

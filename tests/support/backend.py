@@ -1,7 +1,8 @@
 """Start the real backend (`python -m imagehost`: supervisor + workers) for tests.
 
 Each instance lives in its own directory (images/, data/, logs/) on free loopback
-ports, with no `.env` in its working directory, so only the given settings apply.
+ports, with no `.env` in its working directory and none of the caller's settings
+(a developer's UPLOAD_TOKEN or GALLERY_PUBLIC), so only the given settings apply.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Self
+
+from imagehost.config import SETTING_NAMES
 
 from .client import request
 
@@ -43,6 +46,12 @@ def free_port_block(count: int, low: int = 20000, high: int = 40000) -> int:
     raise RuntimeError("no block of free ports found")
 
 
+def environment_without_settings() -> dict[str, str]:
+    """The process environment minus every variable imagehost reads (config.SETTINGS):
+    a test's processes inherit PATH and the like, never a developer's settings."""
+    return {name: value for name, value in os.environ.items() if name not in SETTING_NAMES}
+
+
 class Backend:
     """One supervisor process and its workers."""
 
@@ -54,7 +63,7 @@ class Backend:
         self.log_dir = self.root / "logs"
         self.start_port = free_port_block(workers)
         self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("WEB_SERVER_", "IMAGES_", "DATA_", "LOG_"))},
+            **environment_without_settings(),
             "PYTHONPATH": str(BACKEND_SRC),
             "WEB_SERVER_WORKERS": str(workers),
             "WEB_SERVER_START_PORT": str(self.start_port),

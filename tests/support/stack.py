@@ -24,7 +24,6 @@ workers; it is safe to call twice.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -36,12 +35,12 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Self
 
+import local_runner
 import pytest
 
-from .backend import REPO, free_port_block
+from .backend import REPO, environment_without_settings, free_port_block
 from .client import Reply, bearer, request, upload
 from .images import file_form
 
@@ -57,33 +56,16 @@ TEST_DEFAULTS = {
     "LOG_LEVEL": "INFO",
     "SHUTDOWN_TIMEOUT": "5",
 }
-# Every variable the runner, nginx's config or the backend reads: none is inherited.
-SETTINGS = {
-    "WEB_SERVER_WORKERS", "WEB_SERVER_START_PORT", "BIND_HOST", "IMAGES_DIR", "DATA_DIR",
-    "LOG_DIR", "MAX_UPLOAD_BYTES", "MAX_IMAGE_PIXELS", "PUBLIC_BASE_URL", "UPLOAD_TOKEN",
-    "ALLOWED_ORIGINS", "ADMIN_TOKEN", "GALLERY_PUBLIC", "LOG_LEVEL", "LOG_MAX_BYTES", "LOG_BACKUPS",
-    "SHUTDOWN_TIMEOUT", "HTTP_PORT", "HTTP_BIND", "UPLOAD_RATE_LIMIT", "UPLOAD_RATE_BURST",
-    "UPSTREAM_HOST", "FRONTEND_DIR",
-}
 
 
 class StackError(Exception):
     """The stack did not start; the message has the end of the runner's output."""
 
 
-def _load_runner() -> ModuleType:
-    """services/local/run.py as a module (it is a script, not in a package)."""
-    spec = importlib.util.spec_from_file_location("imagehost_local_run", RUNNER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 # The runner's own helpers, so tests and the bench find nginx and tie children to their
 # parent exactly as `make run` does.
-runner = _load_runner()
-nginx_binary = runner.find_nginx
-die_with_parent = runner.die_with_parent
+nginx_binary = local_runner.find_nginx
+die_with_parent = local_runner.die_with_parent
 
 
 def require(condition: bool, reason: str) -> None:
@@ -271,7 +253,7 @@ def start_stack(root: Path, timeout: float = 30, **settings: str | None) -> Stac
     `root` beforehand, applies (HTTP_PORT and the three folders must stay set).
     """
     root = Path(root).resolve()
-    env = {k: v for k, v in os.environ.items() if k not in SETTINGS}
+    env = environment_without_settings()
     env.update(TEST_DEFAULTS)
     workers = int(settings.get("WEB_SERVER_WORKERS") or env["WEB_SERVER_WORKERS"])
     first = free_port_block(workers + 1)

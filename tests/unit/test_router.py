@@ -3,7 +3,10 @@
 import pytest
 from imagehost import handlers
 from imagehost.errors import MethodNotAllowed, NotFound
-from imagehost.routes import router
+from imagehost.router import Router
+from imagehost.routes import ROUTES
+
+router = Router(ROUTES)
 
 
 @pytest.mark.parametrize(

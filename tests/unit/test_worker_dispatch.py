@@ -15,10 +15,13 @@ from loguru import logger
 
 
 class FakeServer:
+    """What RequestHandler asks of its server: the app, the router, connection tracking."""
+
     stopping = False
 
-    def __init__(self):
+    def __init__(self, routes: tuple[Route, ...]):
         self.app = type("App", (), {"worker_id": 0, "config": Config()})()
+        self.router = Router(routes)
 
     def track(self, handler):
         pass
@@ -27,13 +30,12 @@ class FakeServer:
         pass
 
 
-def exchange(raw_request: bytes, routes: tuple[Route, ...], monkeypatch) -> bytes:
-    monkeypatch.setattr(worker, "router", Router(routes))
+def exchange(raw_request: bytes, routes: tuple[Route, ...]) -> bytes:
     client, server_end = socket.socketpair()
     with client, server_end:
         client.sendall(raw_request)
         client.shutdown(socket.SHUT_WR)
-        worker.RequestHandler(server_end, ("127.0.0.1", 1), FakeServer())
+        worker.RequestHandler(server_end, ("127.0.0.1", 1), FakeServer(routes))
         server_end.shutdown(socket.SHUT_WR)
         chunks = []
         while chunk := client.recv(65536):
@@ -49,11 +51,11 @@ def log_lines():
     logger.remove(sink)
 
 
-def test_an_unexpected_exception_is_a_generic_500_with_the_traceback_only_in_the_log(monkeypatch, log_lines):
+def test_an_unexpected_exception_is_a_generic_500_with_the_traceback_only_in_the_log(log_lines):
     def broken(request, app):
         raise RuntimeError("secret detail at /srv/data/index.sqlite3")
 
-    answer = exchange(b"GET /boom HTTP/1.1\r\nHost: x\r\n\r\n", (Route("GET", "/boom", broken),), monkeypatch)
+    answer = exchange(b"GET /boom HTTP/1.1\r\nHost: x\r\n\r\n", (Route("GET", "/boom", broken),))
     assert answer.startswith(b"HTTP/1.1 500")
     assert b'"code":"internal"' in answer
     assert b"secret" not in answer and b"Traceback" not in answer and b"/srv" not in answer
@@ -61,37 +63,37 @@ def test_an_unexpected_exception_is_a_generic_500_with_the_traceback_only_in_the
     assert "Traceback" in logged and "secret detail" in logged
 
 
-def test_an_app_error_becomes_its_json_body_and_headers(monkeypatch):
+def test_an_app_error_becomes_its_json_body_and_headers():
     def missing(request, app):
         raise NotFound("No such thing.")
 
-    answer = exchange(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n", (Route("GET", "/x", missing),), monkeypatch)
+    answer = exchange(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n", (Route("GET", "/x", missing),))
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 404")
     assert b"Content-Type: application/json" in head
     assert body == b'{"error":{"code":"not_found","message":"No such thing."}}'
 
 
-def test_a_request_id_from_nginx_is_echoed_and_a_hostile_one_replaced(monkeypatch):
+def test_a_request_id_from_nginx_is_echoed_and_a_hostile_one_replaced():
     def ok(request, app):
         return Response(200, b"{}", "application/json")
 
     routes = (Route("GET", "/ok", ok),)
-    answer = exchange(b"GET /ok HTTP/1.1\r\nHost: x\r\nX-Request-ID: abc123\r\n\r\n", routes, monkeypatch)
+    answer = exchange(b"GET /ok HTTP/1.1\r\nHost: x\r\nX-Request-ID: abc123\r\n\r\n", routes)
     assert b"X-Request-ID: abc123\r\n" in answer
-    answer = exchange(b"GET /ok HTTP/1.1\r\nHost: x\r\nX-Request-ID: a b<c>\r\n\r\n", routes, monkeypatch)
+    answer = exchange(b"GET /ok HTTP/1.1\r\nHost: x\r\nX-Request-ID: a b<c>\r\n\r\n", routes)
     assert b"X-Request-ID: a b<c>" not in answer and b"X-Request-ID: " in answer
 
 
 @pytest.mark.parametrize(
     "content_length", [b"abc", b"-1", b"1, 2", b"\xd9\xa3", b"9" * 19, b"9" * 5000]
 )
-def test_a_content_length_that_is_not_one_plausible_whole_number_is_a_400(monkeypatch, content_length):
+def test_a_content_length_that_is_not_one_plausible_whole_number_is_a_400(content_length):
     def ok(request, app):
         return Response(200, b"{}", "application/json")
 
     raw = b"POST /ok HTTP/1.1\r\nHost: x\r\nContent-Length: " + content_length + b"\r\n\r\n"
-    answer = exchange(raw, (Route("POST", "/ok", ok),), monkeypatch)
+    answer = exchange(raw, (Route("POST", "/ok", ok),))
     assert answer.startswith(b"HTTP/1.1 400") and b'"bad_request"' in answer
 
 
@@ -129,7 +131,7 @@ def responses(data: bytes) -> list[tuple[int, bytes]]:
     return found
 
 
-def converse(raw: bytes, monkeypatch, max_upload_bytes: int = 5 * 1024 * 1024) -> tuple[list[tuple[int, bytes]], list]:
+def converse(raw: bytes, max_upload_bytes: int = 5 * 1024 * 1024) -> tuple[list[tuple[int, bytes]], list]:
     """Send `raw` on one connection to a worker's handler; (its responses, the victim's calls)."""
     victims = []
 
@@ -148,8 +150,7 @@ def converse(raw: bytes, monkeypatch, max_upload_bytes: int = 5 * 1024 * 1024) -
 
     routes = (Route("GET", "/ok", ok), Route("POST", "/refuse", refuse_unread), Route("POST", "/boom", break_unread),
               Route("DELETE", "/victim", victim))
-    monkeypatch.setattr(worker, "router", Router(routes))
-    server = FakeServer()
+    server = FakeServer(routes)
     server.app.config = Config(max_upload_bytes=max_upload_bytes)
     client, server_end = socket.socketpair()
     with client, server_end:
@@ -193,8 +194,8 @@ def _send_and_half_close(client: socket.socket, raw: bytes) -> None:
     pytest.param(_with_body(b"POST /ok HTTP/1.1\r\nHost: x\r\nBad header\r\n\r\n"), 400, id="malformed header"),
     pytest.param(_with_body(b"POST /ok HTTP/1.1 extra\r\nHost: x\r\n\r\n"), 400, id="malformed request line"),
 ])
-def test_a_body_left_unread_by_the_answer_is_never_run_as_the_next_request(monkeypatch, raw, first_status):
-    answers, victims = converse(raw + LEGITIMATE, monkeypatch)
+def test_a_body_left_unread_by_the_answer_is_never_run_as_the_next_request(raw, first_status):
+    answers, victims = converse(raw + LEGITIMATE)
     assert victims == []
     assert answers[0][0] == first_status
     final = [head for status, head in answers if status >= 200]
@@ -205,19 +206,18 @@ def test_a_body_left_unread_by_the_answer_is_never_run_as_the_next_request(monke
         assert b"Connection: close" in final[0]
 
 
-def test_a_refused_body_within_nginx_limit_is_drained_and_the_connection_kept(monkeypatch):
+def test_a_refused_body_within_nginx_limit_is_drained_and_the_connection_kept():
     body = SMUGGLED + b"x" * (5 * 1024 * 1024)
-    answers, victims = converse(_with_body(b"POST /unknown HTTP/1.1\r\nHost: x\r\n\r\n", body) + LEGITIMATE,
-                                monkeypatch)
+    answers, victims = converse(_with_body(b"POST /unknown HTTP/1.1\r\nHost: x\r\n\r\n", body) + LEGITIMATE)
     assert victims == []
     assert [status for status, _ in answers] == [404, 200]
     assert b"X-Request-ID: legitimate" in answers[1][1].split(b"\r\n")
 
 
-def test_a_refused_body_beyond_nginx_limit_closes_the_connection_unread(monkeypatch):
+def test_a_refused_body_beyond_nginx_limit_closes_the_connection_unread():
     body = b"x" * (1024 + 64 * 1024 + 1) + SMUGGLED
     answers, victims = converse(_with_body(b"POST /unknown HTTP/1.1\r\nHost: x\r\n\r\n", body) + LEGITIMATE,
-                                monkeypatch, max_upload_bytes=1024)
+                                max_upload_bytes=1024)
     assert victims == []
     assert [status for status, _ in answers] == [404]
     assert b"Connection: close" in answers[0][1]

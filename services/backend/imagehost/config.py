@@ -1,8 +1,15 @@
-"""Settings: one frozen dataclass, built and validated once at start-up.
+"""Settings: the one list of them (SETTINGS), and one frozen dataclass built and
+validated from it once at start-up.
 
 Values come from the process environment, falling back to a `.env` file, falling back
-to the defaults below. Nothing else in the package reads `os.environ`: the `Config` is
-passed to whoever needs it. `.env.sample` documents every variable.
+to the defaults in SETTINGS. Nothing else in the package reads `os.environ`: the `Config`
+is passed to whoever needs it.
+
+SETTINGS is the registry of every variable imagehost reads, the backend's and nginx's
+alike: its default, who reads it, what it means. The copies that cannot import it
+(.env.sample, README's table, render-config.sh, which runs in the nginx image without
+Python, and docker-compose.yml) are checked against it by
+tests/unit/test_settings_registry.py; the test helpers take the list from here.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from dotenv import dotenv_values
 
@@ -27,48 +35,6 @@ MULTIPART_ENVELOPE_BYTES = 64 * 1024
 
 class ConfigError(ValueError):
     """A setting has a value the service cannot use; the message names the variable."""
-
-
-@dataclass(frozen=True)
-class Config:
-    workers: int = 2
-    start_port: int = 8001
-    bind_host: str = "127.0.0.1"
-    images_dir: Path = Path("images")
-    data_dir: Path = Path("data")
-    log_dir: Path = Path("logs")
-    max_upload_bytes: int = 5 * MIB
-    max_image_pixels: int = 50_000_000
-    public_base_url: str = ""
-    allowed_origins: frozenset[str] = frozenset()
-    upload_token: str = ""
-    admin_token: str = ""
-    gallery_public: bool = False
-    log_level: str = "INFO"
-    log_max_bytes: int = 10 * MIB
-    log_backups: int = 5
-    shutdown_timeout: float = 10.0
-
-    @cached_property
-    def tmp_dir(self) -> Path:
-        """Where uploads stream to: inside IMAGES_DIR so the final rename is atomic."""
-        return self.images_dir / ".tmp"
-
-    @property
-    def max_body_bytes(self) -> int:
-        """The largest request body nginx passes to a worker (its client_max_body_size)."""
-        return self.max_upload_bytes + MULTIPART_ENVELOPE_BYTES
-
-    @property
-    def index_path(self) -> Path:
-        return self.data_dir / "index.sqlite3"
-
-    @property
-    def log_file(self) -> Path:
-        return self.log_dir / "app.log"
-
-    def port_of(self, worker_id: int) -> int:
-        return self.start_port + worker_id
 
 
 def _integer(low: int, high: int) -> Callable[[str, str], int]:
@@ -106,7 +72,7 @@ def _boolean(name: str, raw: str) -> bool:
 def _path(name: str, raw: str) -> Path:
     if not raw.strip():
         raise ConfigError(f"{name} must be a directory path, got an empty value")
-    return Path(raw.strip()).resolve()
+    return Path(raw.strip())
 
 
 def _host(name: str, raw: str) -> str:
@@ -151,26 +117,123 @@ def _log_level(name: str, raw: str) -> str:
     return value
 
 
-# variable -> (Config field, parser). The one list of what the backend reads.
-_VARIABLES: dict[str, tuple[str, Callable[[str, str], object]]] = {
-    "WEB_SERVER_WORKERS": ("workers", _integer(1, 64)),
-    "WEB_SERVER_START_PORT": ("start_port", _integer(1, 65535)),
-    "BIND_HOST": ("bind_host", _host),
-    "IMAGES_DIR": ("images_dir", _path),
-    "DATA_DIR": ("data_dir", _path),
-    "LOG_DIR": ("log_dir", _path),
-    "MAX_UPLOAD_BYTES": ("max_upload_bytes", _integer(1, 1024 * MIB)),
-    "MAX_IMAGE_PIXELS": ("max_image_pixels", _integer(1, 10**12)),
-    "PUBLIC_BASE_URL": ("public_base_url", _base_url),
-    "ALLOWED_ORIGINS": ("allowed_origins", _origins),
-    "UPLOAD_TOKEN": ("upload_token", _token),
-    "ADMIN_TOKEN": ("admin_token", _token),
-    "GALLERY_PUBLIC": ("gallery_public", _boolean),
-    "LOG_LEVEL": ("log_level", _log_level),
-    "LOG_MAX_BYTES": ("log_max_bytes", _integer(4096, 1024 * MIB)),
-    "LOG_BACKUPS": ("log_backups", _integer(0, 1000)),
-    "SHUTDOWN_TIMEOUT": ("shutdown_timeout", _seconds),
-}
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable imagehost reads.
+
+    `default` is the value as written in .env (None: worked out where it is read, such as
+    FRONTEND_DIR). `field` and `parse` are the backend's Config field and its parser;
+    None when only nginx's config (render-config.sh) or the runner reads the variable.
+    `nginx`: render-config.sh reads it too. `internal`: set by the runner or the nginx
+    image, not by a person, so .env.sample and README do not list it.
+    """
+
+    name: str
+    default: str | None
+    description: str
+    field: str | None = None
+    parse: Callable[[str, str], object] | None = None
+    nginx: bool = False
+    internal: bool = False
+
+    @property
+    def read_by_backend(self) -> bool:
+        return self.field is not None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("HTTP_BIND", "127.0.0.1", "the address nginx listens on", nginx=True),
+    Setting("HTTP_PORT", "8080", "nginx's port", nginx=True),
+    Setting("WEB_SERVER_WORKERS", "2", "Python worker processes", "workers", _integer(1, 64), nginx=True),
+    Setting("WEB_SERVER_START_PORT", "8001", "worker i listens on this port + i", "start_port",
+            _integer(1, 65535), nginx=True),
+    Setting("BIND_HOST", "127.0.0.1", "the workers' address", "bind_host", _host),
+    Setting("IMAGES_DIR", "./images", "the image files, served by nginx as they are", "images_dir", _path,
+            nginx=True),
+    Setting("DATA_DIR", "./data", "the SQLite index; not inside IMAGES_DIR", "data_dir", _path),
+    Setting("LOG_DIR", "./logs", "app.log and nginx's logs", "log_dir", _path, nginx=True),
+    Setting("MAX_UPLOAD_BYTES", "5242880", "largest file; nginx's body limit is derived from it",
+            "max_upload_bytes", _integer(1, 1024 * MIB), nginx=True),
+    Setting("MAX_IMAGE_PIXELS", "50000000", "largest width x height (a GIF's canvas)", "max_image_pixels",
+            _integer(1, 10**12)),
+    Setting("UPLOAD_RATE_LIMIT", "2r/s", "uploads per client address, enforced by nginx", nginx=True),
+    Setting("UPLOAD_RATE_BURST", "20", "uploads allowed above the rate", nginx=True),
+    Setting("UPLOAD_TOKEN", "", "empty: anyone may upload; else the Bearer token uploads need", "upload_token",
+            _token),
+    Setting("ADMIN_TOKEN", "", "empty: no admin; else the token that lists and deletes any image",
+            "admin_token", _token),
+    Setting("GALLERY_PUBLIC", "false", "true: anyone may list the images", "gallery_public", _boolean),
+    Setting("PUBLIC_BASE_URL", "", "the address people use, for the URLs in answers", "public_base_url",
+            _base_url),
+    Setting("ALLOWED_ORIGINS", "", "other sites whose pages may upload here", "allowed_origins", _origins),
+    Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR", "log_level", _log_level),
+    Setting("LOG_MAX_BYTES", "10485760", "app.log is rotated at this size", "log_max_bytes",
+            _integer(4096, 1024 * MIB)),
+    Setting("LOG_BACKUPS", "5", "rotated files kept", "log_backups", _integer(0, 1000)),
+    Setting("SHUTDOWN_TIMEOUT", "10", "seconds a stopping worker waits for requests in flight",
+            "shutdown_timeout", _seconds),
+    Setting("UPSTREAM_HOST", "127.0.0.1", "where nginx reaches the workers (the runner: from BIND_HOST)",
+            nginx=True, internal=True),
+    Setting("FRONTEND_DIR", None, "the page's files (default: services/frontend)", nginx=True, internal=True),
+)
+SETTING_NAMES = frozenset(setting.name for setting in SETTINGS)
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+def default_of(name: str) -> str | None:
+    """The default of setting `name` as written in .env; KeyError for an unknown name."""
+    return _BY_NAME[name].default
+
+
+def _default(name: str) -> Any:
+    """The Config field default: setting `name`'s default, parsed."""
+    setting = _BY_NAME[name]
+    assert setting.parse is not None and setting.default is not None, f"{name} is not the backend's"
+    return setting.parse(name, setting.default)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting the backend reads, parsed; the defaults are SETTINGS's."""
+
+    workers: int = _default("WEB_SERVER_WORKERS")
+    start_port: int = _default("WEB_SERVER_START_PORT")
+    bind_host: str = _default("BIND_HOST")
+    images_dir: Path = _default("IMAGES_DIR")
+    data_dir: Path = _default("DATA_DIR")
+    log_dir: Path = _default("LOG_DIR")
+    max_upload_bytes: int = _default("MAX_UPLOAD_BYTES")
+    max_image_pixels: int = _default("MAX_IMAGE_PIXELS")
+    public_base_url: str = _default("PUBLIC_BASE_URL")
+    allowed_origins: frozenset[str] = _default("ALLOWED_ORIGINS")
+    upload_token: str = _default("UPLOAD_TOKEN")
+    admin_token: str = _default("ADMIN_TOKEN")
+    gallery_public: bool = _default("GALLERY_PUBLIC")
+    log_level: str = _default("LOG_LEVEL")
+    log_max_bytes: int = _default("LOG_MAX_BYTES")
+    log_backups: int = _default("LOG_BACKUPS")
+    shutdown_timeout: float = _default("SHUTDOWN_TIMEOUT")
+
+    @cached_property
+    def tmp_dir(self) -> Path:
+        """Where uploads stream to: inside IMAGES_DIR so the final rename is atomic."""
+        return self.images_dir / ".tmp"
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The largest request body nginx passes to a worker (its client_max_body_size)."""
+        return self.max_upload_bytes + MULTIPART_ENVELOPE_BYTES
+
+    @property
+    def index_path(self) -> Path:
+        return self.data_dir / "index.sqlite3"
+
+    @property
+    def log_file(self) -> Path:
+        return self.log_dir / "app.log"
+
+    def port_of(self, worker_id: int) -> int:
+        return self.start_port + worker_id
 
 
 def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.PathLike | None = ".env") -> Config:
@@ -184,9 +247,9 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.Pat
     values.update(os.environ if environ is None else environ)
 
     fields = {}
-    for variable, (field, parse) in _VARIABLES.items():
-        if variable in values:
-            fields[field] = parse(variable, values[variable])
+    for setting in SETTINGS:
+        if setting.field is not None and setting.parse is not None and setting.name in values:
+            fields[setting.field] = setting.parse(setting.name, values[setting.name])
     config = Config(**fields)
     config = replace(
         config,

@@ -1,10 +1,11 @@
 """The route table: every URL the backend answers, in one place.
 
-nginx serves `/images/<name>` files and the page itself; these are the rest.
+nginx serves `/images/<name>` files and the page itself; these are the rest. Each worker
+process builds its `Router` from this table (worker_process.run).
 """
 
 from . import handlers
-from .router import Route, Router
+from .router import Route
 
 ROUTES = (
     Route("POST", "/upload", handlers.upload),
@@ -15,5 +16,3 @@ ROUTES = (
     Route("GET", "/api/limits", handlers.limits),
     Route("GET", "/api/health", handlers.health),
 )
-
-router = Router(ROUTES)

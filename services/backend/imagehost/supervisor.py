@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from loguru import logger
 
-from . import index, logs, storage, worker
+from . import index, logs, storage, worker_process
 from .config import Config
 from .instance_lock import InstanceLocked, lock_folders
 from .reconcile import ReconcileRefused, reconcile
@@ -205,7 +205,7 @@ class Supervisor:
             code = 1
             try:
                 self._become_worker(slot)
-                code = worker.run(slot.worker_id, slot.listener, self.config, self._log_sender)
+                code = worker_process.run(slot.worker_id, slot.listener, self.config, self._log_sender)
             except BaseException:  # noqa: BLE001 (the child must reach os._exit, whatever happened)
                 traceback.print_exc()
             finally:
@@ -252,7 +252,7 @@ class Supervisor:
         if self.stopping:
             logger.info("worker {} exited ({})", slot.worker_id, how)
             return
-        if code == worker.EXIT_BOOT_ERROR:
+        if code == worker_process.EXIT_BOOT_ERROR:
             state = index.file_state(self.config.index_path, self._index_identity)
             why = f": {index.describe_file_state(state, self.config.index_path)}" if state != "ok" else ""
             self.halt_reason = f"worker {slot.worker_id} could not start{why} (see the lines above)"

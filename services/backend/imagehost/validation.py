@@ -4,8 +4,12 @@ The type is decided by the file's first bytes only, never by its name or declare
 Content-Type. Width and height come from the format's own headers (PNG IHDR, every GIF
 image descriptor, JPEG SOFn) so that no decoder ever runs on an upload: a pixel bomb is
 refused by arithmetic. Every walk over a file's structure is bounded in steps by the
-file's size and reads in bulk, so hostile bytes cost no more than ordinary ones. The
-allowed types are defined here, once; `/api/limits` publishes them.
+file's size and reads in bulk, so hostile bytes cost no more than ordinary ones.
+
+The accepted types are one table, ACCEPTED_TYPES: detection, the names images are
+stored under and `/api/limits` are derived from it. nginx's image location cannot be
+(no Python in its image): tests/integration/test_nginx_config.py checks it against the
+table. Adding a type is a row here, its dimension reader, and what that test names.
 """
 
 from __future__ import annotations
@@ -15,33 +19,37 @@ import os
 import re
 import struct
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO, NamedTuple
 
 
 @dataclass(frozen=True)
 class ImageType:
+    """One accepted type: its Content-Type, the extension of the names it is stored
+    under, the bytes a file of it starts with (any of `magic`), and the reader of its
+    dimensions (raises NotAnImage)."""
+
     mime: str
     extension: str
+    magic: tuple[bytes, ...]
+    read_dimensions: Callable[[bytes | mmap.mmap], Dimensions] = field(compare=False, repr=False)
 
+    @property
+    def name(self) -> str:
+        """"PNG", "JPEG", "GIF": the subtype, as people write it."""
+        return self.mime.partition("/")[2].upper()
 
-JPEG = ImageType("image/jpeg", ".jpg")
-PNG = ImageType("image/png", ".png")
-GIF = ImageType("image/gif", ".gif")
-ACCEPTED_TYPES = (PNG, JPEG, GIF)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# Enough leading bytes to tell every accepted type apart.
-MAGIC_LENGTH = 8
-
-IMAGE_NAME = re.compile(r"[A-Za-z0-9_-]{12,}\.(jpg|png|gif)")
+# The stem of a stored image's name (storage makes them); the extension is its type's.
+IMAGE_STEM = r"[A-Za-z0-9_-]{12,}"
 MAX_ORIGINAL_NAME = 255
 
 
 class NotAnImage(ValueError):
-    """The bytes are not a well-formed PNG, JPEG or GIF header."""
+    """The bytes are not a well-formed header of an accepted type."""
 
 
 class Dimensions(NamedTuple):
@@ -74,19 +82,12 @@ class ImageInfo:
 
 def detect_type(head: bytes) -> ImageType | None:
     """The accepted type whose magic bytes `head` starts with, or None."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return JPEG
-    if head.startswith(PNG_SIGNATURE):
-        return PNG
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return GIF
-    return None
+    return next((image_type for image_type in ACCEPTED_TYPES if head.startswith(image_type.magic)), None)
 
 
 def could_still_be_image(head: bytes) -> bool:
     """False once `head` (the first bytes seen so far) can no longer start an image."""
-    prefixes = (b"\xff\xd8\xff", PNG_SIGNATURE, b"GIF87a", b"GIF89a")
-    return any(p.startswith(head[: len(p)]) for p in prefixes)
+    return any(prefix.startswith(head[: len(prefix)]) for prefix in _MAGIC_PREFIXES)
 
 
 def read_image_info(f: BinaryIO) -> ImageInfo:
@@ -99,8 +100,8 @@ def read_image_info(f: BinaryIO) -> ImageInfo:
     with _contents(f) as data:
         image_type = detect_type(data[:MAGIC_LENGTH])
         if image_type is None:
-            raise NotAnImage("not PNG, JPEG or GIF")
-        size = _DIMENSION_READERS[image_type](data)
+            raise NotAnImage(f"not {_TYPE_NAMES}")
+        size = image_type.read_dimensions(data)
     if size.width <= 0 or size.height <= 0:
         raise NotAnImage("zero width or height")
     return ImageInfo(image_type, *size)
@@ -264,7 +265,19 @@ def _jpeg_dimensions(data) -> Dimensions:
     raise NotAnImage("JPEG without a frame header")
 
 
-_DIMENSION_READERS = {PNG: _png_dimensions, GIF: _gif_dimensions, JPEG: _jpeg_dimensions}
+# --- The accepted types: the one table ---------------------------------------------------
+
+PNG = ImageType("image/png", ".png", (PNG_SIGNATURE,), _png_dimensions)
+JPEG = ImageType("image/jpeg", ".jpg", (b"\xff\xd8\xff",), _jpeg_dimensions)
+GIF = ImageType("image/gif", ".gif", (b"GIF87a", b"GIF89a"), _gif_dimensions)
+# In the order /api/limits lists them.
+ACCEPTED_TYPES = (PNG, JPEG, GIF)
+
+_MAGIC_PREFIXES = tuple(prefix for image_type in ACCEPTED_TYPES for prefix in image_type.magic)
+# Enough leading bytes to tell every accepted type apart.
+MAGIC_LENGTH = max(map(len, _MAGIC_PREFIXES))
+_TYPE_NAMES = ", ".join(t.name for t in ACCEPTED_TYPES[:-1]) + " or " + ACCEPTED_TYPES[-1].name
+IMAGE_NAME = re.compile(IMAGE_STEM + r"\.(" + "|".join(re.escape(t.extension[1:]) for t in ACCEPTED_TYPES) + ")")
 
 
 def is_image_name(name: str) -> bool:

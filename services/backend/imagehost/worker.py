@@ -1,4 +1,6 @@
-"""One worker process: an http.server on a listening socket inherited from the supervisor.
+"""The HTTP adapter: http.server's request handler and a server on a listening socket
+inherited from the supervisor. The only code that reads from or writes to a client's
+socket; the worker process around it is worker_process.py.
 
 Why threaded: workers speak HTTP/1.1 with keep-alive, and nginx keeps idle upstream
 connections open. A single-threaded http.server serves one connection until the client
@@ -7,15 +9,13 @@ worker. `ThreadingHTTPServer` gives each connection a thread; the work per reque
 short (streaming to disk releases the GIL) and nginx buffers slow clients, so threads
 stay few.
 
-Graceful stop: stop accepting, close idle keep-alive connections, let requests in
-flight finish (at most SHUTDOWN_TIMEOUT), then exit 0.
+Graceful stop (WorkerServer.stop): stop accepting, close idle keep-alive connections,
+let requests in flight finish.
 """
 
 from __future__ import annotations
 
-import os
 import select
-import signal
 import socket
 import threading
 import time
@@ -25,8 +25,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from loguru import logger
 
-from . import logs
-from .config import Config
 from .errors import (
     AppError,
     BadRequest,
@@ -37,13 +35,9 @@ from .errors import (
 )
 from .handlers import App
 from .headers import HeaderError, read_headers
-from .index import Index, IndexFileError
-from .routes import router
+from .router import Router
 from .web import ClientGone, Request, RequestBody, Response, error_response
 
-# A worker that fails before serving exits with this, and the supervisor halts instead
-# of restarting it in a loop (gunicorn's WORKER_BOOT_ERROR).
-EXIT_BOOT_ERROR = 3
 # On a graceful stop, how long a keep-alive connection must have been idle before it is
 # closed (see _is_quiet).
 IDLE_BEFORE_HANG_UP = 0.5
@@ -131,7 +125,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         body: RequestBody | None = None
         try:
             body = self._framed_body()
-            handler, params = router.match(self.command, path)
+            handler, params = self.server.router.match(self.command, path)
             request = Request(self.command, path, query, self.headers, body, request_id)
             response = handler(request, self.server.app, **params)
         except AppError as error:
@@ -251,7 +245,7 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def _method_error(self) -> AppError:
         try:
-            router.match("", self.path.partition("?")[0])
+            self.server.router.match("", self.path.partition("?")[0])
         except AppError as error:
             if isinstance(error, (MethodNotAllowed, NotFound)):
                 return error
@@ -272,15 +266,20 @@ class RequestHandler(BaseHTTPRequestHandler):
 
 
 class WorkerServer(ThreadingHTTPServer):
-    """http.server on an already-listening socket, tracking its connections for a graceful stop."""
+    """http.server on an already-listening socket, tracking its connections for a graceful stop.
+
+    Requests are routed by `router` and handled with `app`; both are given, so a test
+    serves a route table of its own.
+    """
 
     daemon_threads = True
 
-    def __init__(self, listener: socket.socket, app: App):
+    def __init__(self, listener: socket.socket, app: App, router: Router):
         super().__init__(listener.getsockname()[:2], RequestHandler, bind_and_activate=False)
         self.socket.close()
         self.socket = listener
         self.app = app
+        self.router = router
         self.stopping = False
         self._connections: set[RequestHandler] = set()
         self._changed = threading.Condition()
@@ -342,36 +341,3 @@ def _hang_up_reading(connection: socket.socket) -> None:
         connection.shutdown(socket.SHUT_RD)
     except OSError:
         pass
-
-
-def run(worker_id: int, listener: socket.socket, config: Config, log_sender: socket.socket) -> int:
-    """Serve on `listener` until SIGTERM/SIGINT or the supervisor's death; returns the exit code."""
-    logs.setup_worker_logging(log_sender, worker_id, config.log_level)
-    stop_requested = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
-    supervisor_pid = os.getppid()
-    try:
-        index = Index(config.index_path)
-        server = WorkerServer(listener, App(config, index, worker_id))
-    except IndexFileError as exc:  # the message says it all; no traceback needed
-        logger.error("worker {} could not start: {}", worker_id, exc)
-        return EXIT_BOOT_ERROR
-    except Exception:  # noqa: BLE001 (a worker that cannot boot halts the supervisor)
-        logger.exception("worker {} could not start", worker_id)
-        return EXIT_BOOT_ERROR
-
-    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="serve")
-    serving.start()
-    logger.info("worker {} (pid {}) serving on {}:{}", worker_id, os.getpid(), *listener.getsockname()[:2])
-    while not stop_requested.wait(0.5):
-        if os.getppid() != supervisor_pid:
-            logger.warning("worker {}: the supervisor is gone; stopping", worker_id)
-            break
-    finished = server.stop(config.shutdown_timeout)
-    serving.join()
-    index.close()
-    if finished:
-        logger.info("worker {} stopped", worker_id)
-    else:
-        logger.warning("worker {} stopped with requests still running after {}s", worker_id, config.shutdown_timeout)
-    return 0
