@@ -37,14 +37,15 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from dotenv import dotenv_values
+
 REPO = Path(__file__).resolve().parents[2]
 BACKEND = REPO / "services" / "backend"
 RENDER = REPO / "services" / "nginx" / "render-config.sh"
 FRONTEND = REPO / "services" / "frontend"
 
 sys.path.insert(0, str(BACKEND))
-from dotenv import dotenv_values
-from imagehost.config import ConfigError, load_config
+from imagehost.config import ConfigError, load_config  # noqa: E402 (once the backend's folder is on sys.path)
 
 HEALTH_WAIT_SECONDS = 30
 FIRST_WORKER_PORT = 8001
@@ -126,7 +127,8 @@ def find_nginx() -> str | None:
 
 
 def render(env: dict[str, str], run_dir: Path) -> None:
-    result = subprocess.run(["sh", str(RENDER), "--local", str(run_dir)], check=False, env=env, capture_output=True, text=True)
+    result = subprocess.run(["sh", str(RENDER), "--local", str(run_dir)],
+                            check=False, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise SettingError(result.stderr.strip() or f"{RENDER} failed with status {result.returncode}")
 

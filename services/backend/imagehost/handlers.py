@@ -134,7 +134,8 @@ def delete_image(request: Request, app: App, name: str) -> Response:
     _require_valid_name(name)
     token = auth.bearer_token(request.header("Authorization"))
     if token is None:
-        raise Unauthorized("Deleting needs the image's delete token or the admin token: 'Authorization: Bearer <token>'.")
+        raise Unauthorized(
+            "Deleting needs the image's delete token or the admin token: 'Authorization: Bearer <token>'.")
     record = _find(app, name)
     if not (auth.is_admin(token, app.config.admin_token) or auth.matches_hash(token, record.delete_token_hash)):
         raise Forbidden("That token is neither this image's delete token nor the admin token.")

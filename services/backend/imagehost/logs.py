@@ -61,7 +61,7 @@ def open_log_file(config: Config, previous: int | None = None) -> int:
 
 def setup_worker_logging(sender: socket.socket, worker_id: int, level: str) -> None:
     """Route this process's log lines to the supervisor through `sender`."""
-    global _worker_sink
+    global _worker_sink  # noqa: PLW0603 (one sink per process, read by lines_dropped)
     logger.remove()
     logger.configure(extra={"process": f"worker-{worker_id}"})
     _worker_sink = _DatagramSink(sender)

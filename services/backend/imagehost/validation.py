@@ -189,10 +189,8 @@ def _gif_dimensions(data) -> Dimensions:
             right, bottom = left + frame_width, top + frame_height
             if not frames:
                 width, height = max(width, right), max(height, bottom)
-            if right > canvas_width:
-                canvas_width = right
-            if bottom > canvas_height:
-                canvas_height = bottom
+            canvas_width = max(canvas_width, right)
+            canvas_height = max(canvas_height, bottom)
             frames += 1
             pos += 11 + _gif_color_table_length(packed)  # descriptor, table, LZW code size
         elif introducer == _GIF_EXTENSION:
