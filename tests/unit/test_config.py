@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from imagehost.config import ConfigError, load_config
+from imagehost.config import _VARIABLES, ConfigError, load_config
 
 
 def config_of(**environ):
@@ -19,8 +19,6 @@ def test_defaults_match_the_documented_values():
 
 
 def test_every_documented_variable_appears_in_env_sample():
-    from imagehost.config import _VARIABLES
-
     sample = (Path(__file__).resolve().parents[2] / ".env.sample").read_text()
     missing = [name for name in _VARIABLES if f"{name}=" not in sample]
     assert missing == []
