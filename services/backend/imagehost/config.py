@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from dotenv import dotenv_values
 
@@ -173,7 +174,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str, str], object]]] = {
 }
 
 
-def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.PathLike | None = ".env") -> Config:
+def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.PathLike[str] | None = ".env") -> Config:
     """Build the Config from `environ` (default: the process environment) over `env_file`.
 
     Raises ConfigError naming the first variable whose value is unusable.
@@ -183,7 +184,7 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.Pat
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     values.update(os.environ if environ is None else environ)
 
-    fields = {}
+    fields: dict[str, Any] = {}  # each parser returns its field's type
     for variable, (field, parse) in _VARIABLES.items():
         if variable in values:
             fields[field] = parse(variable, values[variable])

@@ -59,12 +59,12 @@ class TempUpload:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         # Unlinked before the close: while the name exists, its lock is held.
         _unlink_quietly(self.path)
         self.close()
 
-    def write(self, data) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data)
         self._sha256.update(view)
         self.size += len(view)

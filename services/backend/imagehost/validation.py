@@ -123,7 +123,7 @@ def _contents(f: BinaryIO) -> Iterator[bytes | mmap.mmap]:
         yield data
 
 
-def _png_dimensions(data) -> Dimensions:
+def _png_dimensions(data: bytes | mmap.mmap) -> Dimensions:
     # Signature, then the first chunk must be IHDR: length 13, width, height (big-endian).
     if len(data) < 24 or data[12:16] != b"IHDR":
         raise NotAnImage("PNG without IHDR")
@@ -151,7 +151,7 @@ _GIF_MIN_BLOCKS = 4096
 _GIF_MIN_SUB_BLOCKS = 8192
 
 
-def _gif_dimensions(data) -> Dimensions:
+def _gif_dimensions(data: bytes | mmap.mmap) -> Dimensions:
     """The size browsers show and the canvas every frame needs, from a walk over all
     the blocks.
 
@@ -229,7 +229,7 @@ _JPEG_MAX_SEGMENTS = 4096
 _JPEG_FILL = re.compile(rb"\xff+")
 
 
-def _jpeg_dimensions(data) -> Dimensions:
+def _jpeg_dimensions(data: bytes | mmap.mmap) -> Dimensions:
     """Walk the marker segments to the first SOFn (ITU T.81, B.1.1)."""
     if data[:2] != b"\xff\xd8":
         raise NotAnImage("JPEG without SOI")
