@@ -73,7 +73,7 @@ class GroupCommit(Generic[Item, Result]):
             # The others get a copy: one exception raised in many threads would collect
             # all their frames in one traceback, and log each request's with the others'.
             raise _copy_of(entry.error) from None
-        return entry.result  # type: ignore[return-value]
+        return entry.result  # type: ignore[return-value]  # done without an error: the flush set it
 
     def _flush_batch(self, batch: list[_Entry[Item, Result]]) -> None:
         results: list[Result | Failed] = []
