@@ -28,7 +28,8 @@ def test_the_changelogs_newest_section_is_the_version_in_pyproject():
     versions = changelog_versions()
     assert versions, "CHANGELOG.md has no '## [Unreleased] (X.Y.Z)' or '## [X.Y.Z] - YYYY-MM-DD' section"
     assert versions[0] == project_version(), (
-        f"CHANGELOG.md's newest section is {versions[0]}, pyproject.toml says {project_version()}")
+        f"CHANGELOG.md's newest section is {versions[0]}, pyproject.toml says {project_version()}"
+    )
 
 
 def test_the_changelogs_versions_go_from_newest_to_oldest():
