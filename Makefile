@@ -5,6 +5,8 @@
 #               overridden by the environment (see .env.sample).
 #   make test   the same, plus the tests' locked packages and Chromium for the browser
 #               tests, then pytest tests (all).
+#   make lint   ruff (lint, and the format check) and mypy, with their settings in
+#               pyproject.toml; fails on any finding.
 #   make lock   rewrites the locks (*/requirements.txt) from the ranges (*/requirements.in);
 #               LOCK_FLAGS=--upgrade moves every pin to the newest release in range,
 #               LOCK_FLAGS='--upgrade-package NAME' one of them.
@@ -27,7 +29,7 @@ PIP_INSTALL := $(VENV)/bin/python -m pip install --quiet --disable-pip-version-c
 LOCK_COMPILE := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 \
 	--generate-hashes --custom-compile-command 'make lock' $(LOCK_FLAGS)
 
-.PHONY: run test setup bench lock nginx chromium wrk
+.PHONY: run test lint setup bench lock nginx chromium wrk
 
 run: $(RUN_INSTALLED) nginx
 	$(VENV)/bin/python services/local/run.py
@@ -35,6 +37,16 @@ run: $(RUN_INSTALLED) nginx
 # -rfEs: the summary also names each skipped test with its reason (what the machine lacks).
 test: setup chromium wrk
 	$(VENV)/bin/python -m pytest -rfEs tests
+
+# ruff and mypy come with the tests' lock; what they check and how is in pyproject.toml.
+# All three run, so one report shows every kind of finding; any finding fails the target.
+lint: $(TEST_INSTALLED)
+	@status=0; \
+	$(VENV)/bin/ruff check . || status=1; \
+	$(VENV)/bin/ruff format --check --output-format concise . || \
+		{ status=1; echo "make lint: '$(VENV)/bin/ruff format --diff' shows the changes, '$(VENV)/bin/ruff format' makes them"; }; \
+	$(VENV)/bin/mypy || status=1; \
+	exit $$status
 
 # The venv with every locked package (the tests' lock), and nginx: what bench/ needs too.
 setup: $(TEST_INSTALLED) nginx

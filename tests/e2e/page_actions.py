@@ -58,7 +58,8 @@ def drop(page: Page, on: str = "#dropzone") -> None:
     """Drop what start_dragging() is dragging onto the element `on`."""
     page.evaluate("""(on) => {
         const target = document.querySelector(on);
-        target.dispatchEvent(new DragEvent('drop', { bubbles: true, cancelable: true, dataTransfer: window.__dragged }));
+        target.dispatchEvent(
+            new DragEvent('drop', { bubbles: true, cancelable: true, dataTransfer: window.__dragged }));
     }""", on)
 
 
@@ -66,7 +67,8 @@ def paste(page: Page, files: list[dict]) -> None:
     """Paste `files` as Ctrl+V would after copying an image (a ClipboardEvent with files)."""
     page.evaluate(f"""(files) => {{
         const transfer = ({_DATA_TRANSFER})(files);
-        document.dispatchEvent(new ClipboardEvent('paste', {{ clipboardData: transfer, bubbles: true, cancelable: true }}));
+        document.dispatchEvent(
+            new ClipboardEvent('paste', {{ clipboardData: transfer, bubbles: true, cancelable: true }}));
     }}""", _as_transferable(files))
 
 

@@ -28,7 +28,7 @@ PALETTES = [
 
 
 def _mix(a: tuple[int, int, int], b: tuple[int, int, int], t: float) -> tuple[int, int, int]:
-    return tuple(round(x + (y - x) * t) for x, y in zip(a, b))
+    return tuple(round(x + (y - x) * t) for x, y in zip(a, b, strict=True))
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -39,7 +39,8 @@ def encode_png(width: int, height: int, rows: list[bytes]) -> bytes:
     """An 8-bit RGB PNG from `height` rows of `width` * 3 bytes."""
     raw = b"".join(b"\x00" + row for row in rows)
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw, 9)) + _chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw, 9))
+            + _chunk(b"IEND", b""))
 
 
 def landscape(seed: int, width: int = 240, height: int = 160) -> bytes:

@@ -115,7 +115,8 @@ def test_a_refused_delete_puts_the_card_back_with_the_servers_message(page, stac
 def test_an_image_deleted_elsewhere_shows_as_gone_and_can_be_removed_from_the_list(page, stack):
     upload_in_page(page, "vanished.png", "staying.png", seed=43)
     vanished = next(upload for upload in stored_uploads(page) if upload["original_name"] == "vanished.png")
-    assert stack.request("DELETE", f"/api/images/{vanished['name']}", headers=bearer(vanished["delete_token"])).status == 204
+    deleted = stack.request("DELETE", f"/api/images/{vanished['name']}", headers=bearer(vanished["delete_token"]))
+    assert deleted.status == 204
     page.goto("/#images")
 
     gone = card(page, "vanished.png")
@@ -135,7 +136,8 @@ def test_an_image_deleted_elsewhere_shows_as_gone_even_when_its_thumbnail_is_cac
     thumbnail = card(page, "cached.png").get_by_role("img", name="cached.png")
     expect(thumbnail).to_have_js_property("complete", True)
     [cached] = stored_uploads(page)
-    assert stack.request("DELETE", f"/api/images/{cached['name']}", headers=bearer(cached["delete_token"])).status == 204
+    deleted = stack.request("DELETE", f"/api/images/{cached['name']}", headers=bearer(cached["delete_token"]))
+    assert deleted.status == 204
 
     page.goto("/#upload")
     page.reload()  # a new page: the thumbnail now comes from the browser's cache

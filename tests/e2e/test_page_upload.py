@@ -45,7 +45,8 @@ def test_the_upload_response_is_kept_in_local_storage(page, stack):
     expect(upload_row(page, "kept.png").get_by_text("Uploaded")).to_be_visible()
 
     [stored] = stored_uploads(page)
-    assert set(stored) == {"name", "url", "delete_token", "size", "width", "height", "created_at", "original_name", "type"}
+    assert set(stored) == {
+        "name", "url", "delete_token", "size", "width", "height", "created_at", "original_name", "type"}
     assert stored["original_name"] == "kept.png"
     assert stored["type"] == "image/png"
     assert (stored["width"], stored["height"]) == (240, 160)
@@ -163,8 +164,8 @@ def test_a_server_error_offers_retry_and_the_retry_succeeds(page):
             route.continue_()
             return
         answered.append(route.request.url)
-        route.fulfill(status=503, content_type="application/json",
-                      body=json.dumps({"error": {"code": "unavailable", "message": "The service is busy. Try again in a moment."}}))
+        busy = {"error": {"code": "unavailable", "message": "The service is busy. Try again in a moment."}}
+        route.fulfill(status=503, content_type="application/json", body=json.dumps(busy))
 
     page.route("**/upload", fail_once)
     page.goto("/#upload")
@@ -182,7 +183,8 @@ def test_a_network_failure_offers_retry(page):
     choose_files(page, [picture("offline.png", 21)])
 
     row = upload_row(page, "offline.png")
-    expect(row.locator(".upload__status")).to_have_text("Could not reach the server. Check your connection and try again.")
+    expect(row.locator(".upload__status")).to_have_text(
+        "Could not reach the server. Check your connection and try again.")
     expect(row.get_by_role("button", name="Retry the upload of offline.png")).to_be_visible()
 
 

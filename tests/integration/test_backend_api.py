@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import socket
 import sqlite3
 
@@ -106,8 +107,6 @@ def test_a_malformed_request_line_gets_a_json_400(backend):
 
 
 def test_keep_alive_connections_carry_several_requests(backend):
-    import http.client
-
     connection = http.client.HTTPConnection("127.0.0.1", backend.start_port, timeout=5)
     for _ in range(3):
         connection.request("GET", "/api/limits")
@@ -308,8 +307,6 @@ def test_a_polyglot_is_stored_as_the_image_type_its_magic_bytes_say(backend):
 
 
 def test_a_refused_upload_on_a_keep_alive_connection_still_answers_the_next_request(backend):
-    import http.client
-
     connection = http.client.HTTPConnection("127.0.0.1", backend.start_port, timeout=10)
     body, content_type = form(images.png_of_size(6 * 1024 * 1024))
     connection.request("POST", "/upload", body, {"Content-Type": content_type})

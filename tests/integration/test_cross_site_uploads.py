@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from support import images
 from support.images import file_form
+from support.stack import nginx_binary, require, start_stack
 
 FRIEND = "https://friend.example"
 UPLOAD_TOKEN = "cross-site-upload-token-0123"
@@ -14,8 +15,6 @@ UPLOAD_TOKEN = "cross-site-upload-token-0123"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    from support.stack import nginx_binary, require, start_stack
-
     require(nginx_binary() is not None, "nginx is not installed (make test installs it)")
     with start_stack(tmp_path_factory.mktemp("stack"), ALLOWED_ORIGINS=f"{FRIEND}, https://other.example") as running:
         yield running

@@ -33,8 +33,8 @@ def test_rendered_config_passes_nginx_t(tmp_path):
     require(nginx_binary() is not None, "nginx is not installed (make test installs it)")
     rendered(tmp_path)
     run = tmp_path / "run"
-    result = subprocess.run([nginx_binary(), "-t", "-p", str(run), "-c", str(run / "nginx.conf"), "-e", "stderr"], check=False,
-                            capture_output=True, text=True)
+    result = subprocess.run([nginx_binary(), "-t", "-p", str(run), "-c", str(run / "nginx.conf"), "-e", "stderr"],
+                            check=False, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
 

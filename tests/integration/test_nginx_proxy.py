@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import time
 import uuid
 
@@ -115,8 +116,6 @@ def test_dot_segments_behind_encoded_slashes_are_404_too(stack, raw_path):
     ],
 )
 def test_nginx_refusals_use_the_json_error_shape(stack, raw_request, status):
-    import socket
-
     with socket.create_connection(("127.0.0.1", stack.http_port), timeout=5) as s:
         s.sendall(raw_request)
         answer = b""

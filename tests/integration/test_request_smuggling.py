@@ -178,7 +178,7 @@ def read_final_response(connection: socket.socket, seconds: float = 10) -> tuple
     data = b""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        head, separator, rest = data.partition(b"\r\n\r\n")
+        _, separator, rest = data.partition(b"\r\n\r\n")
         if separator:
             status, headers, body = split_response(data)
             if 100 <= status < 200:

@@ -358,7 +358,7 @@ def test_requests_complete_while_the_supervisor_is_stopped_and_the_log_lines_the
                                deadline) for n in range(20)]
         done, late = wait(gets + uploads, timeout=deadline)
         took = time.monotonic() - started
-        statuses = [f.result().status for f in gets if f in done] + [f.result().status for f in uploads if f in done]
+        statuses = [f.result().status for f in gets + uploads if f in done]
     finally:
         # Resumed before the pool is shut down: were requests blocked on the log again,
         # waiting for every one of them first would take minutes.

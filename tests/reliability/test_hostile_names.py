@@ -108,7 +108,8 @@ def planted(stack):
         assert reply.status == 201, reply.body
         baits[reply.json()["name"]] = (data, reply.json()["delete_token"])
     secrets = [stack.data_dir / "secret.txt", stack.root / "secret.txt", stack.images_dir / ".sentinel",
-               stack.images_dir / "secret.txt", stack.images_dir / "index.sqlite3", stack.images_dir / ".tmp" / "x.part"]
+               stack.images_dir / "secret.txt", stack.images_dir / "index.sqlite3",
+               stack.images_dir / ".tmp" / "x.part"]
     for path in secrets:
         path.write_bytes(SECRET)
     yield baits, secrets

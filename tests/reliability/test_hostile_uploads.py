@@ -110,9 +110,9 @@ def parts(draw) -> Part:
     declared = draw(declared_types)
     if declared is not None:
         headers.append((b"Content-Type", declared.encode("latin-1")))
-    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2]))):
-        headers.append((draw(st.sampled_from([b"X-Extra", b"Content-Transfer-Encoding", b"Content-Length", b""])),
-                        draw(header_text).encode("latin-1")))
+    extra_names = st.sampled_from([b"X-Extra", b"Content-Transfer-Encoding", b"Content-Length", b""])
+    headers += [(draw(extra_names), draw(header_text).encode("latin-1"))
+                for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2])))]
     if draw(st.integers(0, 19)) == 0:  # a part header past the backend's 64 KiB limit
         headers.append((b"X-Huge", b"h" * 70_000))
     return Part(list(draw(st.permutations(headers))), draw(contents))
@@ -230,7 +230,8 @@ def test_any_file_name_escaped_as_browsers_do_is_accepted_and_shown_only_in_a_sa
     body = (b"--B0undary\r\n" + b"".join(n + b": " + v + b"\r\n" for n, v in headers) + b"\r\n" + data
             + b"\r\n--B0undary--\r\n")
     before = state(stack)
-    reply = request("POST", stack.base_url + "/upload", body, {"Content-Type": "multipart/form-data; boundary=B0undary"})
+    reply = request("POST", stack.base_url + "/upload", body,
+                    {"Content-Type": "multipart/form-data; boundary=B0undary"})
     assert reply.status == 201, reply.body[:300]
     check_answer(stack, reply.status, reply.headers.get("Content-Type", ""), reply.body, form, before)
 

@@ -21,6 +21,8 @@ import subprocess
 import jsonschema_rs
 import pytest
 import schemathesis
+from imagehost import errors
+from imagehost.routes import ROUTES
 from schemathesis.specs.openapi.checks import (
     ignored_auth,
     positive_data_acceptance,
@@ -67,16 +69,12 @@ def test_the_document_is_valid_openapi_3_1():
 
 
 def test_the_document_describes_every_backend_route_and_nothing_else():
-    from imagehost.routes import ROUTES
-
     documented = {(method.upper(), path) for path, item in raw_document()["paths"].items()
                   for method in item if method in ("get", "post", "put", "patch", "delete")}
     assert documented - NGINX_ONLY == {(route.method, route.pattern) for route in ROUTES}
 
 
 def test_the_document_lists_every_error_code_the_backend_and_nginx_can_answer():
-    from imagehost import errors
-
     backend_codes = {cls.code for _, cls in inspect.getmembers(errors, inspect.isclass)
                      if issubclass(cls, errors.AppError)}
     template = (REPO / "services" / "nginx" / "templates" / "imagehost.conf.template").read_text()
@@ -104,13 +102,13 @@ def test_every_nginx_error_page_matches_the_schema_the_document_gives_its_status
     for status, target in pages.items():
         prefix = "location " if target.startswith("@") else "location = "
         location = re.search(rf"{prefix}{target} \{{(.*?)\n    \}}", config, re.DOTALL).group(1)
-        status = "400" if status == "494" else status  # nginx's "headers too large", answered as 400
-        body = re.search(rf"return {status} '(.*)';", location).group(1).replace("\\n", "\n")
-        component = responses[documented[status]]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
+        answered = "400" if status == "494" else status  # nginx's "headers too large", answered as 400
+        body = re.search(rf"return {answered} '(.*)';", location).group(1).replace("\\n", "\n")
+        component = responses[documented[answered]]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
         validator_for(component).validate(json.loads(body))
-        for header, spec in responses[documented[status]].get("headers", {}).items():
+        for header, spec in responses[documented[answered]].get("headers", {}).items():
             if spec.get("required"):
-                assert re.search(rf'add_header {header} "[^"]+" always;', location), (status, header)
+                assert re.search(rf'add_header {header} "[^"]+" always;', location), (answered, header)
 
 
 # --- generated requests -------------------------------------------------------------------

@@ -89,7 +89,7 @@ def test_uploads_trickled_by_slow_clients_are_buffered_by_nginx_and_leave_nothin
             trickle.tick()
             time.sleep(0.2)
         # nginx holds every half-sent body itself: the workers answer at once
-        for worker_check in range(4):
+        for _ in range(4):
             sent = time.monotonic()
             assert stack.get("/api/health").status == 200
             assert time.monotonic() - sent < MAX_DELAY

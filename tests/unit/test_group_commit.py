@@ -183,7 +183,7 @@ def test_16_threads_in_one_flush_with_one_name_clash_get_one_integrity_error_and
             errors = [f.exception(10) for f in futures]
     finally:
         images.close()
-    failed = [name for name, error in zip(names, errors) if error is not None]
+    failed = [name for name, error in zip(names, errors, strict=True) if error is not None]
     assert failed == ["taken0000000000.png"]
     assert isinstance(errors[-1], sqlite3.IntegrityError)
     with sqlite3.connect(path) as db:

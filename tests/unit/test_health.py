@@ -99,7 +99,7 @@ def test_the_health_check_of_a_worker_whose_index_file_is_gone_is_503_naming_it(
 
 def test_a_worker_never_creates_a_missing_index_file_and_says_it_is_missing(tmp_path):
     path = tmp_path / "index.sqlite3"
-    with pytest.raises(index.IndexFileError, match="index file .* is missing"):
+    with pytest.raises(index.IndexFileError, match=r"index file .* is missing"):
         index.Index(path)
     assert list(tmp_path.iterdir()) == []
 

@@ -31,11 +31,11 @@ def ranges(source: Path) -> list[Requirement]:
     """The requirements of a requirements.in, following its `-r` includes."""
     found = []
     for line in source.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line.startswith("-r "):
-            found += ranges(source.parent / line[3:].strip())
-        elif line:
-            found.append(Requirement(line))
+        requirement = line.split("#", 1)[0].strip()
+        if requirement.startswith("-r "):
+            found += ranges(source.parent / requirement[3:].strip())
+        elif requirement:
+            found.append(Requirement(requirement))
     return found
 
 

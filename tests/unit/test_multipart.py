@@ -17,7 +17,8 @@ FILE_PART = (b'--B\r\nContent-Disposition: form-data; name="file"; filename="cat
 
 
 def field(name: str, value: bytes = b"x", boundary: bytes = b"B") -> bytes:
-    return b"--" + boundary + b'\r\nContent-Disposition: form-data; name="' + name.encode() + b'"\r\n\r\n' + value + b"\r\n"
+    disposition = b'Content-Disposition: form-data; name="' + name.encode() + b'"'
+    return b"--" + boundary + b"\r\n" + disposition + b"\r\n\r\n" + value + b"\r\n"
 
 
 def form(*parts: bytes, closing: bytes = b"--B--\r\n") -> bytes:

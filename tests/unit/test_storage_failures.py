@@ -5,8 +5,8 @@ from __future__ import annotations
 import errno
 import io
 import os
-import stat
 import sqlite3
+import stat
 from dataclasses import replace
 
 import pytest
@@ -35,12 +35,13 @@ def stored(config: Config) -> list[str]:
     return sorted(p.name for p in config.images_dir.iterdir() if p.is_file())
 
 
-@pytest.mark.parametrize(("code", "raised"), [(errno.EIO, OSError), (errno.ENOSPC, InsufficientStorage)])
+@pytest.mark.parametrize("code,raised", [(errno.EIO, OSError), (errno.ENOSPC, InsufficientStorage)])
 def test_a_publish_whose_directory_fsync_fails_removes_its_link_and_raises(config, monkeypatch, code, raised):
     failing_directory_sync(monkeypatch, code)
-    with pytest.raises(raised), storage.TempUpload(config.tmp_dir) as temp:
+    with storage.TempUpload(config.tmp_dir) as temp:
         temp.write(images.png())
-        temp.publish(config.images_dir, ".png")
+        with pytest.raises(raised):
+            temp.publish(config.images_dir, ".png")
     assert stored(config) == [] and list(config.tmp_dir.iterdir()) == []
 
 
@@ -85,7 +86,7 @@ def test_a_delete_whose_directory_fsync_fails_keeps_its_row_and_is_not_acknowled
     app = handlers.App(replace(config, admin_token="admin-token-0123456789"), index, worker_id=0)
     request = Request("DELETE", "/api/images/AbCdEfGhIjKlMnOp.png", "",
                       {"Authorization": "Bearer admin-token-0123456789"}, RequestBody(io.BytesIO(b""), 0), "r")
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="injected"):
         handlers.delete_image(request, app, "AbCdEfGhIjKlMnOp.png")
     assert index.deleted == []
 

@@ -24,13 +24,11 @@ def mount_refused(tmp_path, monkeypatch):
 
 def test_a_tmpfs_the_machine_will_not_mount_skips_the_test_with_mounts_own_words(mount_refused, monkeypatch):
     monkeypatch.delenv("CI", raising=False)
-    with pytest.raises(pytest.skip.Exception, match="permission denied"):
-        with tmpfs(mount_refused, "size=1m"):
-            pytest.fail("the body ran without a tmpfs")
+    with pytest.raises(pytest.skip.Exception, match="permission denied"), tmpfs(mount_refused, "size=1m"):
+        pytest.fail("the body ran without a tmpfs")
 
 
 def test_in_ci_a_tmpfs_the_machine_will_not_mount_fails_the_test(mount_refused, monkeypatch):
     monkeypatch.setenv("CI", "true")
-    with pytest.raises(pytest.fail.Exception, match="permission denied"):
-        with tmpfs(mount_refused, "size=1m"):
-            pass
+    with pytest.raises(pytest.fail.Exception, match="permission denied"), tmpfs(mount_refused, "size=1m"):
+        pass

@@ -46,7 +46,7 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 def is_admin(token: str | None, admin_token: str) -> bool:
-    return bool(token) and bool(admin_token) and same_secret(token, admin_token)
+    return bool(token and admin_token and same_secret(token, admin_token))
 
 
 def require_upload_token(token: str | None, upload_token: str) -> None:

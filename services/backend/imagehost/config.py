@@ -236,7 +236,7 @@ class Config:
         return self.start_port + worker_id
 
 
-def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.PathLike | None = ".env") -> Config:
+def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.PathLike[str] | None = ".env") -> Config:
     """Build the Config from `environ` (default: the process environment) over `env_file`.
 
     Raises ConfigError naming the first variable whose value is unusable.
@@ -246,7 +246,7 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.Pat
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     values.update(os.environ if environ is None else environ)
 
-    fields = {}
+    fields: dict[str, Any] = {}  # each parser returns its field's type
     for setting in SETTINGS:
         if setting.field is not None and setting.parse is not None and setting.name in values:
             fields[setting.field] = setting.parse(setting.name, values[setting.name])

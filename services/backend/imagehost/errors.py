@@ -20,7 +20,7 @@ class AppError(Exception):
         self.message = message or self.message
         self.headers = headers or {}
 
-    def to_body(self) -> dict:
+    def to_body(self) -> dict[str, dict[str, str]]:
         return {"error": {"code": self.code, "message": self.message}}
 
 

@@ -48,7 +48,7 @@ class GroupCommit(Generic[Item, Result]):
     answered by a flush that started after it was queued.
     """
 
-    def __init__(self, flush: Callable[[Sequence[Item]], Sequence[Result]]):
+    def __init__(self, flush: Callable[[Sequence[Item]], Sequence[Result | Failed]]):
         self._flush = flush
         self._queue: list[_Entry[Item, Result]] = []
         self._changed = threading.Condition()
@@ -73,10 +73,10 @@ class GroupCommit(Generic[Item, Result]):
             # The others get a copy: one exception raised in many threads would collect
             # all their frames in one traceback, and log each request's with the others'.
             raise _copy_of(entry.error) from None
-        return entry.result  # type: ignore[return-value]
+        return entry.result  # type: ignore[return-value]  # done without an error: the flush set it
 
     def _flush_batch(self, batch: list[_Entry[Item, Result]]) -> None:
-        results: list[Result] = []
+        results: list[Result | Failed] = []
         error: BaseException | None = None
         try:
             results = list(self._flush([entry.item for entry in batch]))
@@ -88,10 +88,10 @@ class GroupCommit(Generic[Item, Result]):
             for number, entry in enumerate(batch):
                 if error is not None:
                     entry.error, entry.error_is_shared = error, True
-                elif isinstance(results[number], Failed):
-                    entry.error = results[number].error
+                elif isinstance(result := results[number], Failed):
+                    entry.error = result.error
                 else:
-                    entry.result = results[number]
+                    entry.result = result
                 entry.done = True
             self._flushing = False
             self._changed.notify_all()

@@ -77,8 +77,9 @@ def upload(request: Request, app: App) -> Response:
             raise InsufficientStorage() from exc
         raise
     base = _base(request, app)
-    payload = {**_describe(record, base), "delete_token": delete_token, "delete_url": _delete_url(base, name)}
-    return json_response(HTTPStatus.CREATED, payload, {"Location": payload["url"]})
+    described = _describe(record, base)
+    payload = {**described, "delete_token": delete_token, "delete_url": _delete_url(base, name)}
+    return json_response(HTTPStatus.CREATED, payload, {"Location": str(described["url"])})
 
 
 def _refuse_cross_site(request: Request, app: App) -> None:
@@ -134,7 +135,8 @@ def delete_image(request: Request, app: App, name: str) -> Response:
     _require_valid_name(name)
     token = auth.bearer_token(request.header("Authorization"))
     if token is None:
-        raise Unauthorized("Deleting needs the image's delete token or the admin token: 'Authorization: Bearer <token>'.")
+        raise Unauthorized(
+            "Deleting needs the image's delete token or the admin token: 'Authorization: Bearer <token>'.")
     record = _find(app, name)
     if not (auth.is_admin(token, app.config.admin_token) or auth.matches_hash(token, record.delete_token_hash)):
         raise Forbidden("That token is neither this image's delete token nor the admin token.")
@@ -239,7 +241,7 @@ def _delete_url(base: str, name: str) -> str:
     return f"{base}/api/images/{name}"
 
 
-def _describe(record: ImageRecord, base: str) -> dict:
+def _describe(record: ImageRecord, base: str) -> dict[str, object]:
     """What API responses show of an image: everything but its id and token hash."""
     return {
         "name": record.name,

@@ -10,7 +10,7 @@ obsolete line folding, the usual ingredients of request smuggling.
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from io import BufferedIOBase
 
 MAX_LINE = 65536  # as http.client's _MAXLINE
 MAX_HEADERS = 100  # as http.client's _MAXHEADERS
@@ -36,7 +36,7 @@ class Headers:
     def get(self, name: str, default: str | None = None) -> str | None:
         return self._first.get(name.lower(), default)
 
-    def get_all(self, name: str, failobj=None) -> list[str] | None:
+    def get_all(self, name: str, failobj: list[str] | None = None) -> list[str] | None:
         key = name.lower()
         values = [value for n, value in self._pairs if n.lower() == key]
         return values or failobj
@@ -48,7 +48,7 @@ class Headers:
         return name.lower() in self._first
 
 
-def read_headers(rfile: BinaryIO) -> Headers:
+def read_headers(rfile: BufferedIOBase) -> Headers:
     """Read header lines up to the empty line; raises HeaderError (status, message)."""
     pairs: list[tuple[str, str]] = []
     while True:

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 from .errors import Unavailable
 from .group_commit import Failed, GroupCommit
@@ -99,7 +99,7 @@ def _migrate(path: Path) -> int:
     connection = _connect(path, create=True)
     try:
         connection.execute("PRAGMA journal_mode = WAL")
-        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        version: int = connection.execute("PRAGMA user_version").fetchone()[0]
         for script in sorted(MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql")):
             number = int(script.name[:4])
             if number <= version:
@@ -220,7 +220,7 @@ class Index:
         row = (name, type, size, width, height, sha256, original_name, created_at or utc_now(), delete_token_hash)
         return self._adding.submit(row)
 
-    def _insert_rows(self, rows: Sequence[tuple]) -> list[ImageRecord | Failed]:
+    def _insert_rows(self, rows: Sequence[tuple[Any, ...]]) -> list[ImageRecord | Failed]:
         """Insert `rows` in one transaction; a row that fails on its own fails alone.
 
         Each row has a savepoint: a row the database refuses for what it holds (a name
@@ -257,10 +257,10 @@ class Index:
             )
 
     @staticmethod
-    def _insert_row(db: sqlite3.Connection, row: tuple) -> ImageRecord | Failed:
+    def _insert_row(db: sqlite3.Connection, row: tuple[Any, ...]) -> ImageRecord | Failed:
         db.execute("SAVEPOINT row")
         try:
-            record = ImageRecord(db.execute(_INSERT, row).lastrowid, *row)
+            record = ImageRecord(cast(int, db.execute(_INSERT, row).lastrowid), *row)  # set by every INSERT
         except sqlite3.OperationalError:
             raise
         except Exception as exc:  # noqa: BLE001 (the row's own failure, returned for its thread)

@@ -43,7 +43,7 @@ def lock_folders(data_dir: Path, images_dir: Path, wait_seconds: float) -> list[
     held: list[int] = []
     try:
         for path in (data_dir / DATA_LOCK_NAME, images_dir / IMAGES_LOCK_NAME):
-            held.append(_lock(path, deadline, wait_seconds))
+            held.append(_lock(path, deadline, wait_seconds))  # noqa: PERF401 (held at once, released on failure)
     except BaseException:
         for fd in held:
             os.close(fd)

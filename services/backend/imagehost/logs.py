@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import socket
 import sys
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from .config import Config
+
+if TYPE_CHECKING:
+    from loguru import Message
 
 LINE_FORMAT = "{time:YYYY-MM-DDTHH:mm:ss.SSSZZ} {level: <7} {extra[process]} {message}"
 # A datagram must fit the socket buffer; longer lines (huge tracebacks) are cut.
@@ -61,7 +65,7 @@ def open_log_file(config: Config, previous: int | None = None) -> int:
 
 def setup_worker_logging(sender: socket.socket, worker_id: int, level: str) -> None:
     """Route this process's log lines to the supervisor through `sender`."""
-    global _worker_sink
+    global _worker_sink  # noqa: PLW0603 (one sink per process, read by lines_dropped)
     logger.remove()
     logger.configure(extra={"process": f"worker-{worker_id}"})
     _worker_sink = _DatagramSink(sender)
@@ -82,7 +86,7 @@ class _DatagramSink:
         self.dropped_total = 0
         self._dropped_unreported = 0
 
-    def __call__(self, message) -> None:
+    def __call__(self, message: Message) -> None:
         line = str(message).encode("utf-8", "replace")[:MAX_LINE_BYTES]
         if not line.endswith(b"\n"):
             line += b"\n"
@@ -102,7 +106,7 @@ class _DatagramSink:
         self.dropped_total += 1
         self._dropped_unreported += 1
 
-    def _report_drops(self, message) -> bool:
+    def _report_drops(self, message: Message) -> bool:
         """Send 'N log lines dropped' ahead of the next line; False if it did not fit either."""
         record = message.record
         warning = (

@@ -138,7 +138,8 @@ def _index_orphans(index: Index, config: Config, names: set[str]) -> tuple[int, 
             skipped += 1
             continue
         if info.type.extension != path.suffix:
-            logger.warning("reconcile: {} holds a {}, not what its extension says; left as it is", path.name, info.type.mime)
+            logger.warning("reconcile: {} holds a {}, not what its extension says; left as it is",
+                           path.name, info.type.mime)
             skipped += 1
             continue
         stat = os.stat(path)

@@ -10,16 +10,23 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from .errors import MethodNotAllowed, NotFound
+
+if TYPE_CHECKING:
+    from .web import Response
+
+# handler(request, app, **path_parameters) -> Response
+Handler = Callable[..., "Response"]
 
 
 @dataclass(frozen=True)
 class Route:
     method: str
     pattern: str  # "/api/images/{name}": a {parameter} is one path segment
-    handler: Callable
+    handler: Handler
 
 
 class Router:
@@ -27,14 +34,14 @@ class Router:
         self._routes = [(self._compile(route.pattern), route) for route in routes]
 
     @staticmethod
-    def _compile(pattern: str) -> re.Pattern:
+    def _compile(pattern: str) -> re.Pattern[str]:
         parts = re.split(r"\{(\w+)\}", pattern)
         regex = "".join(
             re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^/]+)" for i, part in enumerate(parts)
         )
         return re.compile(regex)
 
-    def match(self, method: str, path: str) -> tuple[Callable, dict[str, str]]:
+    def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
         """The handler for `method` on `path` and its decoded path parameters."""
         allowed: list[str] = []
         for regex, route in self._routes:

@@ -59,12 +59,12 @@ class TempUpload:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         # Unlinked before the close: while the name exists, its lock is held.
         _unlink_quietly(self.path)
         self.close()
 
-    def write(self, data) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data)
         self._sha256.update(view)
         self.size += len(view)
@@ -73,7 +73,9 @@ class TempUpload:
                 written = os.write(self._fd, view)
                 view = view[written:]
         except OSError as exc:
-            raise InsufficientStorage() if is_disk_full(exc) else exc
+            if is_disk_full(exc):
+                raise InsufficientStorage() from exc
+            raise
 
     @property
     def sha256(self) -> str:
@@ -100,7 +102,9 @@ class TempUpload:
             os.fsync(self._fd)
             name = _link_under_new_name(self.path, str(images_dir), extension)
         except OSError as exc:
-            raise InsufficientStorage() if is_disk_full(exc) else exc
+            if is_disk_full(exc):
+                raise InsufficientStorage() from exc
+            raise
         try:
             sync_directory(str(images_dir))
         except BaseException as exc:
@@ -147,7 +151,9 @@ def _create_temp_file(tmp_dir: str) -> tuple[int, str]:
             made_again = True
             continue
         except OSError as exc:
-            raise InsufficientStorage() if is_disk_full(exc) else exc
+            if is_disk_full(exc):
+                raise InsufficientStorage() from exc
+            raise
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             linked = os.fstat(fd).st_nlink > 0
@@ -167,7 +173,9 @@ def _make_temp_dir_again(tmp_dir: str) -> None:
     except FileExistsError:  # another thread or worker made it first
         return
     except OSError as exc:
-        raise InsufficientStorage() if is_disk_full(exc) else exc
+        if is_disk_full(exc):
+            raise InsufficientStorage() from exc
+        raise
     os.chmod(tmp_dir, 0o700)  # whatever the umask
 
 

@@ -64,8 +64,9 @@ class Supervisor:
         self.stopping = False
         self.halt_reason: str | None = None
         self._wakeup_r = self._wakeup_w = -1
-        self._log_receiver: socket.socket | None = None
-        self._log_sender: socket.socket | None = None
+        # The workers' log channel, made by run() before the first worker starts.
+        self._log_receiver: socket.socket
+        self._log_sender: socket.socket
         self._log_file_sink: int | None = None
         self._reopen_log = False
         self._folder_locks: list[int] = []  # held until the process ends; workers inherit them
@@ -167,8 +168,9 @@ class Supervisor:
 
     def _wait(self, timeout: float) -> None:
         """Sleep until a signal, a log line or `timeout`; handle what arrived."""
+        watched: list[int | socket.socket] = [self._wakeup_r, self._log_receiver]
         try:
-            ready, _, _ = select.select([self._wakeup_r, self._log_receiver], [], [], timeout)
+            ready, _, _ = select.select(watched, [], [], timeout)
         except InterruptedError:
             ready = []
         if self._log_receiver in ready:
@@ -241,11 +243,11 @@ class Supervisor:
             slot = next((s for s in self.slots if s.pid == pid), None)
             if slot is None:
                 continue
-            self._worker_exited(slot, status)
+            self._worker_exited(slot, pid, status)
 
-    def _worker_exited(self, slot: Slot, status: int) -> None:
+    def _worker_exited(self, slot: Slot, pid: int, status: int) -> None:
         # What the dead worker was uploading will never finish; its files carry its pid.
-        storage.remove_temp_files_of(self.config.tmp_dir, slot.pid)
+        storage.remove_temp_files_of(self.config.tmp_dir, pid)
         slot.pid = None
         code = os.waitstatus_to_exitcode(status)
         how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"

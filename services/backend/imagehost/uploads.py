@@ -44,6 +44,7 @@ from .validation import (
     read_image_info,
     sanitize_original_name,
 )
+from .web import RequestBody
 
 FILE_FIELD = "file"
 READ_CHUNK = 64 * 1024
@@ -80,7 +81,9 @@ def boundary_of(content_type: str | None) -> bytes:
     return boundary
 
 
-def receive_image(body, content_type: str | None, tmp_dir: Path, max_bytes: int, max_pixels: int) -> ReceivedImage:
+def receive_image(
+    body: RequestBody, content_type: str | None, tmp_dir: Path, max_bytes: int, max_pixels: int
+) -> ReceivedImage:
     """Read the whole multipart `body` and return the validated image it carries.
 
     On failure an AppError is raised after the body has been read completely (or
@@ -99,7 +102,7 @@ def receive_image(body, content_type: str | None, tmp_dir: Path, max_bytes: int,
         raise
 
 
-def _parse(body, boundary: bytes, form: _FilePartWriter) -> None:
+def _parse(body: RequestBody, boundary: bytes, form: _FilePartWriter) -> None:
     """Feed the whole body to the splitter; on a refusal, read and drop the rest first."""
     splitter = _MultipartSplitter(boundary, form)
     pieces = body.pieces(_read_buffer())
@@ -161,7 +164,7 @@ class _MultipartSplitter:
         # The body's first delimiter has no CRLF before it: lend it one.
         self._pending = bytearray(b"\r\n")
 
-    def feed(self, piece) -> None:
+    def feed(self, piece: bytes | bytearray) -> None:
         if self._done:
             return  # the epilogue
         self._pending += piece
@@ -181,10 +184,11 @@ class _MultipartSplitter:
     def _delimiter_line(self) -> bool:
         """At a delimiter: its transport padding, then CRLF (a part follows) or "--" (the end)."""
         pending, after = self._pending, len(self.delimiter)
-        padding = _PADDING.match(pending, after).end() - after
+        padded = _PADDING.match(pending, after)  # [ \t]* always matches, if only nothing
+        padding = (padded.end() if padded else after) - after
         if padding > MAX_DELIMITER_PADDING:
             raise BadRequest(f"A multipart boundary has more than {MAX_DELIMITER_PADDING} spaces or tabs after it.")
-        ending = pending[after + padding : after + padding + 2]
+        ending = bytes(pending[after + padding : after + padding + 2])
         if len(ending) < 2:
             return False
         if ending not in (b"\r\n", b"--"):
@@ -252,7 +256,8 @@ def _headers_too_large() -> BadRequest:
 
 def _header_options(value: bytes | str) -> tuple[bytes, dict[bytes, bytes]]:
     """parse_options_header, after a cap on the ';' it steps through one by one in Python."""
-    if value.count(";" if isinstance(value, str) else b";") > MAX_HEADER_PARAMETERS:
+    separators = value.count(";") if isinstance(value, str) else value.count(b";")
+    if separators > MAX_HEADER_PARAMETERS:
         raise BadRequest(f"A header has more than {MAX_HEADER_PARAMETERS} ';'. If the file name has many, rename it.")
     return parse_options_header(value)
 

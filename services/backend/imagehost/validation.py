@@ -124,7 +124,7 @@ def _contents(f: BinaryIO) -> Iterator[bytes | mmap.mmap]:
         yield data
 
 
-def _png_dimensions(data) -> Dimensions:
+def _png_dimensions(data: bytes | mmap.mmap) -> Dimensions:
     # Signature, then the first chunk must be IHDR: length 13, width, height (big-endian).
     if len(data) < 24 or data[12:16] != b"IHDR":
         raise NotAnImage("PNG without IHDR")
@@ -152,7 +152,7 @@ _GIF_MIN_BLOCKS = 4096
 _GIF_MIN_SUB_BLOCKS = 8192
 
 
-def _gif_dimensions(data) -> Dimensions:
+def _gif_dimensions(data: bytes | mmap.mmap) -> Dimensions:
     """The size browsers show and the canvas every frame needs, from a walk over all
     the blocks.
 
@@ -190,10 +190,8 @@ def _gif_dimensions(data) -> Dimensions:
             right, bottom = left + frame_width, top + frame_height
             if not frames:
                 width, height = max(width, right), max(height, bottom)
-            if right > canvas_width:
-                canvas_width = right
-            if bottom > canvas_height:
-                canvas_height = bottom
+            canvas_width = max(canvas_width, right)
+            canvas_height = max(canvas_height, bottom)
             frames += 1
             pos += 11 + _gif_color_table_length(packed)  # descriptor, table, LZW code size
         elif introducer == _GIF_EXTENSION:
@@ -232,7 +230,7 @@ _JPEG_MAX_SEGMENTS = 4096
 _JPEG_FILL = re.compile(rb"\xff+")
 
 
-def _jpeg_dimensions(data) -> Dimensions:
+def _jpeg_dimensions(data: bytes | mmap.mmap) -> Dimensions:
     """Walk the marker segments to the first SOFn (ITU T.81, B.1.1)."""
     if data[:2] != b"\xff\xd8":
         raise NotAnImage("JPEG without SOI")

@@ -11,10 +11,11 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import BinaryIO
+from io import BufferedIOBase
 from urllib.parse import parse_qs
 
 from .errors import AppError, BadRequest
+from .headers import Headers
 
 
 class ClientGone(Exception):
@@ -28,7 +29,7 @@ class RequestBody:
     as empty, but a body may follow that nothing frames, so it is never drained.
     """
 
-    def __init__(self, rfile: BinaryIO, length: int, framed: bool = True):
+    def __init__(self, rfile: BufferedIOBase, length: int, framed: bool = True):
         self._rfile = rfile
         self.remaining = length
         self.framed = framed
@@ -86,7 +87,7 @@ class Request:
     method: str
     path: str
     query: str
-    headers: Mapping[str, str]
+    headers: Headers | Mapping[str, str]  # a Mapping in unit tests
     body: RequestBody
     request_id: str
 
@@ -147,7 +148,8 @@ def base_url(request: Request, public_base_url: str, fallback_host: str) -> str:
 
 # scheme://host[:port], then the end or a path. Hosts as the Origin header serialises them
 # (ASCII, IPv6 in brackets): https://html.spec.whatwg.org/multipage/browsers.html#ascii-serialisation-of-an-origin
-_ORIGIN = re.compile(r"(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?(?:/.*)?", re.IGNORECASE | re.DOTALL)
+_ORIGIN = re.compile(
+    r"(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?(?:/.*)?", re.IGNORECASE | re.DOTALL)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 

@@ -34,7 +34,7 @@ from .errors import (
     NotFound,
 )
 from .handlers import App
-from .headers import HeaderError, read_headers
+from .headers import HeaderError, Headers, read_headers
 from .router import Router
 from .web import ClientGone, Request, RequestBody, Response, error_response
 
@@ -46,7 +46,7 @@ IDLE_BEFORE_HANG_UP = 0.5
 _MAX_LENGTH_DIGITS = 18
 _REQUEST_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 # Statuses http.server raises itself before a handler runs, mapped to contract codes.
-_PROTOCOL_ERRORS = {
+_PROTOCOL_ERRORS: dict[int, BadRequest] = {
     HTTPStatus.BAD_REQUEST: BadRequest("The HTTP request is malformed."),
     HTTPStatus.REQUEST_URI_TOO_LONG: BadRequest("The URL is too long."),
     HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE: BadRequest("The request headers are too large."),
@@ -60,6 +60,11 @@ class RequestHandler(BaseHTTPRequestHandler):
     # Seconds a connection may sit idle, or a body may stall, before it is closed.
     timeout = 60
     server: WorkerServer
+    # Ours (read_headers), not email.parser's Message; empty when the request line was bad.
+    headers: Headers  # type: ignore[assignment]
+    # Set by http.server, left out of typeshed's stub.
+    raw_requestline: bytes
+    _headers_buffer: list[bytes]
 
     def do_GET(self) -> None:
         self.dispatch()
@@ -88,7 +93,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         Accepts HTTP/1.0 and HTTP/1.1 request lines only. On failure an error response
         has already been sent and False is returned.
         """
-        self.command = None
+        self.command = ""
         self.request_version = self.default_request_version
         self.close_connection = True
         self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
@@ -199,7 +204,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         return self.request_version == "HTTP/1.1" and (self.headers.get("Expect") or "").lower() == "100-continue"
 
     def _request_id(self) -> str:
-        given = self.headers.get("X-Request-ID", "")
+        given = self.headers.get("X-Request-ID") or ""
         if 0 < len(given) <= 128 and _REQUEST_ID_CHARS.issuperset(given):
             return given
         return uuid.uuid4().hex
@@ -237,7 +242,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         else:
             error = BadRequest(message) if message else _PROTOCOL_ERRORS.get(code, BadRequest())
         if not hasattr(self, "headers"):  # the request line itself was bad
-            self.headers = {}
+            self.headers = Headers([])
         if self.request_version not in ("HTTP/1.0", "HTTP/1.1"):
             self.request_version = "HTTP/1.1"  # else http.server sends an HTTP/0.9 body without a status line
         self._send(error_response(error), uuid.uuid4().hex)
@@ -258,10 +263,10 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.command, self.path[:300], int(status), size, elapsed_ms, request_id, f" ({note})" if note else "",
         )
 
-    def log_request(self, code="-", size="-") -> None:
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass  # dispatch() logs one line per request, with more in it
 
-    def log_message(self, format: str, *args) -> None:
+    def log_message(self, format: str, *args: object) -> None:
         logger.debug("http.server: " + (format % args))
 
 
