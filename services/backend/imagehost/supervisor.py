@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from loguru import logger
 
-from . import index, logs, storage, worker
+from . import index, logs, storage, version, worker
 from .config import Config
 from .instance_lock import InstanceLocked, lock_folders
 from .reconcile import ReconcileRefused, reconcile
@@ -100,9 +100,11 @@ class Supervisor:
             return 1
         self._log_receiver, self._log_sender = logs.make_log_channel()
         self._install_signal_handlers()
+        running = version.about()  # once, here: the workers inherit it
         logger.info(
-            "supervisor (pid {}) starting {} workers on {}:{}-{}",
-            os.getpid(), config.workers, config.bind_host, config.start_port, config.port_of(config.workers - 1),
+            "supervisor (pid {}) of imagehost {} (commit {}, Python {}) starting {} workers on {}:{}-{}",
+            os.getpid(), running["version"], running["commit"][:12], running["python"],
+            config.workers, config.bind_host, config.start_port, config.port_of(config.workers - 1),
         )
         while not self.stopping:
             self._start_due_workers()
