@@ -98,9 +98,10 @@ class Supervisor:
         except OSError as exc:  # a folder or file we cannot create, lock or change
             logger.error("cannot start: {}", exc)
             return 1
+        # Once, before any signal handler or worker: it may run git, and workers inherit it.
+        running = version.about()
         self._log_receiver, self._log_sender = logs.make_log_channel()
         self._install_signal_handlers()
-        running = version.about()  # once, here: the workers inherit it
         logger.info(
             "supervisor (pid {}) of imagehost {} (commit {}, Python {}) starting {} workers on {}:{}-{}",
             os.getpid(), running["version"], running["commit"][:12], running["python"],

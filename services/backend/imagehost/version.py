@@ -20,7 +20,7 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent
 # The image: /srv/imagehost/{imagehost,pyproject.toml,COMMIT}. A checkout:
 # services/backend/imagehost, with pyproject.toml two folders further up.
-_PROJECT_DIRS = (PACKAGE_DIR.parent, PACKAGE_DIR.parents[2])
+_PROJECT_DIRS = (PACKAGE_DIR.parent, PACKAGE_DIR.parent.parent.parent)  # .parent of / is /: never an IndexError
 _COMMIT = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 UNKNOWN = "unknown"
 
