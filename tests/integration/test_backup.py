@@ -167,16 +167,17 @@ def test_a_backup_made_under_load_restores_every_image_row_and_delete_token(stac
     assert restore.returncode == 0, restore.stderr
     stack.start()
 
-    listed = set()
+    listed: dict[str, dict] = {}
     cursor = ""
     for _ in range(100):
         page = stack.get(f"/api/images?limit=200&cursor={cursor}", headers=stack.admin()).json()
-        listed |= {item["name"] for item in page["items"]}
+        listed |= {item["name"]: item for item in page["items"]}
         cursor = page["next_cursor"]
         if not cursor:
             break
+    fields = ("url", "type", "size", "width", "height", "sha256", "original_name", "created_at")
     for image in before:
-        assert image["name"] in listed
+        assert {f: listed[image["name"]][f] for f in fields} == {f: image[f] for f in fields}
         served = stack.get(f"/images/{image['name']}")
         assert served.status == 200 and len(served.body) == image["size"]
         deleted = stack.request("DELETE", f"/api/images/{image['name']}", headers=bearer(image["delete_token"]))

@@ -210,3 +210,14 @@ def test_the_version_comes_from_pyproject_and_the_commit_from_git_or_the_image_s
     (tmp_path / "COMMIT").write_text("$(rm -rf /)\n")
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "other"\nversion = "1.0"\n')
     assert (version.project_version(), version.commit()) == ("unknown", "unknown")
+
+
+def test_a_snapshot_that_does_not_fit_on_the_disk_says_so_and_leaves_nothing_behind(tmp_path):
+    from support.tmpfs import tmpfs
+
+    source = make_index(tmp_path, [f"{n:012d}.png" for n in range(3000)])  # about 1 MiB
+    with tmpfs(tmp_path / "small", "size=256k") as small:
+        with pytest.raises(backups.SnapshotError) as raised:
+            backups.make_snapshot(source, small / "backups")
+        assert raised.value.disk_full
+        assert os.listdir(small / "backups") == []
