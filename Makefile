@@ -7,6 +7,9 @@
 #               tests, then pytest tests (all).
 #   make lint   ruff (lint, and the format check) and mypy, with their settings in
 #               pyproject.toml; fails on any finding.
+#   make backup the images and a snapshot of the index in backup/imagehost-<UTC time>.tar.gz,
+#               while the service runs (settings as for make run: .env, then the environment).
+#   make restore ARCHIVE=backup/imagehost-....tar.gz  puts them back; stop the service first.
 #   make lock   rewrites the locks (*/requirements.txt) from the ranges (*/requirements.in);
 #               LOCK_FLAGS=--upgrade moves every pin to the newest release in range,
 #               LOCK_FLAGS='--upgrade-package NAME' one of them.
@@ -29,10 +32,17 @@ PIP_INSTALL := $(VENV)/bin/python -m pip install --quiet --disable-pip-version-c
 LOCK_COMPILE := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 \
 	--generate-hashes --custom-compile-command 'make lock' $(LOCK_FLAGS)
 
-.PHONY: run test lint setup bench lock nginx chromium wrk
+.PHONY: run test lint setup bench lock nginx chromium wrk backup restore
 
 run: $(RUN_INSTALLED) nginx
 	$(VENV)/bin/python services/local/run.py
+
+backup: $(RUN_INSTALLED)
+	PYTHONPATH=services/backend $(VENV)/bin/python -m imagehost backup --output backup
+
+restore: $(RUN_INSTALLED)
+	@[ -n "$(ARCHIVE)" ] || { echo "make: say which archive: make restore ARCHIVE=backup/imagehost-....tar.gz" >&2; exit 2; }
+	PYTHONPATH=services/backend $(VENV)/bin/python -m imagehost restore "$(ARCHIVE)"
 
 # -rfEs: the summary also names each skipped test with its reason (what the machine lacks).
 test: setup chromium wrk

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import time
+import tomllib
 import uuid
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from support.stack import require
 COMPOSE_IMAGES = REPO.parent / "shared" / "tools" / "compose-images"
 ADMIN_TOKEN = "compose-admin-token-0123456789"
 BUILD_SECONDS = 900
+FAKE_COMMIT = "c0ffee" * 6 + "abcd"
 UP_SECONDS = 180
 
 
@@ -39,7 +41,10 @@ def docker_usable() -> bool:
 
 
 def copy_project(destination: Path) -> None:
-    shutil.copy(REPO / "docker-compose.yml", destination)
+    # The backend's build context is the root: pyproject.toml (the version) and the
+    # .dockerignore that keeps the rest out.
+    for name in ("docker-compose.yml", "pyproject.toml", ".dockerignore"):
+        shutil.copy(REPO / name, destination)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "node_modules")
     for service in ("backend", "nginx", "frontend"):
         shutil.copytree(REPO / "services" / service, destination / "services" / service, ignore=ignore)
@@ -69,7 +74,7 @@ def compose_project(tmp_path):
     copy_project(tmp_path)
     port = free_port_block(1)
     project = "imagehost-test-" + uuid.uuid4().hex[:8]
-    env = {**os.environ, "HTTP_PORT": str(port), "HTTP_BIND": "127.0.0.1"}
+    env = {**os.environ, "HTTP_PORT": str(port), "HTTP_BIND": "127.0.0.1", "IMAGEHOST_COMMIT": FAKE_COMMIT}
     compose = ["docker", "compose", "-p", project]
 
     def run(*args: str, timeout: float = UP_SECONDS) -> None:
@@ -100,6 +105,11 @@ def test_image_uploaded_through_compose_stack_survives_a_restart(compose_project
     assert (served.status, served.body) == (200, data)
     assert served.headers["Content-Type"] == "image/png"
     assert (folder / "images" / image["name"]).read_bytes() == data
+    # The image reads its version from pyproject.toml, its commit from the build argument.
+    version = request("GET", base_url + "/version")
+    assert version.status == 200, version.body
+    assert version.json()["version"] == tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert version.json()["commit"] == FAKE_COMMIT
 
     # Down and up again, now with an admin token from .env: files and index persist.
     (folder / ".env").write_text(f"ADMIN_TOKEN={ADMIN_TOKEN}\n")

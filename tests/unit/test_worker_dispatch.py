@@ -221,3 +221,34 @@ def test_a_refused_body_beyond_nginx_limit_closes_the_connection_unread():
     assert victims == []
     assert [status for status, _ in answers] == [404]
     assert b"Connection: close" in answers[0][1]
+
+
+def test_a_file_body_is_sent_in_pieces_with_its_length_and_closed(tmp_path, monkeypatch):
+    data = bytes(range(256)) * 20
+    (tmp_path / "body").write_bytes(data)
+    opened = []
+
+    def download(request, app):
+        opened.append(open(tmp_path / "body", "rb"))
+        return Response(200, opened[-1], "application/octet-stream")
+
+    monkeypatch.setattr(worker, "_SEND_PIECE_BYTES", 1000)
+    answer = exchange(b"GET /f HTTP/1.1\r\nHost: x\r\n\r\n", (Route("GET", "/f", download),))
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert f"Content-Length: {len(data)}".encode() in head
+    assert body == data
+    head_only = exchange(b"HEAD /f HTTP/1.1\r\nHost: x\r\n\r\n", (Route("GET", "/f", download),))
+    assert head_only.endswith(b"\r\n\r\n") and f"Content-Length: {len(data)}".encode() in head_only
+    assert all(file.closed for file in opened)
+
+
+def test_a_file_body_that_ends_early_closes_the_connection_instead_of_passing_for_whole(tmp_path, monkeypatch):
+    (tmp_path / "body").write_bytes(b"x" * 100)
+
+    def download(request, app):
+        return Response(200, open(tmp_path / "body", "rb"), "application/octet-stream", length=150)
+
+    raw = b"GET /f HTTP/1.1\r\nHost: x\r\n\r\n" * 2
+    answer = exchange(raw, (Route("GET", "/f", download),))
+    assert answer.count(b"HTTP/1.1 200") == 1  # the second request is never answered
+    assert answer.endswith(b"x" * 100) and b"Content-Length: 150" in answer

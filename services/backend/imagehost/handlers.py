@@ -10,8 +10,11 @@ import re
 import sqlite3
 from dataclasses import dataclass
 from http import HTTPStatus
+from pathlib import Path
 
-from . import auth, logs, storage
+from loguru import logger
+
+from . import auth, backups, logs, storage, version
 from .config import Config
 from .errors import (
     BadRequest,
@@ -22,6 +25,7 @@ from .errors import (
     LengthRequired,
     NotFound,
     Unauthorized,
+    Unavailable,
 )
 from .index import ImageRecord, Index
 from .uploads import receive_image
@@ -192,6 +196,69 @@ def health(request: Request, app: App) -> Response:
             "log_lines_dropped": logs.lines_dropped(),
         },
     )
+
+
+def create_backup(request: Request, app: App) -> Response:
+    """Snapshot the index into DATA_DIR/backups (keeping the newest backups.KEPT) and
+    answer 201 with its name and size. Admin only; the body must be empty.
+
+    InsufficientStorage (507) when the disk is full, Unavailable (503) when the index
+    cannot be read (missing, replaced, locked); the snapshot is then not made.
+    """
+    _require_admin(request, app, "Backups")
+    if request.body.remaining:
+        raise BadRequest("A backup is made from the server's own data: send the POST without a body.")
+    app.index.require_own_file()  # a file put in its place is not this service's index
+    try:
+        path = backups.make_snapshot(app.config.index_path, _backups_dir(app))
+    except backups.SnapshotError as exc:
+        if exc.disk_full:
+            raise InsufficientStorage("The server's disk is full, so no backup was made.") from exc
+        logger.error("backup failed: {}", exc)
+        raise Unavailable("The index could not be copied just now, so no backup was made. Try again.") from exc
+    return json_response(HTTPStatus.CREATED, {"name": path.name, "size": path.stat().st_size})
+
+
+def download_backup(request: Request, app: App) -> Response:
+    """The newest snapshot as an attachment, streamed from its file. Admin only;
+    NotFound (404) when none has been made yet."""
+    _require_admin(request, app, "Backups")
+    folder = _backups_dir(app)
+    for _ in range(3):  # the newest may be pruned between finding and opening it
+        path = backups.newest(folder)
+        if path is None:
+            break
+        try:
+            file = open(path, "rb")
+        except FileNotFoundError:
+            continue
+        return Response(
+            HTTPStatus.OK,
+            file,
+            "application/vnd.sqlite3",
+            {"Content-Disposition": f'attachment; filename="{path.name}"'},
+        )
+    raise NotFound("No backup has been made yet: POST /backup/ makes one.")
+
+
+def version_info(request: Request, app: App) -> Response:
+    """The running version, git commit and Python version; public (nothing secret)."""
+    return json_response(HTTPStatus.OK, version.about())
+
+
+def _backups_dir(app: App) -> Path:
+    return app.config.data_dir / backups.FOLDER_NAME
+
+
+def _require_admin(request: Request, app: App, what: str) -> None:
+    token = auth.bearer_token(request.header("Authorization"))
+    if token is None:
+        raise Unauthorized(f"{what} are for the site owner: send 'Authorization: Bearer <admin token>'.")
+    if not auth.is_admin(token, app.config.admin_token):
+        raise Forbidden(
+            "That is not the admin token." if app.config.admin_token
+            else "This server has no ADMIN_TOKEN set, so nobody can use this."
+        )
 
 
 def _require_gallery_access(request: Request, app: App) -> None:

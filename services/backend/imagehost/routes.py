@@ -15,4 +15,10 @@ ROUTES = (
     Route("DELETE", "/api/images/{name}", handlers.delete_image),
     Route("GET", "/api/limits", handlers.limits),
     Route("GET", "/api/health", handlers.health),
+    Route("POST", "/api/backup", handlers.create_backup),
+    Route("GET", "/api/backup", handlers.download_backup),
+    Route("POST", "/backup/", handlers.create_backup),  # the design's address for backups
+    Route("GET", "/backup/", handlers.download_backup),
+    Route("GET", "/api/version", handlers.version_info),
+    Route("GET", "/version", handlers.version_info),
 )

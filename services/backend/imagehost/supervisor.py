@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from loguru import logger
 
-from . import index, logs, storage, worker_process
+from . import index, logs, storage, version, worker_process
 from .config import Config
 from .instance_lock import InstanceLocked, lock_folders
 from .reconcile import ReconcileRefused, reconcile
@@ -99,11 +99,14 @@ class Supervisor:
         except OSError as exc:  # a folder or file we cannot create, lock or change
             logger.error("cannot start: {}", exc)
             return 1
+        # Once, before any signal handler or worker: it may run git, and workers inherit it.
+        running = version.about()
         self._log_receiver, self._log_sender = logs.make_log_channel()
         self._install_signal_handlers()
         logger.info(
-            "supervisor (pid {}) starting {} workers on {}:{}-{}",
-            os.getpid(), config.workers, config.bind_host, config.start_port, config.port_of(config.workers - 1),
+            "supervisor (pid {}) of imagehost {} (commit {}, Python {}) starting {} workers on {}:{}-{}",
+            os.getpid(), running["version"], running["commit"][:12], running["python"],
+            config.workers, config.bind_host, config.start_port, config.port_of(config.workers - 1),
         )
         while not self.stopping:
             self._start_due_workers()

@@ -7,6 +7,7 @@ worker's BaseHTTPRequestHandler subclass reads from and writes to the connection
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -109,10 +110,29 @@ class Request:
 
 @dataclass
 class Response:
+    """What a handler answers. `body` is bytes, or an open file read from its current
+    position to its end (at most `length` bytes), which the worker sends in pieces and
+    closes: for a large download, never held in memory."""
+
     status: HTTPStatus
-    body: bytes = b""
+    body: bytes | BinaryIO = b""
     content_type: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # The body's size in bytes; worked out from `body` when not given.
+    length: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.length is None:
+            self.length = len(self.body) if isinstance(self.body, (bytes, bytearray)) else _rest_of(self.body)
+
+    def close(self) -> None:
+        """Close a file body (bytes need nothing); safe to call twice."""
+        if not isinstance(self.body, (bytes, bytearray)):
+            self.body.close()
+
+
+def _rest_of(file: BinaryIO) -> int:
+    return os.fstat(file.fileno()).st_size - file.tell()
 
 
 def json_response(status: HTTPStatus, payload: object, headers: dict[str, str] | None = None) -> Response:

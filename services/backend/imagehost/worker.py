@@ -44,6 +44,8 @@ IDLE_BEFORE_HANG_UP = 0.5
 # A Content-Length with more digits is refused: no body is that large (nginx refuses one
 # past 2**63 - 1), and int() refuses more than 4,300 digits with a ValueError (a 500).
 _MAX_LENGTH_DIGITS = 18
+# A file body (a backup download) is sent in pieces of this size.
+_SEND_PIECE_BYTES = 1 << 18
 _REQUEST_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 # Statuses http.server raises itself before a handler runs, mapped to contract codes.
 _PROTOCOL_ERRORS: dict[int, BadRequest] = {
@@ -151,9 +153,11 @@ class RequestHandler(BaseHTTPRequestHandler):
         except (ConnectionError, TimeoutError):
             # The work is done (an upload is stored and indexed); only the answer is lost.
             self.close_connection = True
-            self._log_request(response.status, started, request_id, len(response.body), "answer not delivered")
+            self._log_request(response.status, started, request_id, response.length, "answer not delivered")
             return
-        self._log_request(response.status, started, request_id, len(response.body))
+        finally:
+            response.close()
+        self._log_request(response.status, started, request_id, response.length)
 
     def _at_next_request(self, body: RequestBody | None) -> bool:
         """Whether the connection can carry another request once this one is answered.
@@ -216,7 +220,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         if response.content_type:
             self.send_header("Content-Type", response.content_type)
         if response.status != HTTPStatus.NO_CONTENT:
-            self.send_header("Content-Length", str(len(response.body)))
+            self.send_header("Content-Length", str(response.length))
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("X-Request-ID", request_id)
@@ -227,9 +231,31 @@ class RequestHandler(BaseHTTPRequestHandler):
         # One write for the head and the body: two small writes on a keep-alive
         # connection meet Nagle's algorithm and the peer's delayed ACK (a 40 ms stall).
         self._headers_buffer.append(b"\r\n")
-        if self.command != "HEAD" and response.body:
-            self._headers_buffer.append(response.body)
+        if isinstance(response.body, (bytes, bytearray)):
+            if self.command != "HEAD" and response.body:
+                self._headers_buffer.append(response.body)
+            self.flush_headers()
+            return
         self.flush_headers()
+        if self.command != "HEAD":
+            self._send_file(response.body, response.length)
+
+    def _send_file(self, file, length: int) -> None:
+        """Copy `length` bytes of `file` to the connection in pieces. A file that ends
+        early cannot be told to the client any more: the connection is closed, so the
+        client sees a short body rather than a complete one."""
+        remaining = length
+        while remaining > 0:
+            try:
+                piece = file.read(min(_SEND_PIECE_BYTES, remaining))
+            except OSError as exc:  # a disk error: the client must not take the body for whole
+                piece = b""
+                logger.error("reading the body to send failed: {}", exc)
+            if not piece:
+                self.close_connection = True
+                raise ConnectionError(f"the file ended {remaining} bytes early")
+            self.wfile.write(piece)
+            remaining -= len(piece)
 
     def version_string(self) -> str:
         return self.server_version

@@ -1,0 +1,157 @@
+"""Snapshots of the index in DATA_DIR/backups, made while uploads go on.
+
+A snapshot is one self-contained SQLite file, `index-YYYYmmddTHHMMSSZ-<random>.sqlite3`
+(0600, in a 0700 folder), made with SQLite's online backup API from a read-only
+connection: https://www.sqlite.org/backup.html. It is written under a temp name, fsynced
+and renamed, so a name in the folder is always a whole snapshot; the newest KEPT are
+kept, older ones removed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import sqlite3
+import time
+from pathlib import Path
+
+from .storage import fsync_dir, is_disk_full
+
+# How many snapshots DATA_DIR/backups keeps: each is a whole copy of the index.
+KEPT = 5
+FOLDER_NAME = "backups"
+_NAME = re.compile(r"index-(\d{8}T\d{6}Z)-[0-9a-f]{8}\.sqlite3")
+_TEMP_SUFFIX = ".partial"
+# A temp file this old is a snapshot whose maker died; younger ones may be in progress.
+_STALE_TEMP_SECONDS = 3600
+
+
+class SnapshotError(Exception):
+    """The index could not be read or the snapshot not written; the message says which.
+    `disk_full` is True when the disk (or quota) was full."""
+
+    def __init__(self, message: str, disk_full: bool = False):
+        super().__init__(message)
+        self.disk_full = disk_full
+
+
+def snapshot_name(now: float, random_hex: str) -> str:
+    """'index-20261127T101500Z-0a1b2c3d.sqlite3' for `now` (a Unix time) in UTC."""
+    return f"index-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(now))}-{random_hex}.sqlite3"
+
+
+def is_snapshot_name(name: str) -> bool:
+    return _NAME.fullmatch(name) is not None
+
+
+def make_snapshot(index_path: Path, folder: Path, keep: int = KEPT) -> Path:
+    """Copy the index at `index_path` into `folder` (made 0700 if missing) as a new
+    snapshot, remove all but the newest `keep`, and return the new snapshot's path.
+
+    Consistent while other processes write: the copy is one read transaction. Raises
+    SnapshotError when the index cannot be opened or read (missing, damaged, locked) or
+    the snapshot cannot be written; nothing is left behind then.
+    """
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SnapshotError(f"cannot make the folder {folder}: {exc}", is_disk_full(exc)) from exc
+    path = folder / snapshot_name(time.time(), secrets.token_hex(4))
+    temp = path.with_name("." + path.name + _TEMP_SUFFIX)
+    try:
+        copy_index(index_path, temp)
+        os.replace(temp, path)
+        fsync_dir(folder)
+    except OSError as exc:
+        _unlink_quietly(temp)
+        raise SnapshotError(f"cannot write {path}: {exc}", is_disk_full(exc)) from exc
+    except BaseException:
+        _unlink_quietly(temp)
+        raise
+    prune(folder, keep)
+    return path
+
+
+def copy_index(index_path: Path, destination: Path) -> None:
+    """Write a consistent copy of the index at `index_path` to `destination` (0600,
+    fsynced), in rollback-journal mode so the copy is one file with no -wal beside it.
+
+    One backup step for the whole file (pages=-1): the index is in WAL mode, where a
+    reader never blocks writers, and a copy made in several steps restarts whenever
+    another connection writes in between, which under steady uploads may be forever.
+    Raises SnapshotError.
+    """
+    source_uri = index_path.absolute().as_uri() + "?mode=ro"
+    try:
+        os.close(os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
+        source = sqlite3.connect(source_uri, uri=True, timeout=5)
+        try:
+            target = sqlite3.connect(destination, isolation_level=None)
+            try:
+                source.backup(target)
+                target.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                target.close()
+        finally:
+            source.close()
+        _fsync_file(destination)
+    except sqlite3.Error as exc:
+        disk_full = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+        raise SnapshotError(f"cannot copy the index {index_path}: {exc}", disk_full) from exc
+    except OSError as exc:
+        raise SnapshotError(f"cannot write {destination}: {exc}", is_disk_full(exc)) from exc
+
+
+def snapshots(folder: Path) -> list[Path]:
+    """The snapshots in `folder`, oldest first (by the time in the name, then the file's
+    modification time); [] when the folder does not exist."""
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return []
+    found = []
+    for entry in entries:
+        match = _NAME.fullmatch(entry.name)
+        if match and entry.is_file(follow_symlinks=False):
+            try:
+                found.append((match.group(1), entry.stat(follow_symlinks=False).st_mtime_ns, entry.name))
+            except FileNotFoundError:  # removed by another worker's prune meanwhile
+                continue
+    return [folder / name for _, _, name in sorted(found)]
+
+
+def newest(folder: Path) -> Path | None:
+    found = snapshots(folder)
+    return found[-1] if found else None
+
+
+def prune(folder: Path, keep: int) -> list[Path]:
+    """Remove all snapshots but the newest `keep`, and temp files left by a maker that
+    died; returns the snapshots removed. Another worker pruning at the same time is fine."""
+    found = snapshots(folder)
+    removed = found[: max(len(found) - keep, 0)]
+    for path in removed:
+        _unlink_quietly(path)
+    for path in folder.glob(".index-*" + _TEMP_SUFFIX):
+        try:
+            if time.time() - path.lstat().st_mtime > _STALE_TEMP_SECONDS:
+                _unlink_quietly(path)
+        except FileNotFoundError:
+            continue
+    return removed
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

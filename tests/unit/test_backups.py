@@ -1,0 +1,223 @@
+"""Snapshots of the index (backups.py), whole archives (archives.py) and the version
+(version.py)."""
+
+from __future__ import annotations
+
+import io
+import os
+import sqlite3
+import tarfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from imagehost import archives, backups, index, version
+
+NAME = "Abcdefghijkl_-0123456789.png"
+
+
+def make_index(folder: Path, names: list[str]) -> Path:
+    path = folder / "index.sqlite3"
+    index.migrate(path)
+    db = index.Index(path)
+    try:
+        for name in names:
+            db.add(name=name, type="image/png", size=1, width=1, height=1, sha256="0" * 64,
+                   original_name="a.png", delete_token_hash="f" * 64)
+    finally:
+        db.close()
+    return path
+
+
+def rows_of(path: Path) -> list[str]:
+    connection = sqlite3.connect(path)
+    try:
+        return [row[0] for row in connection.execute("SELECT name FROM images ORDER BY id")]
+    finally:
+        connection.close()
+
+
+def test_a_snapshot_name_carries_the_utc_time_and_eight_random_hex_digits():
+    name = backups.snapshot_name(1_795_000_000.9, "0a1b2c3d")
+    assert name == "index-20261118T110640Z-0a1b2c3d.sqlite3"
+    assert backups.is_snapshot_name(name)
+
+
+@pytest.mark.parametrize("name", [
+    "index-20261127T101500Z-0a1b2c3d.sqlite3.partial",
+    ".index-20261127T101500Z-0a1b2c3d.sqlite3.partial",
+    "index-20261127T101500Z-0A1B2C3D.sqlite3",
+    "index-20261127T101500Z-0a1b2c3d.sqlite3-wal",
+    "index.sqlite3",
+    "../index-20261127T101500Z-0a1b2c3d.sqlite3",
+])
+def test_only_names_the_backups_make_are_snapshots(name):
+    assert not backups.is_snapshot_name(name)
+
+
+def test_a_snapshot_is_one_self_contained_file_with_every_committed_row(tmp_path):
+    source = make_index(tmp_path, ["a" * 12 + ".png", "b" * 12 + ".png"])
+    snapshot = backups.make_snapshot(source, tmp_path / "backups")
+    assert rows_of(snapshot) == ["a" * 12 + ".png", "b" * 12 + ".png"]
+    assert sorted(os.listdir(tmp_path / "backups")) == [snapshot.name]  # no -wal, no temp file
+    assert snapshot.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "backups").stat().st_mode & 0o777 == 0o700
+    connection = sqlite3.connect(snapshot)
+    assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    connection.close()
+
+
+def test_a_snapshot_taken_while_another_connection_writes_completes_and_is_consistent(tmp_path):
+    source = make_index(tmp_path, [])
+    writer = index.Index(source)
+    stop = threading.Event()
+    written: list[str] = []
+
+    def write() -> None:
+        for n in range(2000):
+            if stop.is_set():
+                return
+            name = f"{n:012d}.png"
+            writer.add(name=name, type="image/png", size=1, width=1, height=1, sha256="0" * 64,
+                       original_name="a.png", delete_token_hash=None)
+            written.append(name)
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        while len(written) < 20 and thread.is_alive():
+            time.sleep(0.01)
+        snapshot = backups.make_snapshot(source, tmp_path / "backups")
+    finally:
+        stop.set()
+        thread.join(30)
+        writer.close()
+    rows = rows_of(snapshot)
+    assert rows == written[: len(rows)]  # a prefix: one moment of the index, no gaps
+    assert len(rows) >= 20
+
+
+def test_pruning_keeps_the_newest_and_removes_only_old_snapshots_and_stale_temp_files(tmp_path):
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    names = [backups.snapshot_name(1_700_000_000 + i, f"{i:08x}") for i in range(7)]
+    for name in reversed(names):  # made out of order: the name's time decides
+        (folder / name).write_bytes(b"x")
+    stale = folder / f".{names[0]}.partial"
+    fresh = folder / f".{names[1]}.partial"
+    for temp in (stale, fresh):
+        temp.write_bytes(b"x")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    (folder / "notes.txt").write_bytes(b"mine")
+
+    removed = backups.prune(folder, keep=3)
+
+    assert [path.name for path in removed] == names[:4]
+    assert [path.name for path in backups.snapshots(folder)] == names[4:]
+    assert backups.newest(folder).name == names[-1]
+    assert not stale.exists() and fresh.exists() and (folder / "notes.txt").exists()
+
+
+def test_a_missing_index_makes_no_snapshot_and_leaves_nothing_behind(tmp_path):
+    with pytest.raises(backups.SnapshotError, match="cannot copy the index"):
+        backups.make_snapshot(tmp_path / "absent.sqlite3", tmp_path / "backups")
+    assert os.listdir(tmp_path / "backups") == []
+    assert backups.newest(tmp_path / "backups") is None
+    assert backups.newest(tmp_path / "never-made") is None
+
+
+def test_an_archive_restores_into_empty_folders_and_keeps_an_index_already_there_aside(tmp_path):
+    images_dir = tmp_path / "images"
+    (images_dir / ".tmp").mkdir(parents=True)
+    (images_dir / NAME).write_bytes(b"png bytes")
+    (images_dir / ".imagehost.lock").write_bytes(b"pid 1")
+    (images_dir / ".tmp" / "upload-1-x.part").write_bytes(b"half")
+    source = make_index(tmp_path, [NAME])
+    archive, count = archives.write_archive(source, images_dir, tmp_path / "out")
+    assert count == 1 and archive.stat().st_mode & 0o777 == 0o600
+    with tarfile.open(archive) as tar:
+        assert sorted(tar.getnames()) == ["data/index.sqlite3", f"images/{NAME}"]
+
+    restored_images, restored_data = tmp_path / "restored-images", tmp_path / "restored-data"
+    restored_images.mkdir()
+    restored_data.mkdir()
+    (restored_data / "index.sqlite3").write_bytes(b"the old index")
+    (restored_data / "index.sqlite3-wal").write_bytes(b"its wal")
+    assert archives.restore_archive(archive, restored_data / "index.sqlite3", restored_images) == 1
+
+    assert (restored_images / NAME).read_bytes() == b"png bytes"
+    assert rows_of(restored_data / "index.sqlite3") == [NAME]
+    aside = sorted(p.name for p in restored_data.iterdir() if "before-restore" in p.name)
+    assert len(aside) == 2 and aside[1].endswith("-wal")
+    assert not (restored_data / "index.sqlite3-wal").exists()
+    assert sorted(os.listdir(restored_images)) == [NAME]
+
+
+def tar_with(tmp_path: Path, members: list[tarfile.TarInfo], data: bytes = b"x") -> Path:
+    path = tmp_path / "crafted.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for member in members:
+            member.size = len(data) if member.isfile() else 0
+            tar.addfile(member, io.BytesIO(data) if member.isfile() else None)
+    return path
+
+
+def symlink(name: str, target: str) -> tarfile.TarInfo:
+    member = tarfile.TarInfo(name)
+    member.type, member.linkname = tarfile.SYMTYPE, target
+    return member
+
+
+@pytest.mark.parametrize("member", [
+    tarfile.TarInfo("images/../../escaped.png"),
+    tarfile.TarInfo("/etc/cron.d/x"),
+    tarfile.TarInfo("images/.imagehost.lock"),
+    tarfile.TarInfo("data/imagehost.lock"),
+    symlink(f"images/{NAME}", "/etc/passwd"),
+    symlink("data/index.sqlite3", "/etc/passwd"),
+], ids=["traversal", "absolute", "lock-file", "data-lock", "image-symlink", "index-symlink"])
+def test_a_restore_refuses_an_archive_with_anything_a_backup_never_holds_and_changes_nothing(tmp_path, member):
+    archive = tar_with(tmp_path, [tarfile.TarInfo("data/index.sqlite3"), member])
+    (tmp_path / "images").mkdir()
+    (tmp_path / "data").mkdir()
+    with pytest.raises(archives.ArchiveError, match="no imagehost backup holds"):
+        archives.restore_archive(archive, tmp_path / "data" / "index.sqlite3", tmp_path / "images")
+    assert os.listdir(tmp_path / "images") == [] and os.listdir(tmp_path / "data") == []
+
+
+def test_a_restore_refuses_an_archive_whose_index_is_not_sqlite(tmp_path):
+    archive = tar_with(tmp_path, [tarfile.TarInfo("data/index.sqlite3")], b"not a database" * 100)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "images").mkdir()
+    with pytest.raises(archives.ArchiveError, match="index"):
+        archives.restore_archive(archive, tmp_path / "data" / "index.sqlite3", tmp_path / "images")
+    assert os.listdir(tmp_path / "data") == []
+
+
+def test_a_restore_refuses_a_file_that_is_no_archive(tmp_path):
+    (tmp_path / "junk.tar.gz").write_bytes(b"junk")
+    with pytest.raises(archives.ArchiveError, match="cannot restore"):
+        archives.restore_archive(tmp_path / "junk.tar.gz", tmp_path / "index.sqlite3", tmp_path)
+
+
+def test_the_version_comes_from_pyproject_and_the_commit_from_git_or_the_image_s_file(tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "imagehost"\nversion = "9.8.7"\n')
+    (tmp_path / "COMMIT").write_text("ab" * 20 + "\n")
+    monkeypatch.setattr(version, "_PROJECT_DIRS", (tmp_path,))
+    assert version.project_version() == "9.8.7"
+    assert version.commit() == "ab" * 20
+    (tmp_path / "COMMIT").write_text("$(rm -rf /)\n")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "other"\nversion = "1.0"\n')
+    assert (version.project_version(), version.commit()) == ("unknown", "unknown")
+
+
+def test_a_snapshot_that_does_not_fit_on_the_disk_says_so_and_leaves_nothing_behind(tmp_path):
+    from support.tmpfs import tmpfs
+
+    source = make_index(tmp_path, [f"{n:012d}.png" for n in range(3000)])  # about 1 MiB
+    with tmpfs(tmp_path / "small", "size=256k") as small:
+        with pytest.raises(backups.SnapshotError) as raised:
+            backups.make_snapshot(source, small / "backups")
+        assert raised.value.disk_full
+        assert os.listdir(small / "backups") == []
