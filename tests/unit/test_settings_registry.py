@@ -58,6 +58,9 @@ def test_docker_compose_defaults_are_the_registrys():
     # The healthcheck's Python reads the workers' ports: os.environ.get("NAME", "default").
     in_compose += re.findall(r'environ\.get\("([A-Z][A-Z0-9_]*)", "([^"]*)"\)', compose)
     assert in_compose, "no defaults found: has the file's syntax changed?"
+    # Build arguments of the images (the commit /api/version names) are not settings.
+    build_arguments = set(re.findall(r"^ARG ([A-Z][A-Z0-9_]*)", read("services/backend/Dockerfile"), re.M))
+    in_compose = [(name, default) for name, default in in_compose if name not in build_arguments]
     assert [(name, default) for name, default in in_compose if default_of(name) != default] == []
 
 
