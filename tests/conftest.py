@@ -17,7 +17,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from support.stack import Stack, nginx_binary, require, start_stack
 
 OWN_BASETEMP = pytest.StashKey[Path]()

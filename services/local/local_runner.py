@@ -41,13 +41,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from dotenv import dotenv_values
+from imagehost.config import ConfigError, default_of, load_config
+
 REPO = Path(__file__).resolve().parents[2]
 BACKEND = REPO / "services" / "backend"
 RENDER = REPO / "services" / "nginx" / "render-config.sh"
 FRONTEND = REPO / "services" / "frontend"
-
-from dotenv import dotenv_values
-from imagehost.config import ConfigError, default_of, load_config
 
 HEALTH_WAIT_SECONDS = 30
 FIRST_WORKER_PORT = int(default_of("WEB_SERVER_START_PORT"))
@@ -129,7 +129,9 @@ def find_nginx() -> str | None:
 
 
 def render(env: dict[str, str], run_dir: Path) -> None:
-    result = subprocess.run(["sh", str(RENDER), "--local", str(run_dir)], check=False, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        ["sh", str(RENDER), "--local", str(run_dir)], check=False, env=env, capture_output=True, text=True
+    )
     if result.returncode != 0:
         raise SettingError(result.stderr.strip() or f"{RENDER} failed with status {result.returncode}")
 

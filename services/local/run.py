@@ -9,7 +9,7 @@ from pathlib import Path
 # the one thing a plain `python services/local/run.py` has to be told where to find.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
 
-from local_runner import main  # noqa: E402 (after the path it needs)
+from local_runner import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from imagehost import archives, backups, index, version
+from support.tmpfs import tmpfs
 
 NAME = "Abcdefghijkl_-0123456789.png"
 
@@ -213,8 +214,6 @@ def test_the_version_comes_from_pyproject_and_the_commit_from_git_or_the_image_s
 
 
 def test_a_snapshot_that_does_not_fit_on_the_disk_says_so_and_leaves_nothing_behind(tmp_path):
-    from support.tmpfs import tmpfs
-
     source = make_index(tmp_path, [f"{n:012d}.png" for n in range(3000)])  # about 1 MiB
     with tmpfs(tmp_path / "small", "size=256k") as small:
         with pytest.raises(backups.SnapshotError) as raised:

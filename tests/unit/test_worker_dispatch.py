@@ -229,7 +229,7 @@ def test_a_file_body_is_sent_in_pieces_with_its_length_and_closed(tmp_path, monk
     opened = []
 
     def download(request, app):
-        opened.append(open(tmp_path / "body", "rb"))
+        opened.append(open(tmp_path / "body", "rb"))  # noqa: SIM115 (the worker closes it)
         return Response(200, opened[-1], "application/octet-stream")
 
     monkeypatch.setattr(worker, "_SEND_PIECE_BYTES", 1000)

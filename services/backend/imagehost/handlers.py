@@ -229,7 +229,7 @@ def download_backup(request: Request, app: App) -> Response:
         if path is None:
             break
         try:
-            file = open(path, "rb")
+            file = open(path, "rb")  # noqa: SIM115 (the worker closes it once the answer is sent)
         except FileNotFoundError:
             continue
         return Response(

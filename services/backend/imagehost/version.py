@@ -45,9 +45,10 @@ def _version_in(path: Path) -> str | None:
         project = tomllib.loads(path.read_text(encoding="utf-8")).get("project", {})
     except (OSError, ValueError):
         return None
-    if project.get("name") != "imagehost" or not isinstance(project.get("version"), str):
+    version = project.get("version")
+    if project.get("name") != "imagehost" or not isinstance(version, str):
         return None
-    return project["version"]
+    return version
 
 
 def commit() -> str:

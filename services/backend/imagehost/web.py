@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from io import BufferedIOBase
+from typing import BinaryIO
 from urllib.parse import parse_qs
 
 from .errors import AppError, BadRequest
@@ -118,11 +119,11 @@ class Response:
     body: bytes | BinaryIO = b""
     content_type: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
-    # The body's size in bytes; worked out from `body` when not given.
-    length: int | None = None
+    # The body's size in bytes; worked out from `body` when not given (-1).
+    length: int = -1
 
     def __post_init__(self) -> None:
-        if self.length is None:
+        if self.length < 0:
             self.length = len(self.body) if isinstance(self.body, (bytes, bytearray)) else _rest_of(self.body)
 
     def close(self) -> None:

@@ -22,6 +22,7 @@ import time
 import uuid
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import BinaryIO
 
 from loguru import logger
 
@@ -240,7 +241,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self._send_file(response.body, response.length)
 
-    def _send_file(self, file, length: int) -> None:
+    def _send_file(self, file: BinaryIO, length: int) -> None:
         """Copy `length` bytes of `file` to the connection in pieces. A file that ends
         early cannot be told to the client any more: the connection is closed, so the
         client sees a short body rather than a complete one."""
