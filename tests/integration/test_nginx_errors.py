@@ -31,7 +31,8 @@ def start_nginx(tmp_path: Path, worker_port: int, read_timeout: str | None = Non
     let_nginx_workers_through(tmp_path)
     run = render(tmp_path, HTTP_PORT=str(http_port), WEB_SERVER_WORKERS="1", WEB_SERVER_START_PORT=str(worker_port))
     if read_timeout:
-        conf = run / "imagehost.conf"
+        conf = run / "snippets" / "proxy.conf"
+        assert "proxy_read_timeout 60s;" in conf.read_text()
         conf.write_text(conf.read_text().replace("proxy_read_timeout 60s;", f"proxy_read_timeout {read_timeout};"))
     process = subprocess.Popen([nginx_binary(), "-p", str(run), "-c", str(run / "nginx.conf"), "-e", "stderr"],
                                stderr=subprocess.DEVNULL)
@@ -99,7 +100,7 @@ def test_every_nginx_error_page_returns_its_status_with_a_contract_body(tmp_path
     for status, code in expected.items():
         target = re.search(rf"^\s*error_page {status} (@\w+);", config, re.MULTILINE).group(1)
         location = re.search(rf"location {target} \{{(.*?)\n    \}}", config, re.DOTALL).group(1)
-        assert "default_type application/json;" in location
+        assert re.search(r"^\s*include /\S+/json-error\.conf;$", location, re.MULTILINE)
         returned = re.search(r"return (\d+) '(.*)';", location)
         assert int(returned.group(1)) == status
         body = json.loads(returned.group(2).replace("\\n", "\n"))
