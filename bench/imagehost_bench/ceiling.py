@@ -27,8 +27,10 @@ from support.stack import die_with_parent, let_nginx_workers_through, nginx_bina
 from . import machine
 
 TEMPLATE = Path(__file__).with_name("ceiling.conf.template")
-# The production template: the ceiling takes its request-body buffer size from there.
+# The production template: the ceiling takes its request-body buffer size from there,
+# and includes its proxy settings.
 PRODUCTION_TEMPLATE = Path(__file__).resolve().parents[2] / "services/nginx/templates/imagehost.conf.template"
+PRODUCTION_PROXY_SETTINGS = PRODUCTION_TEMPLATE.with_name("snippets") / "proxy.conf"
 # The room render-config.sh gives the multipart envelope above MAX_UPLOAD_BYTES.
 ENVELOPE_BYTES = 65536
 # Roughly what imagehost answers to an upload, so both send as many bytes back.
@@ -119,6 +121,7 @@ class Ceiling:
             "ANSWER_PORT": str(self.answer_port),
             "CLIENT_MAX_BODY_SIZE": str(self.max_upload_bytes + ENVELOPE_BYTES),
             "CLIENT_BODY_BUFFER_SIZE": production_directive("client_body_buffer_size"),
+            "PROXY_SNIPPET": str(PRODUCTION_PROXY_SETTINGS),
             "UPLOAD_ANSWER": json.dumps(UPLOAD_ANSWER, separators=(",", ":")),
         }
         text = TEMPLATE.read_text()

@@ -4,11 +4,15 @@
 #
 #   render-config.sh                 in the nginx image, as a /docker-entrypoint.d/ hook:
 #                                    /etc/nginx/imagehost/imagehost.conf.template
-#                                    -> /etc/nginx/conf.d/imagehost.conf
+#                                    -> /etc/nginx/conf.d/imagehost.conf, including the
+#                                    snippets the Dockerfile put in /etc/nginx/imagehost/snippets
 #   render-config.sh --local RUN_DIR for the local runner: the template beside this script
 #                                    -> RUN_DIR/imagehost.conf, plus RUN_DIR/nginx.conf, a
-#                                    main file that keeps pid and temp files in RUN_DIR
+#                                    main file that keeps pid and temp files in RUN_DIR,
+#                                    and a copy of templates/snippets/ in RUN_DIR/snippets
 #
+# The snippets are included by absolute path (${SNIPPETS_DIR}), never from conf.d/:
+# the image's nginx.conf includes every conf.d/*.conf at the http level.
 # Reads the settings marked `nginx=True` in the backend's registry (config.SETTINGS,
 # which says what each one is), with the same defaults: this script runs in the nginx
 # image without Python, so it keeps its own copy of them in the assignments below,
@@ -33,10 +37,14 @@ if [ "${1:-}" = --local ]; then
     run_dir=$(cd "$2" && pwd)
     template=$here/templates/imagehost.conf.template
     output=$run_dir/imagehost.conf
+    snippets_from=$here/templates/snippets
+    SNIPPETS_DIR=$run_dir/snippets
 else
     run_dir=
     template=/etc/nginx/imagehost/imagehost.conf.template
     output=/etc/nginx/conf.d/imagehost.conf
+    snippets_from=/etc/nginx/imagehost/snippets
+    SNIPPETS_DIR=$snippets_from
 fi
 
 # whole_number NAME VALUE LOW HIGH
@@ -123,13 +131,19 @@ MAX_UPLOAD_TEXT=$(awk -v n="$MAX_UPLOAD_BYTES" 'BEGIN {
 }')
 
 export UPSTREAM_SERVERS UPLOAD_RATE_LIMIT UPLOAD_RATE_BURST NGINX_LISTEN LOG_DIR \
-    IMAGES_DIR FRONTEND_DIR CLIENT_MAX_BODY_SIZE MAX_UPLOAD_BYTES MAX_UPLOAD_TEXT
+    IMAGES_DIR FRONTEND_DIR CLIENT_MAX_BODY_SIZE MAX_UPLOAD_BYTES MAX_UPLOAD_TEXT SNIPPETS_DIR
 
 [ -f "$template" ] || die "no template at $template"
+[ -d "$snippets_from" ] || die "no snippets folder at $snippets_from"
 mkdir -p "$LOG_DIR/nginx" "$(dirname "$output")"
+if [ "$snippets_from" != "$SNIPPETS_DIR" ]; then
+    # A fresh copy, so a snippet deleted from the checkout is gone from RUN_DIR too.
+    rm -rf "$SNIPPETS_DIR"
+    cp -R "$snippets_from" "$SNIPPETS_DIR"
+fi
 variables='${UPSTREAM_SERVERS} ${UPLOAD_RATE_LIMIT} ${UPLOAD_RATE_BURST} ${NGINX_LISTEN}
 ${LOG_DIR} ${IMAGES_DIR} ${FRONTEND_DIR} ${CLIENT_MAX_BODY_SIZE} ${MAX_UPLOAD_BYTES}
-${MAX_UPLOAD_TEXT}'
+${MAX_UPLOAD_TEXT} ${SNIPPETS_DIR}'
 envsubst "$variables" <"$template" >"$output.new"
 mv "$output.new" "$output"
 echo "$me: wrote $output (workers $UPSTREAM_HOST:$WEB_SERVER_START_PORT+$WEB_SERVER_WORKERS, listen $NGINX_LISTEN)"

@@ -40,7 +40,7 @@ def test_rendered_config_passes_nginx_t(tmp_path):
 
 
 def test_nginx_variables_survive_rendering(tmp_path):
-    config = rendered(tmp_path)
+    config = rendered(tmp_path) + "".join(path.read_text() for path in (tmp_path / "run" / "snippets").iterdir())
     for variable in ("$request_id", "$host", "$http_host", "$binary_remote_addr", "$upstream_addr",
                      "$request_time", "$upstream_response_time", "$proxy_add_x_forwarded_for", "$uri"):
         assert variable in config
@@ -147,3 +147,32 @@ def test_local_main_file_keeps_pid_and_temp_files_in_the_run_folder(tmp_path):
     assert f"client_body_temp_path {run}/tmp/client_body;" in main
     assert f"include {run}/imagehost.conf;" in main
     assert f"error_log {tmp_path}/logs/nginx/error.log warn;" in main
+
+
+def test_snippets_are_copied_beside_the_config_and_each_included_by_absolute_path(tmp_path):
+    config = rendered(tmp_path)
+    included = set(re.findall(r"^\s*include (\S+);", config, re.MULTILINE))
+    snippets = tmp_path / "run" / "snippets"
+    assert included == {str(snippets / source.name) for source in (TEMPLATE.parent / "snippets").glob("*.conf")}
+    for path in included:
+        assert Path(path).read_text() == (TEMPLATE.parent / "snippets" / Path(path).name).read_text()
+
+
+def test_the_image_copies_the_snippets_where_the_hook_includes_them_from():
+    dockerfile = (RENDER.parent / "Dockerfile").read_text()
+    copied_to = re.search(r"^COPY templates/snippets/ (\S+)/$", dockerfile, re.MULTILINE).group(1)
+    assert f"snippets_from={copied_to}\n" in RENDER.read_text()
+    assert not copied_to.startswith("/etc/nginx/conf.d")  # the image's nginx.conf includes conf.d/*.conf
+
+
+def test_a_location_with_headers_of_its_own_includes_the_security_headers_again(tmp_path):
+    """add_header is not inherited by a level that has one itself: the images' location
+    must carry the server's headers too, and the error pages nosniff (json-error.conf)."""
+    config = rendered(tmp_path)
+    locations = re.findall(r"^    location ([^{]+) \{(.*?)\n    \}", config, re.DOTALL | re.MULTILINE)
+    for target, body in locations:
+        if "add_header" in body or "json-error.conf" in body:
+            assert "security-headers.conf;" in body or "json-error.conf;" in body, target
+    snippets = TEMPLATE.parent / "snippets"
+    assert 'add_header X-Content-Type-Options "nosniff" always;' in (snippets / "json-error.conf").read_text()
+    assert "default_type application/json;" in (snippets / "json-error.conf").read_text()

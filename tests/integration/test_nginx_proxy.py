@@ -3,6 +3,7 @@ limit, the rate limit, security headers, and failover when a worker dies."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -11,6 +12,7 @@ import time
 import uuid
 
 import pytest
+from imagehost import errors
 from support import images
 
 MIB = 1024 * 1024
@@ -107,24 +109,29 @@ def test_dot_segments_behind_encoded_slashes_are_404_too(stack, raw_path):
 
 
 @pytest.mark.parametrize(
-    "raw_request, status",
+    "raw_request, error",
     [
-        (b"GET /api/limits HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n", 400),
-        (b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
-        (b"TRACE /api/limits HTTP/1.1\r\nHost: x\r\n\r\n", 405),
-        (b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        pytest.param(b"GET /api/limits HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n",
+                     errors.HeadersTooLarge, id="a header over nginx's buffer"),
+        pytest.param(b"GET /api/limits HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(120))
+                     + b"\r\n", errors.HeadersTooLarge, id="more headers than a worker reads"),
+        pytest.param(b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", errors.UriTooLong, id="a long URL"),
+        pytest.param(b"GET /api/limits HTTP/2.0\r\nHost: x\r\n\r\n", errors.HttpVersionNotSupported, id="HTTP/2.0"),
+        pytest.param(b"TRACE /api/limits HTTP/1.1\r\nHost: x\r\n\r\n", errors.MethodNotAllowed, id="TRACE"),
+        pytest.param(b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", errors.Unimplemented,
+                     id="an unknown transfer coding"),
     ],
 )
-def test_nginx_refusals_use_the_json_error_shape(stack, raw_request, status):
+def test_protocol_refusals_use_the_json_error_shape_with_their_own_status_and_code(stack, raw_request, error):
     with socket.create_connection(("127.0.0.1", stack.http_port), timeout=5) as s:
-        s.sendall(raw_request)
+        s.sendall(raw_request.replace(b"Host: x\r\n", b"Host: x\r\nConnection: close\r\n", 1))
         answer = b""
         while chunk := s.recv(65536):
             answer += chunk
     head, _, body = answer.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 %d" % status), head
-    assert b"Content-Type: application/json" in head
-    assert body.startswith(b'{"error": {"code": "'), body
+    assert head.startswith(b"HTTP/1.1 %d " % error.status), head
+    assert b"Content-Type: application/json" in head.split(b"\r\n")
+    assert json.loads(body)["error"]["code"] == error.code, body
 
 
 def test_page_has_its_security_headers(stack):

@@ -92,23 +92,26 @@ def test_every_nginx_error_page_matches_the_schema_the_document_gives_its_status
                         "IMAGES_DIR": str(tmp_path / "images"), "LOG_DIR": str(tmp_path / "logs")})
     config = (tmp_path / "run" / "imagehost.conf").read_text()
     responses = raw_document()["components"]["responses"]
-    documented = {"400": "NginxBadRequest", "494": "NginxBadRequest", "404": "NotFound", "405": "MethodNotAllowed",
-                  "413": "FileTooLarge", "414": "UriTooLong", "429": "RateLimited", "501": "NotImplemented",
-                  "502": "BadGateway", "503": "Unavailable", "504": "GatewayTimeout"}
-    pages = {status: target for statuses, target in re.findall(r"^\s*error_page ([\d ]+) ([@/]\w+(?:/\w+)*);",
-                                                               config, re.MULTILINE)
+    # nginx's error status -> the response the document gives the status nginx sends for it.
+    documented = {"400": "NginxBadRequest", "403": "NotFound", "404": "NotFound", "405": "MethodNotAllowed",
+                  "413": "FileTooLarge", "414": "UriTooLong", "429": "RateLimited", "494": "HeadersTooLarge",
+                  "501": "NotImplemented", "502": "BadGateway", "503": "Unavailable", "504": "GatewayTimeout",
+                  "505": "HttpVersionNotSupported"}
+    # nginx sends the status after `=` (494 =431), or else its own.
+    pages = {status: (sent or status, target)
+             for statuses, sent, target in re.findall(r"^\s*error_page ([\d ]+?) (?:=(\d+) )?([@/]\w+(?:/\w+)*);",
+                                                      config, re.MULTILINE)
              for status in statuses.split()}
     assert set(pages) == set(documented)
-    for status, target in pages.items():
+    for status, (sent, target) in pages.items():
         prefix = "location " if target.startswith("@") else "location = "
         location = re.search(rf"{prefix}{target} \{{(.*?)\n    \}}", config, re.DOTALL).group(1)
-        answered = "400" if status == "494" else status  # nginx's "headers too large", answered as 400
-        body = re.search(rf"return {answered} '(.*)';", location).group(1).replace("\\n", "\n")
-        component = responses[documented[answered]]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
+        body = re.search(rf"return {sent} '(.*)';", location).group(1).replace("\\n", "\n")
+        component = responses[documented[status]]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
         validator_for(component).validate(json.loads(body))
-        for header, spec in responses[documented[answered]].get("headers", {}).items():
+        for header, spec in responses[documented[status]].get("headers", {}).items():
             if spec.get("required"):
-                assert re.search(rf'add_header {header} "[^"]+" always;', location), (answered, header)
+                assert re.search(rf'add_header {header} "[^"]+" always;', location), (status, header)
 
 
 # --- generated requests -------------------------------------------------------------------

@@ -19,6 +19,13 @@ def test_every_contract_error_has_its_status_and_code():
         errors.UnsupportedType: (415, "unsupported_type"),
         errors.InsufficientStorage: (507, "insufficient_storage"),
         errors.Internal: (500, "internal"),
+        errors.UriTooLong: (414, "uri_too_long"),
+        errors.HeadersTooLarge: (431, "headers_too_large"),
+        errors.Unimplemented: (501, "not_implemented"),
+        errors.HttpVersionNotSupported: (505, "http_version_not_supported"),
+        errors.RateLimited: (429, "rate_limited"),
+        errors.BadGateway: (502, "bad_gateway"),
+        errors.GatewayTimeout: (504, "gateway_timeout"),
     }
     for cls, (status, code) in table.items():
         error = cls()

@@ -3,7 +3,8 @@
 import io
 
 import pytest
-from imagehost.headers import MAX_HEADERS, HeaderError, read_headers
+from imagehost.errors import AppError
+from imagehost.headers import MAX_HEADERS, read_headers
 
 
 def parse(raw: bytes):
@@ -40,6 +41,6 @@ def test_values_are_trimmed_and_may_hold_colons():
     ],
 )
 def test_malformed_or_oversized_headers_are_refused(raw, status):
-    with pytest.raises(HeaderError) as raised:
+    with pytest.raises(AppError) as raised:
         parse(raw)
     assert raised.value.status == status

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 
 import pytest
-from imagehost import worker
+from imagehost import errors, worker
 from imagehost.config import Config
 from imagehost.errors import NotFound
 from imagehost.router import Route, Router
@@ -252,3 +253,42 @@ def test_a_file_body_that_ends_early_closes_the_connection_instead_of_passing_fo
     answer = exchange(raw, (Route("GET", "/f", download),))
     assert answer.count(b"HTTP/1.1 200") == 1  # the second request is never answered
     assert answer.endswith(b"x" * 100) and b"Content-Length: 150" in answer
+
+
+# --- protocol errors: refused before any route is chosen --------------------------------
+
+
+def refused(raw: bytes) -> tuple[bytes, dict]:
+    """The head and JSON body of the one answer to `raw`, sent from a thread (it may be
+    larger than the socket's buffer). No route is asked: `raw` is refused before that."""
+    client, server_end = socket.socketpair()
+    with client, server_end:
+        sender = threading.Thread(target=_send_and_half_close, args=(client, raw), daemon=True)
+        sender.start()
+        worker.RequestHandler(server_end, ("127.0.0.1", 1), FakeServer(()))
+        server_end.shutdown(socket.SHUT_RDWR)
+        chunks = []
+        while chunk := client.recv(65536):
+            chunks.append(chunk)
+        sender.join(5)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    return head, json.loads(body)
+
+
+@pytest.mark.parametrize("raw, error", [
+    pytest.param(b"GET /x HTTP/1.1\r\nX: " + b"a" * 70000 + b"\r\n\r\n", errors.HeadersTooLarge,
+                 id="a header line over 64 KiB"),
+    pytest.param(b"GET /x HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(101)) + b"\r\n",
+                 errors.HeadersTooLarge, id="101 headers"),
+    pytest.param(b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", errors.UriTooLong,
+                 id="a request line over 64 KiB"),
+    pytest.param(b"GET /x HTTP/2.0\r\nHost: x\r\n\r\n", errors.HttpVersionNotSupported, id="HTTP/2.0"),
+    pytest.param(b"GET /x HTTP/1.1 extra\r\nHost: x\r\n\r\n", errors.BadRequest, id="four words"),
+    pytest.param(b"GET /x HTTP/1.1\r\nX-A: 1\r\n folded\r\n\r\n", errors.BadRequest, id="a folded header"),
+])
+def test_each_protocol_error_is_answered_with_its_own_status_and_code_and_closes(raw, error):
+    head, body = refused(raw)
+    assert head.startswith(b"HTTP/1.1 %d " % error.status), head
+    assert body["error"]["code"] == error.code and body["error"]["message"]
+    assert b"Content-Type: application/json" in head.split(b"\r\n")
+    assert b"Connection: close" in head.split(b"\r\n")

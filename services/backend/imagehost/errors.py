@@ -1,8 +1,14 @@
-"""The error contract: one exception class per contract code.
+"""The error contract: one exception class per contract code, the API's whole error table.
 
 Handlers raise these; the worker turns them into `{"error": {"code", "message"}}` in one
 place (`AppError.to_body`). Anything else that escapes a handler is a bug: the worker
 logs its traceback and answers `Internal` without details.
+
+nginx answers some of these itself, before or instead of a worker (its error pages in
+services/nginx/templates/imagehost.conf.template): those pages carry the class's status,
+code and default message, which tests/integration/test_nginx_errors.py checks. A few
+classes are answered by nginx only (`RateLimited`, `BadGateway`, `GatewayTimeout`,
+`Unimplemented`); they are here so that the table is whole.
 """
 
 from __future__ import annotations
@@ -26,7 +32,31 @@ class AppError(Exception):
 
 class BadRequest(AppError):
     status, code = HTTPStatus.BAD_REQUEST, "bad_request"
-    message = "The request is malformed."
+    message = "The HTTP request is malformed (request line, headers or encoding)."
+
+
+# Protocol errors: what is refused before any route is chosen, by a worker's
+# RequestHandler or by nginx. Statuses as RFC 9110 section 15 names them.
+class UriTooLong(AppError):
+    status, code = HTTPStatus.REQUEST_URI_TOO_LONG, "uri_too_long"
+    message = "The URL is too long. Image addresses are short: check the link."
+
+
+class HeadersTooLarge(AppError):
+    status, code = HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large"
+    message = "The request headers are too large. Send fewer or shorter headers (cookies included)."
+
+
+class Unimplemented(AppError):
+    """Not `NotImplemented`, which would shadow the builtin of that name."""
+
+    status, code = HTTPStatus.NOT_IMPLEMENTED, "not_implemented"
+    message = "That Transfer-Encoding is not supported. Send the body as it is, with Content-Length."
+
+
+class HttpVersionNotSupported(AppError):
+    status, code = HTTPStatus.HTTP_VERSION_NOT_SUPPORTED, "http_version_not_supported"
+    message = "Use HTTP/1.0 or HTTP/1.1."
 
 
 class MissingFile(AppError):
@@ -88,10 +118,16 @@ class NotFound(AppError):
 
 class MethodNotAllowed(AppError):
     status, code = HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed"
+    message = "This address does not accept that method."
 
-    def __init__(self, allowed: list[str]):
-        allow = ", ".join(allowed)
-        super().__init__(f"This address accepts {allow} only.", headers={"Allow": allow})
+    def __init__(self, allowed: list[str] | None = None):
+        """With `allowed` (a worker's 405 always has it), the message names the methods
+        and `Allow` lists them; without (nginx's 405 for TRACE), neither."""
+        if allowed is None:
+            super().__init__()
+        else:
+            allow = ", ".join(allowed)
+            super().__init__(f"This address accepts {allow} only.", headers={"Allow": allow})
 
 
 class LengthRequired(AppError):
@@ -104,6 +140,16 @@ class FileTooLarge(AppError):
 
     def __init__(self, limit_bytes: int):
         super().__init__(f"The file is too large: at most {describe_size(limit_bytes)} ({limit_bytes} bytes).")
+
+
+class RateLimited(AppError):
+    """Answered by nginx only (UPLOAD_RATE_LIMIT, UPLOAD_RATE_BURST)."""
+
+    status, code = HTTPStatus.TOO_MANY_REQUESTS, "rate_limited"
+    message = "Too many uploads from your address. Wait a moment and try again."
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message, headers={"Retry-After": "1"})
 
 
 class UnsupportedType(AppError):
@@ -136,6 +182,20 @@ class Unavailable(AppError):
 
 class Internal(AppError):
     pass
+
+
+class BadGateway(AppError):
+    """Answered by nginx only: no worker answered."""
+
+    status, code = HTTPStatus.BAD_GATEWAY, "bad_gateway"
+    message = "The image service is not answering. Try again in a moment."
+
+
+class GatewayTimeout(AppError):
+    """Answered by nginx only: a worker took longer than proxy_read_timeout."""
+
+    status, code = HTTPStatus.GATEWAY_TIMEOUT, "gateway_timeout"
+    message = "The image service took too long to answer. Try again in a moment."
 
 
 def describe_size(n: int) -> str:

@@ -12,14 +12,10 @@ from __future__ import annotations
 
 from io import BufferedIOBase
 
+from .errors import BadRequest, HeadersTooLarge
+
 MAX_LINE = 65536  # as http.client's _MAXLINE
 MAX_HEADERS = 100  # as http.client's _MAXHEADERS
-
-
-class HeaderError(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
 
 
 class Headers:
@@ -49,19 +45,23 @@ class Headers:
 
 
 def read_headers(rfile: BufferedIOBase) -> Headers:
-    """Read header lines up to the empty line; raises HeaderError (status, message)."""
+    """Read header lines up to the empty line, leaving the body unread.
+
+    Raises HeadersTooLarge (431: a line over MAX_LINE, more than MAX_HEADERS lines) or
+    BadRequest (400: a folded or malformed line); the stream is then left mid-headers.
+    """
     pairs: list[tuple[str, str]] = []
     while True:
         line = rfile.readline(MAX_LINE + 1)
         if len(line) > MAX_LINE:
-            raise HeaderError(431, "A request header line is too long.")
+            raise HeadersTooLarge("A request header line is too long. Send shorter headers (cookies included).")
         if line in (b"\r\n", b"\n", b""):
             return Headers(pairs)
         if len(pairs) >= MAX_HEADERS:
-            raise HeaderError(431, "Too many request headers.")
+            raise HeadersTooLarge(f"Too many request headers: send at most {MAX_HEADERS}.")
         if line[:1] in (b" ", b"\t"):
-            raise HeaderError(400, "Folded header lines are not accepted.")
+            raise BadRequest("Folded header lines are not accepted.")
         name, colon, value = line.partition(b":")
         if not colon or not name or name != name.strip() or b" " in name:
-            raise HeaderError(400, "A request header line is malformed.")
+            raise BadRequest("A request header line is malformed.")
         pairs.append((name.decode("latin-1"), value.strip(b" \t\r\n").decode("latin-1")))

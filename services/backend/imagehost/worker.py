@@ -29,13 +29,16 @@ from loguru import logger
 from .errors import (
     AppError,
     BadRequest,
+    HeadersTooLarge,
+    HttpVersionNotSupported,
     Internal,
     LengthRequired,
     MethodNotAllowed,
     NotFound,
+    UriTooLong,
 )
 from .handlers import App
-from .headers import HeaderError, Headers, read_headers
+from .headers import Headers, read_headers
 from .router import Router
 from .web import ClientGone, Request, RequestBody, Response, error_response
 
@@ -48,12 +51,15 @@ _MAX_LENGTH_DIGITS = 18
 # A file body (a backup download) is sent in pieces of this size.
 _SEND_PIECE_BYTES = 1 << 18
 _REQUEST_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
-# Statuses http.server raises itself before a handler runs, mapped to contract codes.
-_PROTOCOL_ERRORS: dict[int, BadRequest] = {
-    HTTPStatus.BAD_REQUEST: BadRequest("The HTTP request is malformed."),
-    HTTPStatus.REQUEST_URI_TOO_LONG: BadRequest("The URL is too long."),
-    HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE: BadRequest("The request headers are too large."),
-    HTTPStatus.HTTP_VERSION_NOT_SUPPORTED: BadRequest("Use HTTP/1.0 or HTTP/1.1."),
+# The statuses http.server passes to send_error before a handler runs (a request line
+# over 65536 bytes is 414; its parse_request, replaced below, uses the others), each as
+# its contract error. 501, a method without a do_ method, is answered as the route
+# would answer it (see send_error).
+_PROTOCOL_ERRORS: dict[int, type[AppError]] = {
+    HTTPStatus.BAD_REQUEST: BadRequest,
+    HTTPStatus.REQUEST_URI_TOO_LONG: UriTooLong,
+    HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE: HeadersTooLarge,
+    HTTPStatus.HTTP_VERSION_NOT_SUPPORTED: HttpVersionNotSupported,
 }
 
 
@@ -94,7 +100,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         """http.server's parse_request with `headers.read_headers` instead of email.parser.
 
         Accepts HTTP/1.0 and HTTP/1.1 request lines only. On failure an error response
-        has already been sent and False is returned.
+        (400, 431 or 505) has already been sent and False is returned.
         """
         self.command = ""
         self.request_version = self.default_request_version
@@ -105,17 +111,17 @@ class RequestHandler(BaseHTTPRequestHandler):
             return False
         if len(words) != 3 or words[2] not in ("HTTP/1.0", "HTTP/1.1"):
             if len(words) == 3 and words[2].startswith("HTTP/"):
-                self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED)
+                self._refuse(HttpVersionNotSupported())
             else:
-                self.send_error(HTTPStatus.BAD_REQUEST)
+                self._refuse(BadRequest())
             return False
         self.command, path, self.request_version = words
         # As http.server does: "//host/x" must not read as a network path later on.
         self.path = "/" + path.lstrip("/") if path.startswith("//") else path
         try:
             self.headers = read_headers(self.rfile)
-        except HeaderError as error:
-            self.send_error(error.status, str(error))
+        except AppError as error:  # HeadersTooLarge or BadRequest, with what was wrong
+            self._refuse(error)
             return False
         connection = (self.headers.get("Connection") or "").lower()
         self.close_connection = "close" in connection or (
@@ -170,9 +176,9 @@ class RequestHandler(BaseHTTPRequestHandler):
         405, 401, ...) is read and dropped here, before the answer, so the client hears
         the answer rather than a reset. At most `max_body_bytes` is dropped, the most
         nginx lets through. False, so the connection is closed, when the body could not
-        be framed, its rest is longer than that, or the client stopped sending. (What
-        http.server refuses before dispatch goes through send_error, which always closes:
-        such a request's body is never framed.)
+        be framed, its rest is longer than that, or the client stopped sending. (What is
+        refused before dispatch goes through _refuse, which always closes: such a
+        request's body is never framed.)
         """
         return body is not None and body.drain(self.server.app.config.max_body_bytes)
 
@@ -262,12 +268,18 @@ class RequestHandler(BaseHTTPRequestHandler):
         return self.server_version
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """JSON errors for what http.server refuses before dispatch (bad request line...)."""
-        self.close_connection = True
+        """http.server's error path: its status as the contract error _PROTOCOL_ERRORS
+        gives it (BadRequest for one not there), answered as `_refuse` does. Its own
+        wording (`message`, `explain`) is dropped for the class's."""
         if code == HTTPStatus.NOT_IMPLEMENTED:  # a method no route uses
-            error = self._method_error()
+            self._refuse(self._method_error())
         else:
-            error = BadRequest(message) if message else _PROTOCOL_ERRORS.get(code, BadRequest())
+            self._refuse(_PROTOCOL_ERRORS.get(code, BadRequest)())
+
+    def _refuse(self, error: AppError) -> None:
+        """Answer a request refused before dispatch with `error` as JSON, and close the
+        connection: such a request's body is never framed."""
+        self.close_connection = True
         if not hasattr(self, "headers"):  # the request line itself was bad
             self.headers = Headers([])
         if self.request_version not in ("HTTP/1.0", "HTTP/1.1"):
