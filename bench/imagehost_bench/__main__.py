@@ -50,8 +50,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, help="rounds per scenario, each imagehost then ceiling (default 3)")
     parser.add_argument("--duration", type=int, help="seconds of load per run (default 10)")
     parser.add_argument("--workers", help="comma-separated worker counts to run (default 2,4)")
-    parser.add_argument("--smoke", action="store_true",
-                        help="for CI: 1 round of 2 s, small index, 2 workers, targets not judged")
+    parser.add_argument(
+        "--smoke", action="store_true", help="for CI: 1 round of 2 s, small index, 2 workers, targets not judged"
+    )
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (1 if args.smoke else 3)
     args.duration = args.duration or (2 if args.smoke else 10)
@@ -80,8 +81,15 @@ def run(args: argparse.Namespace, folder: Path, command: str) -> list[str]:
     floors = []
     for workers in args.workers:
         for size in (scenarios.SMALL_IMAGE_BYTES, scenarios.LARGE_IMAGE_BYTES):
-            floors.append(floor.measure(folder / "floor" / f"{workers}-{size}", size,
-                                        min(args.duration, FLOOR_SECONDS), workers, wrk.CONNECTIONS // workers or 1))
+            floors.append(
+                floor.measure(
+                    folder / "floor" / f"{workers}-{size}",
+                    size,
+                    min(args.duration, FLOOR_SECONDS),
+                    workers,
+                    wrk.CONNECTIONS // workers or 1,
+                )
+            )
             say(f"storage floor, {workers} processes, {size // 1024:,} KiB: {floors[-1].rate:,.0f} uploads/s")
     shutil.rmtree(folder / "floor", ignore_errors=True)
     # The stack runs with the default MAX_UPLOAD_BYTES; the ceiling takes the same bodies.
@@ -90,8 +98,9 @@ def run(args: argparse.Namespace, folder: Path, command: str) -> list[str]:
             stack_dir = folder / f"stack-{workers}-workers"
             say(f"{workers} workers: starting the stack in {stack_dir}")
             with start_stack(stack_dir, timeout=60, WEB_SERVER_WORKERS=str(workers), **STACK_SETTINGS) as stack:
-                comparisons += scenarios.run_all(stack, ceiling, bodies, folder, args.index_sizes,
-                                                 args.rounds, args.duration)
+                comparisons += scenarios.run_all(
+                    stack, ceiling, bodies, folder, args.index_sizes, args.rounds, args.duration
+                )
             shutil.rmtree(stack_dir, ignore_errors=True)  # gigabytes of uploads
     startup_dir = folder / "startup"
     say(f"start-up: writing {args.startup_images:,} image files and their rows")
@@ -110,34 +119,65 @@ def format_report(args, command, header, comparisons, startups, floors, peaks_pe
     lines = [f"## imagehost benchmark, {header[0][1]}", "", f"- command: `{command}`"]
     lines += [f"- {what}: {value}" for what, value in header[1:]]
     lines += [
-        (f"- load: wrk, {wrk.THREADS} threads, {wrk.CONNECTIONS} connections, {args.duration} s per run, "
-         f"{args.rounds} round(s) of imagehost then ceiling per scenario; figures are medians over rounds"),
+        (
+            f"- load: wrk, {wrk.THREADS} threads, {wrk.CONNECTIONS} connections, {args.duration} s per run, "
+            f"{args.rounds} round(s) of imagehost then ceiling per scenario; figures are medians over rounds"
+        ),
         f"- peak RSS: VmHWM {'reset before each run' if peaks_per_run else 'since the worker started'}",
     ]
     busy = report.other_load(comparisons)
     if busy:
-        lines.append(f"- other processes on the machine used {busy[0]:.0f}% of its CPU during a run "
-                     f"(median; max {busy[1]:.0f}%)")
+        lines.append(
+            f"- other processes on the machine used {busy[0]:.0f}% of its CPU during a run (median; max {busy[1]:.0f}%)"
+        )
     stolen = report.steal(comparisons)
     if stolen:
-        lines.append(f"- the hypervisor kept {stolen[0]:.0f}% of the CPUs for other guests during a run "
-                     f"(steal time, median; max {stolen[1]:.0f}%)")
+        lines.append(
+            f"- the hypervisor kept {stolen[0]:.0f}% of the CPUs for other guests during a run "
+            f"(steal time, median; max {stolen[1]:.0f}%)"
+        )
     if args.smoke:
         lines.append("- smoke run (--smoke): too short and too small to judge; the targets are not judged")
-    lines += ["", "### Scenarios", "", *report.scenario_rows(comparisons), "",
-              ("ratio: imagehost's req/s over the ceiling's, median of each round's quotient. "
-               "errors: imagehost / ceiling, all rounds. CPU ms/req: CPU time of those processes "
-               "over the requests wrk completed. The ceiling, per scenario:"), "",
-              *report.ceiling_legend(comparisons)]
+    lines += [
+        "",
+        "### Scenarios",
+        "",
+        *report.scenario_rows(comparisons),
+        "",
+        (
+            "ratio: imagehost's req/s over the ceiling's, median of each round's quotient. "
+            "errors: imagehost / ceiling, all rounds. CPU ms/req: CPU time of those processes "
+            "over the requests wrk completed. The ceiling, per scenario:"
+        ),
+        "",
+        *report.ceiling_legend(comparisons),
+    ]
     notes = report.notes(comparisons)
     if notes:
         lines += ["", "Notes:", "", *notes]
-    lines += ["", "### Storage floor", "", *report.floor_rows(floors, comparisons), "",
-              ("The storage steps of an upload alone (bench/imagehost_bench/floor.py): temp file, SHA-256, "
-               "fsync, link, directory fsync, index row, with the backend's code, in threads as many as wrk's "
-               "connections, no HTTP. What the upload path can reach at most on this machine.")]
-    lines += ["", "### Start-up", "", *report.startup_rows(startups), "",
-              "### Targets", "", *report.verdict_rows(report.verdicts(comparisons, startups, not args.smoke)), ""]
+    lines += [
+        "",
+        "### Storage floor",
+        "",
+        *report.floor_rows(floors, comparisons),
+        "",
+        (
+            "The storage steps of an upload alone (bench/imagehost_bench/floor.py): temp file, SHA-256, "
+            "fsync, link, directory fsync, index row, with the backend's code, in threads as many as wrk's "
+            "connections, no HTTP. What the upload path can reach at most on this machine."
+        ),
+    ]
+    lines += [
+        "",
+        "### Start-up",
+        "",
+        *report.startup_rows(startups),
+        "",
+        "### Targets",
+        "",
+        *report.verdict_rows(report.verdicts(comparisons, startups, not args.smoke)),
+        "",
+    ]
     return lines
 
 

@@ -35,9 +35,15 @@ PRODUCTION_PROXY_SETTINGS = PRODUCTION_TEMPLATE.with_name("snippets") / "proxy.c
 ENVELOPE_BYTES = 65536
 # Roughly what imagehost answers to an upload, so both send as many bytes back.
 UPLOAD_ANSWER = {
-    "name": "q3J9v0Zk2xYwLm8T.jpg", "url": "http://127.0.0.1:8080/images/q3J9v0Zk2xYwLm8T.jpg",
-    "type": "image/jpeg", "size": 204800, "width": 4, "height": 3, "sha256": "9f2c" * 16,
-    "original_name": "bench.jpg", "created_at": "2026-11-21T05:41:58.123Z",
+    "name": "q3J9v0Zk2xYwLm8T.jpg",
+    "url": "http://127.0.0.1:8080/images/q3J9v0Zk2xYwLm8T.jpg",
+    "type": "image/jpeg",
+    "size": 204800,
+    "width": 4,
+    "height": 3,
+    "sha256": "9f2c" * 16,
+    "original_name": "bench.jpg",
+    "created_at": "2026-11-21T05:41:58.123Z",
     "delete_token": "3KYROAxRI9_i33Nxa0RRw61SGTUh8B4e",
     "delete_url": "http://127.0.0.1:8080/api/images/q3J9v0Zk2xYwLm8T.jpg",
 }
@@ -87,9 +93,12 @@ class Ceiling:
         with open(self.run_dir / "nginx.out", "ab") as output:  # nginx keeps its own copy
             self.process = subprocess.Popen(
                 [binary, "-p", str(self.run_dir), "-c", str(config), "-e", "stderr"],
-                stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
                 # The ceiling starts before the bench starts any thread, so preexec_fn is safe.
-                start_new_session=True, preexec_fn=die_with_parent,  # noqa: PLW1509
+                start_new_session=True,
+                preexec_fn=die_with_parent,  # noqa: PLW1509
             )
         deadline = time.monotonic() + timeout
         while not self._listening():

@@ -61,16 +61,19 @@ def measure(folder: Path, size: int, seconds: float, processes: int = 2, threads
     spawn = multiprocessing.get_context("spawn")  # the bench has threads; no fork
     start_at = time.time() + START_DELAY_S + 0.5 * processes
     with spawn.Pool(processes) as pool:
-        results = pool.starmap(_one_process, [(str(images_dir), str(tmp_dir), str(index_path), body, threads,
-                                               start_at, seconds)] * processes)
+        results = pool.starmap(
+            _one_process,
+            [(str(images_dir), str(tmp_dir), str(index_path), body, threads, start_at, seconds)] * processes,
+        )
     return Floor(size, processes, threads, sum(r[0] for r in results), seconds, sum(r[1] for r in results))
 
 
-def _one_process(images_dir: str, tmp_dir: str, index_path: str, body: bytes, threads: int,
-                 start_at: float, seconds: float) -> tuple[int, float]:
+def _one_process(
+    images_dir: str, tmp_dir: str, index_path: str, body: bytes, threads: int, start_at: float, seconds: float
+) -> tuple[int, float]:
     """(uploads done, CPU seconds used) by `threads` threads from `start_at` for `seconds`."""
     images = index.Index(Path(index_path))
-    pieces = [body[i:i + uploads.READ_CHUNK] for i in range(0, len(body), uploads.READ_CHUNK)]
+    pieces = [body[i : i + uploads.READ_CHUNK] for i in range(0, len(body), uploads.READ_CHUNK)]
     done = [0] * threads
     failures: list[BaseException] = []
     time.sleep(max(0.0, start_at - time.time()))
@@ -84,8 +87,16 @@ def _one_process(images_dir: str, tmp_dir: str, index_path: str, body: bytes, th
                     for piece in pieces:
                         temp.write(piece)
                     name = temp.publish(images_dir, ".jpg")
-                images.add(name=name, type="image/jpeg", size=temp.size, width=1, height=1, sha256=temp.sha256,
-                           original_name="floor.jpg", delete_token_hash=None)
+                images.add(
+                    name=name,
+                    type="image/jpeg",
+                    size=temp.size,
+                    width=1,
+                    height=1,
+                    sha256=temp.sha256,
+                    original_name="floor.jpg",
+                    delete_token_hash=None,
+                )
                 done[slot] += 1
         except BaseException as exc:  # noqa: BLE001 (re-raised below, in the process's main thread)
             failures.append(exc)

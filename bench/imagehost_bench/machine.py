@@ -101,8 +101,7 @@ def reset_peak_rss(pid: int) -> bool:
 
 def children(pid: int) -> list[int]:
     """The direct children of `pid` (e.g. nginx's workers under its master)."""
-    return [int(child) for task in Path(f"/proc/{pid}/task").glob("*/children")
-            for child in task.read_text().split()]
+    return [int(child) for task in Path(f"/proc/{pid}/task").glob("*/children") for child in task.read_text().split()]
 
 
 def _read(path: str) -> str:

@@ -50,8 +50,11 @@ PY_SPY_RATE = 50
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench/profile", description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", choices=["S1", "S2", "S4"],
-                        help="S1: 200 KiB uploads, S2: 4.5 MiB uploads, S4: listing at 100,000 images")
+    parser.add_argument(
+        "scenario",
+        choices=["S1", "S2", "S4"],
+        help="S1: 200 KiB uploads, S2: 4.5 MiB uploads, S4: listing at 100,000 images",
+    )
     parser.add_argument("--seconds", type=int, default=8, help="seconds of sampling (default 8)")
     parser.add_argument("--workers", type=int, default=2, help="workers (default 2)")
     parser.add_argument("--gil", action="store_true", help="py-spy samples only the thread holding the GIL")
@@ -92,16 +95,18 @@ def profile(args: argparse.Namespace, folder: Path) -> list[str]:
     with start_stack(folder / "stack", timeout=60, WEB_SERVER_WORKERS=str(args.workers), **STACK_SETTINGS) as stack:
         if args.scenario == "S4":
             fill.fill_to(stack.data_dir / "index.sqlite3", LISTING_IMAGES)
-            load = Load(stack.base_url + f"/api/images?limit={scenarios.PAGE}", ("get", "200"),
-                        (f"Authorization: Bearer {stack.admin_token}",))
+            load = Load(
+                stack.base_url + f"/api/images?limit={scenarios.PAGE}",
+                ("get", "200"),
+                (f"Authorization: Bearer {stack.admin_token}",),
+            )
         else:
             body = bodies.small if args.scenario == "S1" else bodies.large
             load = Load(stack.base_url + "/upload", ("upload", "201", str(body), bodies.content_type))
         wrk.run(load, WARM_UP_SECONDS)
         worker_pid = scenarios.ImagehostSide(stack).worker_pids()[0]
         result: list[wrk.LoadResult] = []
-        loading = threading.Thread(target=lambda: result.append(
-            wrk.run(load, args.seconds + 2 * LOAD_MARGIN_SECONDS)))
+        loading = threading.Thread(target=lambda: result.append(wrk.run(load, args.seconds + 2 * LOAD_MARGIN_SECONDS)))
         loading.start()
         time.sleep(LOAD_MARGIN_SECONDS)
         say(f"sampling for {args.seconds} s")
@@ -111,10 +116,17 @@ def profile(args: argparse.Namespace, folder: Path) -> list[str]:
         loading.join()
     lines = [f"## bench/profile {args.scenario}, {args.workers} workers, {args.seconds} s", ""]
     if result:
-        lines += [(f"Load: {result[0].rate:,.0f} req/s, p99 {result[0].p99_ms:.1f} ms (wrk, {wrk.CONNECTIONS} "
-                   f"connections, over its whole run of {args.seconds + 2 * LOAD_MARGIN_SECONDS} s)."), ""]
-    for name, summary in (("perf", lambda: _perf_summary(folder / "perf.data")),
-                          ("py-spy", lambda: _py_spy_summary(folder / "py-spy.txt", args.gil))):
+        lines += [
+            (
+                f"Load: {result[0].rate:,.0f} req/s, p99 {result[0].p99_ms:.1f} ms (wrk, {wrk.CONNECTIONS} "
+                f"connections, over its whole run of {args.seconds + 2 * LOAD_MARGIN_SECONDS} s)."
+            ),
+            "",
+        ]
+    for name, summary in (
+        ("perf", lambda: _perf_summary(folder / "perf.data")),
+        ("py-spy", lambda: _py_spy_summary(folder / "py-spy.txt", args.gil)),
+    ):
         if name in samplers:
             lines += summary() if samplers[name].returncode == 0 else _failure(folder, name, samplers[name])
     return lines
@@ -125,19 +137,44 @@ def _start_samplers(folder: Path, worker_pid: int, args: argparse.Namespace) -> 
     commands = {}
     perf = perf_binary()
     if perf:
-        commands["perf"] = [perf, "record", "-a", "-g", "-e", "cpu-clock", "-F", "499",
-                            "-o", str(folder / "perf.data"), "--", "sleep", str(args.seconds)]
+        commands["perf"] = [
+            perf,
+            "record",
+            "-a",
+            "-g",
+            "-e",
+            "cpu-clock",
+            "-F",
+            "499",
+            "-o",
+            str(folder / "perf.data"),
+            "--",
+            "sleep",
+            str(args.seconds),
+        ]
     py_spy = py_spy_binary()
     if py_spy:
         # --idle: threads that wait (in fsync, on a lock) are sampled where they wait.
-        commands["py-spy"] = [py_spy, "record", "-p", str(worker_pid), "-d", str(args.seconds), "-r", str(PY_SPY_RATE),
-                              "-f", "raw", "-o", str(folder / "py-spy.txt"), "--nonblocking",
-                              "--gil" if args.gil else "--idle"]
+        commands["py-spy"] = [
+            py_spy,
+            "record",
+            "-p",
+            str(worker_pid),
+            "-d",
+            str(args.seconds),
+            "-r",
+            str(PY_SPY_RATE),
+            "-f",
+            "raw",
+            "-o",
+            str(folder / "py-spy.txt"),
+            "--nonblocking",
+            "--gil" if args.gil else "--idle",
+        ]
     samplers = {}
     for name, argv in commands.items():
         with open(folder / f"{name}.out", "wb") as output:  # the child keeps its own copy
-            samplers[name] = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT,
-                                              stdin=subprocess.DEVNULL)
+            samplers[name] = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     return samplers
 
 
@@ -151,8 +188,13 @@ def _perf_summary(data: Path) -> list[str]:
     """Each process's share of the machine's CPU, by system call; the hottest functions."""
     script = ""
     if data.exists():
-        script = subprocess.run([perf_binary() or "perf", "script", "-i", str(data), "-F", "comm,ip,sym"],
-                                capture_output=True, text=True, check=False, timeout=300).stdout
+        script = subprocess.run(
+            [perf_binary() or "perf", "script", "-i", str(data), "-F", "comm,ip,sym"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        ).stdout
     by_process: collections.Counter[str] = collections.Counter()
     by_call: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     hottest: collections.Counter[tuple[str, str]] = collections.Counter()
@@ -170,13 +212,22 @@ def _perf_summary(data: Path) -> list[str]:
         return ["### perf: the whole machine", "", "perf recorded no samples on this machine.", ""]
     total = sum(by_process.values())
     share = lambda n: f"{n * 100 / total:.1f}%"
-    lines = ["### perf: the whole machine", "",
-             "| process | share of all CPU | in system calls (share of all CPU) |", "|---|---|---|"]
+    lines = [
+        "### perf: the whole machine",
+        "",
+        "| process | share of all CPU | in system calls (share of all CPU) |",
+        "|---|---|---|",
+    ]
     for process, count in by_process.most_common(6):
         calls = ", ".join(f"{call} {share(n)}" for call, n in by_call[process].most_common(6))
         lines.append(f"| {process} | {share(count)} | {calls} |")
-    lines += ["", "Hottest functions (kernel and user):", "",
-              "| process | function | share of all CPU |", "|---|---|---|"]
+    lines += [
+        "",
+        "Hottest functions (kernel and user):",
+        "",
+        "| process | function | share of all CPU |",
+        "|---|---|---|",
+    ]
     lines += [f"| {process} | `{function}` | {share(n)} |" for (process, function), n in hottest.most_common(TOP)]
     return [*lines, ""]
 
@@ -189,8 +240,11 @@ def _py_spy_summary(raw: Path, gil: bool) -> list[str]:
         if stack and count.isdigit():
             leaves[stack.split(";")[-1]] += int(count)
     total = sum(leaves.values()) or 1
-    what = ("the thread holding the GIL" if gil else
-            "every thread, wall clock (waiting counts; idle keep-alive connections wait in readinto)")
+    what = (
+        "the thread holding the GIL"
+        if gil
+        else "every thread, wall clock (waiting counts; idle keep-alive connections wait in readinto)"
+    )
     lines = [f"### py-spy: worker 0, {what}", "", "| share of samples | where |", "|---|---|"]
     lines += [f"| {n * 100 / total:.1f}% | `{frame}` |" for frame, n in leaves.most_common(TOP)]
     return [*lines, ""]

@@ -50,8 +50,9 @@ def median(values: Iterable[float | None]) -> float | None:
 
 
 def ratio(comparison: Comparison) -> float | None:
-    return median(a.load.rate / b.load.rate for a, b in zip(comparison.imagehost, comparison.ceiling, strict=True)
-                  if b.load.rate)
+    return median(
+        a.load.rate / b.load.rate for a, b in zip(comparison.imagehost, comparison.ceiling, strict=True) if b.load.rate
+    )
 
 
 def of(samples: list[Sample], pick: Callable[[Sample], float | None]) -> float | None:
@@ -87,32 +88,53 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def scenario_rows(comparisons: list[Comparison]) -> list[str]:
-    header = ["workers", "scenario", "req/s", "ceiling req/s", "ratio", "p50 ms", "p99 ms", "ceiling p99 ms",
-              "errors", "worker CPU ms/req", "supervisor CPU ms/req", "nginx CPU ms/req",
-              "ceiling nginx CPU ms/req", "peak RSS MiB per worker"]
+    header = [
+        "workers",
+        "scenario",
+        "req/s",
+        "ceiling req/s",
+        "ratio",
+        "p50 ms",
+        "p99 ms",
+        "ceiling p99 ms",
+        "errors",
+        "worker CPU ms/req",
+        "supervisor CPU ms/req",
+        "nginx CPU ms/req",
+        "ceiling nginx CPU ms/req",
+        "peak RSS MiB per worker",
+    ]
     rows = []
     for c in comparisons:
         mine, top = c.imagehost, c.ceiling
         errors = f"{sum(s.load.errors for s in mine)} / {sum(s.load.errors for s in top)}"
         peaks = " / ".join(f"{mib:.1f}" for _, mib in sorted(peak_rss_mib(mine).items())) or "-"
-        rows.append([
-            str(c.workers), f"{c.key} {c.title}",
-            _number(of(mine, lambda s: s.load.rate), "rate"), _number(of(top, lambda s: s.load.rate), "rate"),
-            _number(ratio(c), "ratio"),
-            _number(of(mine, lambda s: s.load.p50_ms), "ms"), _number(of(mine, lambda s: s.load.p99_ms), "ms"),
-            _number(of(top, lambda s: s.load.p99_ms), "ms"), errors,
-            _number(of(mine, lambda s: s.cpu_ms_per_request.get("worker")), "cpu"),
-            _number(of(mine, lambda s: s.cpu_ms_per_request.get("supervisor")), "cpu"),
-            _number(of(mine, lambda s: s.cpu_ms_per_request.get("nginx")), "cpu"),
-            _number(of(top, lambda s: s.cpu_ms_per_request.get("nginx")), "cpu"),
-            peaks,
-        ])
+        rows.append(
+            [
+                str(c.workers),
+                f"{c.key} {c.title}",
+                _number(of(mine, lambda s: s.load.rate), "rate"),
+                _number(of(top, lambda s: s.load.rate), "rate"),
+                _number(ratio(c), "ratio"),
+                _number(of(mine, lambda s: s.load.p50_ms), "ms"),
+                _number(of(mine, lambda s: s.load.p99_ms), "ms"),
+                _number(of(top, lambda s: s.load.p99_ms), "ms"),
+                errors,
+                _number(of(mine, lambda s: s.cpu_ms_per_request.get("worker")), "cpu"),
+                _number(of(mine, lambda s: s.cpu_ms_per_request.get("supervisor")), "cpu"),
+                _number(of(mine, lambda s: s.cpu_ms_per_request.get("nginx")), "cpu"),
+                _number(of(top, lambda s: s.cpu_ms_per_request.get("nginx")), "cpu"),
+                peaks,
+            ]
+        )
     return table(header, rows)
 
 
 def startup_rows(startups: list[Startup]) -> list[str]:
-    rows = [[str(s.workers), f"{s.images:,}", f"{median(s.seconds):.2f}", ", ".join(f"{x:.2f}" for x in s.seconds)]
-            for s in startups]
+    rows = [
+        [str(s.workers), f"{s.images:,}", f"{median(s.seconds):.2f}", ", ".join(f"{x:.2f}" for x in s.seconds)]
+        for s in startups
+    ]
     return table(["workers", "images on disk and in the index", "start-up s (median)", "each round s"], rows)
 
 
@@ -135,28 +157,70 @@ def verdicts(comparisons: list[Comparison], startups: list[Startup], judged: boo
         return Verdict(target, goal, "-" if value is None else shown.format(value), passed)
 
     return [
-        verdict("S1 200 KiB upload: req/s", f"at least {UPLOAD_RATIO:.2f} of the ceiling",
-                ratio(s1) if s1 else None, lambda v: v >= UPLOAD_RATIO, "{:.3f}"),
-        verdict("S1 200 KiB upload: p99", f"under {SMALL_UPLOAD_P99_MS:g} ms",
-                p99(s1), lambda v: v < SMALL_UPLOAD_P99_MS, "{:.1f} ms"),
-        verdict("S2 4.5 MiB upload: req/s", f"at least {UPLOAD_RATIO:.2f} of the ceiling",
-                ratio(s2) if s2 else None, lambda v: v >= UPLOAD_RATIO, "{:.3f}"),
-        verdict("S3 static GET: req/s", f"at least {STATIC_RATIO:.2f} of nginx serving the same file",
-                ratio(s3) if s3 else None, lambda v: v >= STATIC_RATIO, "{:.3f}"),
-        verdict(f"S4 listing: p99 at {size(large)}", f"under {LISTING_P99_MS:g} ms",
-                p99(large), lambda v: v < LISTING_P99_MS, "{:.1f} ms"),
-        verdict(f"S4 listing: p99 at {size(large)} / p99 at {size(small)}", f"at most {LISTING_GROWTH:g}",
-                growth, lambda v: v <= LISTING_GROWTH, "{:.3f}"),
-        verdict("worker memory: peak RSS during S2, largest worker", f"under {WORKER_PEAK_RSS_MIB:g} MiB",
-                max(peaks.values()) if peaks else None, lambda v: v < WORKER_PEAK_RSS_MIB, "{:.1f} MiB"),
-        verdict(f"start-up with {start.images:,} images" if start else "start-up", f"under {STARTUP_S:g} s",
-                median(start.seconds) if start else None, lambda v: v < STARTUP_S, "{:.2f} s"),
+        verdict(
+            "S1 200 KiB upload: req/s",
+            f"at least {UPLOAD_RATIO:.2f} of the ceiling",
+            ratio(s1) if s1 else None,
+            lambda v: v >= UPLOAD_RATIO,
+            "{:.3f}",
+        ),
+        verdict(
+            "S1 200 KiB upload: p99",
+            f"under {SMALL_UPLOAD_P99_MS:g} ms",
+            p99(s1),
+            lambda v: v < SMALL_UPLOAD_P99_MS,
+            "{:.1f} ms",
+        ),
+        verdict(
+            "S2 4.5 MiB upload: req/s",
+            f"at least {UPLOAD_RATIO:.2f} of the ceiling",
+            ratio(s2) if s2 else None,
+            lambda v: v >= UPLOAD_RATIO,
+            "{:.3f}",
+        ),
+        verdict(
+            "S3 static GET: req/s",
+            f"at least {STATIC_RATIO:.2f} of nginx serving the same file",
+            ratio(s3) if s3 else None,
+            lambda v: v >= STATIC_RATIO,
+            "{:.3f}",
+        ),
+        verdict(
+            f"S4 listing: p99 at {size(large)}",
+            f"under {LISTING_P99_MS:g} ms",
+            p99(large),
+            lambda v: v < LISTING_P99_MS,
+            "{:.1f} ms",
+        ),
+        verdict(
+            f"S4 listing: p99 at {size(large)} / p99 at {size(small)}",
+            f"at most {LISTING_GROWTH:g}",
+            growth,
+            lambda v: v <= LISTING_GROWTH,
+            "{:.3f}",
+        ),
+        verdict(
+            "worker memory: peak RSS during S2, largest worker",
+            f"under {WORKER_PEAK_RSS_MIB:g} MiB",
+            max(peaks.values()) if peaks else None,
+            lambda v: v < WORKER_PEAK_RSS_MIB,
+            "{:.1f} MiB",
+        ),
+        verdict(
+            f"start-up with {start.images:,} images" if start else "start-up",
+            f"under {STARTUP_S:g} s",
+            median(start.seconds) if start else None,
+            lambda v: v < STARTUP_S,
+            "{:.2f} s",
+        ),
     ]
 
 
 def verdict_rows(results: list[Verdict]) -> list[str]:
-    return table(["target (2 workers, medians)", "goal", "figure", "verdict"],
-                 [[v.target, v.goal, v.figure, v.word] for v in results])
+    return table(
+        ["target (2 workers, medians)", "goal", "figure", "verdict"],
+        [[v.target, v.goal, v.figure, v.word] for v in results],
+    )
 
 
 def ceiling_legend(comparisons: list[Comparison]) -> list[str]:
@@ -183,14 +247,31 @@ def floor_rows(floors: list[Floor], comparisons: list[Comparison]) -> list[str]:
         same = next((c for c in comparisons if c.key == key and c.workers == floor.processes), None)
         ceiling_rate = of(same.ceiling, lambda s: s.load.rate) if same else None
         imagehost_rate = of(same.imagehost, lambda s: s.load.rate) if same else None
-        rows.append([
-            str(floor.processes), f"{floor.threads}", f"{key}, {floor.size // 1024:,} KiB",
-            _number(floor.rate, "rate"), _number(floor.cpu_ms_per_upload, "cpu"),
-            _number(imagehost_rate, "rate"), _number(ceiling_rate, "rate"),
-            _number(floor.rate / ceiling_rate if ceiling_rate else None, "ratio"),
-        ])
-    return table(["processes", "threads each", "upload", "storage steps/s", "CPU ms/upload",
-                  "imagehost req/s", "ceiling req/s", "storage floor / ceiling"], rows)
+        rows.append(
+            [
+                str(floor.processes),
+                f"{floor.threads}",
+                f"{key}, {floor.size // 1024:,} KiB",
+                _number(floor.rate, "rate"),
+                _number(floor.cpu_ms_per_upload, "cpu"),
+                _number(imagehost_rate, "rate"),
+                _number(ceiling_rate, "rate"),
+                _number(floor.rate / ceiling_rate if ceiling_rate else None, "ratio"),
+            ]
+        )
+    return table(
+        [
+            "processes",
+            "threads each",
+            "upload",
+            "storage steps/s",
+            "CPU ms/upload",
+            "imagehost req/s",
+            "ceiling req/s",
+            "storage floor / ceiling",
+        ],
+        rows,
+    )
 
 
 def steal(comparisons: list[Comparison]) -> tuple[float, float] | None:

@@ -128,13 +128,25 @@ def measure(side, load: Load, duration: int) -> Sample:
         return Sample(result, {}, {}, 0.0, restarted=True)
     requests = max(result.requests, 1)
     cpu = {group: seconds * 1000 / requests for group, seconds in use.seconds.items()}
-    return Sample(result, cpu, peaks, use.other_cpu_percent, restarted=side.worker_pids() != workers,
-                  steal_percent=use.steal_percent)
+    return Sample(
+        result,
+        cpu,
+        peaks,
+        use.other_cpu_percent,
+        restarted=side.worker_pids() != workers,
+        steal_percent=use.steal_percent,
+    )
 
 
-def compare(imagehost: ImagehostSide, ceiling: CeilingSide, comparison: Comparison,
-            loads: tuple[Load, Load], rounds: int, duration: int,
-            before_round: Callable[[int], None] | None = None) -> Comparison:
+def compare(
+    imagehost: ImagehostSide,
+    ceiling: CeilingSide,
+    comparison: Comparison,
+    loads: tuple[Load, Load],
+    rounds: int,
+    duration: int,
+    before_round: Callable[[int], None] | None = None,
+) -> Comparison:
     """Run `rounds` rounds of imagehost then ceiling; fills and returns `comparison`.
 
     Without `before_round`, each side first gets a short run that is not recorded, so
@@ -147,13 +159,17 @@ def compare(imagehost: ImagehostSide, ceiling: CeilingSide, comparison: Comparis
     for number in range(rounds):
         if before_round:
             before_round(number)
-        for side, load, samples in ((imagehost, loads[0], comparison.imagehost),
-                                    (ceiling, loads[1], comparison.ceiling)):
+        for side, load, samples in (
+            (imagehost, loads[0], comparison.imagehost),
+            (ceiling, loads[1], comparison.ceiling),
+        ):
             sample = measure(side, load, duration)
             samples.append(sample)
-            say(f"{comparison.workers} workers, {comparison.key} {comparison.title}, round {number + 1}/{rounds}, "
+            say(
+                f"{comparison.workers} workers, {comparison.key} {comparison.title}, round {number + 1}/{rounds}, "
                 f"{side.name}: {sample.load.rate:.0f} req/s, p99 {sample.load.p99_ms:.1f} ms, "
-                f"{sample.load.errors} errors")
+                f"{sample.load.errors} errors"
+            )
             if sample.restarted:
                 comparison.notes.append(f"a worker restarted during round {number + 1}")
     return comparison
@@ -173,14 +189,16 @@ class Bodies:
         boundary = "----imagehost-bench-boundary"
         for size in (SMALL_IMAGE_BYTES, LARGE_IMAGE_BYTES):
             body, content_type = images.multipart(
-                [("file", "bench.jpg", "image/jpeg", images.jpeg_of_size(size))], boundary)
+                [("file", "bench.jpg", "image/jpeg", images.jpeg_of_size(size))], boundary
+            )
             paths.append(folder / f"upload-{size}.body")
             paths[-1].write_bytes(body)
         return cls(paths[0], paths[1], content_type)
 
 
-def run_all(stack: Stack, ceiling: Ceiling, bodies: Bodies, folder: Path,
-            index_sizes: list[int], rounds: int, duration: int) -> list[Comparison]:
+def run_all(
+    stack: Stack, ceiling: Ceiling, bodies: Bodies, folder: Path, index_sizes: list[int], rounds: int, duration: int
+) -> list[Comparison]:
     """Every scenario on one running stack; the listing first, on an index of known size."""
     workers = int(stack.env["WEB_SERVER_WORKERS"])
     sides = ImagehostSide(stack), CeilingSide(ceiling)
@@ -200,15 +218,22 @@ def run_all(stack: Stack, ceiling: Ceiling, bodies: Bodies, folder: Path,
         added = fill.fill_to(index_path, size)
         say(f"{workers} workers: index filled to {size:,} images (+{added:,})")
         _copy_listing(stack, ceiling, path)
-        compare(*sides, new("S4", f"listing, {size:,} images", "nginx: proxied, same bytes from a file"),
-                (Load(base + path, ("get", "200"), admin), Load(ceiling.url(path), ("get", "200"), admin)),
-                rounds, duration)
+        compare(
+            *sides,
+            new("S4", f"listing, {size:,} images", "nginx: proxied, same bytes from a file"),
+            (Load(base + path, ("get", "200"), admin), Load(ceiling.url(path), ("get", "200"), admin)),
+            rounds,
+            duration,
+        )
     deep = f"/api/images?limit={PAGE}&cursor={2 * PAGE + 1}"
     _copy_listing(stack, ceiling, deep)
-    compare(*sides, new("S4", f"listing, deep page (cursor), {index_sizes[-1]:,} images",
-                        "nginx: proxied, same bytes from a file"),
-            (Load(base + deep, ("get", "200"), admin), Load(ceiling.url(deep), ("get", "200"), admin)),
-            rounds, duration)
+    compare(
+        *sides,
+        new("S4", f"listing, deep page (cursor), {index_sizes[-1]:,} images", "nginx: proxied, same bytes from a file"),
+        (Load(base + deep, ("get", "200"), admin), Load(ceiling.url(deep), ("get", "200"), admin)),
+        rounds,
+        duration,
+    )
 
     # S1, S2: uploads. The ceiling's sink log says whether it read every body whole.
     # Their files are deleted after both: deleting tens of thousands of files slows the
@@ -217,11 +242,18 @@ def run_all(stack: Stack, ceiling: Ceiling, bodies: Bodies, folder: Path,
     for key, body, label in (("S1", bodies.small, "200 KiB"), ("S2", bodies.large, "4.5 MiB")):
         args = ("upload", "201", str(body), bodies.content_type)
         since = ceiling.sink_log_size()
-        comparison = compare(*sides, new(key, f"upload, {label} JPEG", "nginx reads the body, a sink drops it"),
-                             (Load(base + "/upload", args), Load(ceiling.url("/upload"), args)), rounds, duration)
+        comparison = compare(
+            *sides,
+            new(key, f"upload, {label} JPEG", "nginx reads the body, a sink drops it"),
+            (Load(base + "/upload", args), Load(ceiling.url("/upload"), args)),
+            rounds,
+            duration,
+        )
         uploads, whole = ceiling.check_bodies_read(since, body.stat().st_size)
-        comparison.notes.append(f"ceiling check: of the {uploads:,} uploads the sink answered, it had read "
-                                f"{whole:,} whole (at least {body.stat().st_size:,} bytes, by $request_length)")
+        comparison.notes.append(
+            f"ceiling check: of the {uploads:,} uploads the sink answered, it had read "
+            f"{whole:,} whole (at least {body.stat().st_size:,} bytes, by $request_length)"
+        )
     _remove_uploaded_files(stack)
 
     # S3: one 200 KiB image, through imagehost's location and as a plain static file.
@@ -230,9 +262,13 @@ def run_all(stack: Stack, ceiling: Ceiling, bodies: Bodies, folder: Path,
         raise RuntimeError(f"uploading the image for S3 failed: {reply.status} {reply.body[:300]!r}")
     name = reply.json()["name"]
     static_path = ceiling.serve_static(stack.images_dir / name)
-    compare(*sides, new("S3", "GET a 200 KiB image", "nginx: the same file, plain static location"),
-            (Load(f"{base}/images/{name}", ("get", "-")), Load(ceiling.url(static_path), ("get", "-"))),
-            rounds, duration)
+    compare(
+        *sides,
+        new("S3", "GET a 200 KiB image", "nginx: the same file, plain static location"),
+        (Load(f"{base}/images/{name}", ("get", "-")), Load(ceiling.url(static_path), ("get", "-"))),
+        rounds,
+        duration,
+    )
 
     # S5: DELETE with each image's own token; a fresh pool of uploaded images per round.
     pool_file = folder / "delete-pool.txt"
@@ -247,13 +283,20 @@ def run_all(stack: Stack, ceiling: Ceiling, bodies: Bodies, folder: Path,
         pool_file.write_text("".join(f"{name} {token}\n" for name, token in pairs))
 
     delete_args = ("delete", "204", str(pool_file), str(wrk.THREADS))
-    compare(*sides, comparison, (Load(base + "/", delete_args), Load(ceiling.url("/"), (*delete_args, "cycle"))),
-            rounds, duration, before_round=fill_pool)
+    compare(
+        *sides,
+        comparison,
+        (Load(base + "/", delete_args), Load(ceiling.url("/"), (*delete_args, "cycle"))),
+        rounds,
+        duration,
+        before_round=fill_pool,
+    )
     for side, samples in (("imagehost", comparison.imagehost), ("the ceiling", comparison.ceiling)):
         for number, sample in enumerate(samples):
             if sample.load.exhausted_threads:
-                comparison.notes.append(f"round {number + 1}: {side} ran out of images to delete, "
-                                        "so its rate is a lower bound")
+                comparison.notes.append(
+                    f"round {number + 1}: {side} ran out of images to delete, so its rate is a lower bound"
+                )
     return results
 
 
@@ -293,7 +336,8 @@ def upload_pool(stack: Stack, count: int) -> list[tuple[str, str]]:
         finally:
             connection.close()
 
-    shares = [count // POOL_UPLOAD_CONNECTIONS + (i < count % POOL_UPLOAD_CONNECTIONS)
-              for i in range(POOL_UPLOAD_CONNECTIONS)]
+    shares = [
+        count // POOL_UPLOAD_CONNECTIONS + (i < count % POOL_UPLOAD_CONNECTIONS) for i in range(POOL_UPLOAD_CONNECTIONS)
+    ]
     with concurrent.futures.ThreadPoolExecutor(POOL_UPLOAD_CONNECTIONS) as pool:
         return [pair for part in pool.map(upload_some, shares) for pair in part]

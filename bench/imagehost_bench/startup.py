@@ -83,5 +83,7 @@ def _check_reconcile(backend: Backend, since: int) -> None:
         raise StartupError("no reconcile line in app.log")
     removed, indexed = map(int, found[-1])
     if removed or indexed:
-        raise StartupError(f"the reconcile removed {removed} rows and indexed {indexed} files: "
-                           "the prepared files and index did not match")
+        raise StartupError(
+            f"the reconcile removed {removed} rows and indexed {indexed} files: "
+            "the prepared files and index did not match"
+        )

@@ -68,21 +68,35 @@ def run(load: Load, duration_s: int) -> LoadResult:
     Bounded: wrk stops itself after the duration, and is killed if it has not ended a
     minute later.
     """
-    argv = [wrk_binary() or "wrk", "--threads", str(THREADS), "--connections", str(CONNECTIONS),
-            "--duration", f"{duration_s}s", "--timeout", f"{REQUEST_TIMEOUT_S}s", "--script", str(SCRIPT)]
+    argv = [
+        wrk_binary() or "wrk",
+        "--threads",
+        str(THREADS),
+        "--connections",
+        str(CONNECTIONS),
+        "--duration",
+        f"{duration_s}s",
+        "--timeout",
+        f"{REQUEST_TIMEOUT_S}s",
+        "--script",
+        str(SCRIPT),
+    ]
     for header in load.headers:
         argv += ["--header", header]
     argv += [load.url, "--", *load.script_args]
     try:
-        finished = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=duration_s + 60,
-                                  stdin=subprocess.DEVNULL)
+        finished = subprocess.run(
+            argv, check=False, capture_output=True, text=True, timeout=duration_s + 60, stdin=subprocess.DEVNULL
+        )
     except subprocess.TimeoutExpired as exc:
         raise LoadError(f"wrk did not finish within {duration_s + 60} s: {argv}") from exc
     lines = [line for line in finished.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
     if finished.returncode != 0 or not lines:
-        raise LoadError(f"wrk exited with {finished.returncode} and no result:\n"
-                        f"{finished.stdout[-2000:]}\n{finished.stderr[-2000:]}")
-    raw = json.loads(lines[-1][len(RESULT_PREFIX):])
+        raise LoadError(
+            f"wrk exited with {finished.returncode} and no result:\n"
+            f"{finished.stdout[-2000:]}\n{finished.stderr[-2000:]}"
+        )
+    raw = json.loads(lines[-1][len(RESULT_PREFIX) :])
     socket_errors = raw["connect"] + raw["read"] + raw["write"] + raw["timeout"]
     status_errors = raw["unexpected"] if load.counts_statuses else raw["status_over_399"]
     return LoadResult(

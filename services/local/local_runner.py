@@ -115,8 +115,9 @@ def prepare(settings: dict[str, str]) -> dict[str, str]:
         LOG_DIR=str(config.log_dir),
         WEB_SERVER_WORKERS=str(config.workers),
         MAX_UPLOAD_BYTES=str(config.max_upload_bytes),
-        UPSTREAM_HOST="::1" if config.bind_host == "::" else
-        ("127.0.0.1" if config.bind_host == "0.0.0.0" else config.bind_host),
+        UPSTREAM_HOST="::1"
+        if config.bind_host == "::"
+        else ("127.0.0.1" if config.bind_host == "0.0.0.0" else config.bind_host),
         FRONTEND_DIR=env.get("FRONTEND_DIR") or str(FRONTEND),
         PYTHONPATH=os.pathsep.join(filter(None, [str(BACKEND), env.get("PYTHONPATH", "")])),
     )
@@ -156,8 +157,14 @@ def closed_folder(path: Path, user: str) -> Path | None:
     entry = pwd.getpwnam(user)
     result = subprocess.run(
         ["/bin/sh", "-c", 'for f do [ -x "$f" ] || { printf %s "$f"; exit 1; }; done', "sh", *map(str, chain)],
-        user=entry.pw_uid, group=entry.pw_gid, extra_groups=os.getgrouplist(user, entry.pw_gid),
-        cwd="/", capture_output=True, text=True, check=False, timeout=10,
+        user=entry.pw_uid,
+        group=entry.pw_gid,
+        extra_groups=os.getgrouplist(user, entry.pw_gid),
+        cwd="/",
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=10,
     )
     return Path(result.stdout) if result.returncode != 0 else None
 
@@ -171,8 +178,11 @@ def check_worker_access(env: dict[str, str], run_dir: Path) -> None:
     user = worker_user(run_dir / "nginx.conf")
     if user is None:
         return
-    for name, folder in (("FRONTEND_DIR", env["FRONTEND_DIR"]), ("IMAGES_DIR", env["IMAGES_DIR"]),
-                         ("the run folder", str(run_dir / "tmp"))):
+    for name, folder in (
+        ("FRONTEND_DIR", env["FRONTEND_DIR"]),
+        ("IMAGES_DIR", env["IMAGES_DIR"]),
+        ("the run folder", str(run_dir / "tmp")),
+    ):
         blocked = closed_folder(Path(folder), user)
         if blocked is not None:
             raise SettingError(
@@ -318,8 +328,9 @@ def own_ctrl_c():
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run-dir", type=Path, help="where the rendered config, pid and temp files go "
-                        "(default: run/<HTTP_PORT>)")
+    parser.add_argument(
+        "--run-dir", type=Path, help="where the rendered config, pid and temp files go (default: run/<HTTP_PORT>)"
+    )
     args = parser.parse_args(argv)
     nginx_binary = find_nginx()
     if not nginx_binary:
@@ -333,7 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingError, ConfigError) as error:
         say(str(error))
         return 2
-    say(f"workers on {env['UPSTREAM_HOST']}:{env['WEB_SERVER_START_PORT']}"
-        f"+{env['WEB_SERVER_WORKERS']}; config in {run_dir}; logs in {env['LOG_DIR']}")
+    say(
+        f"workers on {env['UPSTREAM_HOST']}:{env['WEB_SERVER_START_PORT']}"
+        f"+{env['WEB_SERVER_WORKERS']}; config in {run_dir}; logs in {env['LOG_DIR']}"
+    )
     with own_ctrl_c():
         return serve(env, run_dir, nginx_binary)

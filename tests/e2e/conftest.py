@@ -58,8 +58,12 @@ def open_page(browser, request):
         page = context.new_page()
         problems: list[str] = []
         page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
-        page.on("console", lambda message: problems.append(f"CSP: {message.text}")
-                if "Content Security Policy" in message.text else None)
+        page.on(
+            "console",
+            lambda message: (
+                problems.append(f"CSP: {message.text}") if "Content Security Policy" in message.text else None
+            ),
+        )
         opened.append((context, page, problems))
         return page
 

@@ -44,32 +44,41 @@ _DATA_TRANSFER = """
 
 def start_dragging(page: Page, files: list[dict], over: str = "#dropzone") -> None:
     """Drag `files` into the window and over the element `over` (dragenter, dragover), without dropping."""
-    page.evaluate(f"""([files, over]) => {{
+    page.evaluate(
+        f"""([files, over]) => {{
         const transfer = ({_DATA_TRANSFER})(files);
         const target = document.querySelector(over);
         for (const type of ['dragenter', 'dragover']) {{
           target.dispatchEvent(new DragEvent(type, {{ bubbles: true, cancelable: true, dataTransfer: transfer }}));
         }}
         window.__dragged = transfer;
-    }}""", [_as_transferable(files), over])
+    }}""",
+        [_as_transferable(files), over],
+    )
 
 
 def drop(page: Page, on: str = "#dropzone") -> None:
     """Drop what start_dragging() is dragging onto the element `on`."""
-    page.evaluate("""(on) => {
+    page.evaluate(
+        """(on) => {
         const target = document.querySelector(on);
         target.dispatchEvent(
             new DragEvent('drop', { bubbles: true, cancelable: true, dataTransfer: window.__dragged }));
-    }""", on)
+    }""",
+        on,
+    )
 
 
 def paste(page: Page, files: list[dict]) -> None:
     """Paste `files` as Ctrl+V would after copying an image (a ClipboardEvent with files)."""
-    page.evaluate(f"""(files) => {{
+    page.evaluate(
+        f"""(files) => {{
         const transfer = ({_DATA_TRANSFER})(files);
         document.dispatchEvent(
             new ClipboardEvent('paste', {{ clipboardData: transfer, bubbles: true, cancelable: true }}));
-    }}""", _as_transferable(files))
+    }}""",
+        _as_transferable(files),
+    )
 
 
 def press_where_it_stands(button: Locator) -> None:

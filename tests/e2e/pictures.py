@@ -39,8 +39,9 @@ def encode_png(width: int, height: int, rows: list[bytes]) -> bytes:
     """An 8-bit RGB PNG from `height` rows of `width` * 3 bytes."""
     raw = b"".join(b"\x00" + row for row in rows)
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw, 9))
-            + _chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw, 9)) + _chunk(b"IEND", b"")
+    )
 
 
 def landscape(seed: int, width: int = 240, height: int = 160) -> bytes:

@@ -27,7 +27,8 @@ GIFS = {
     "gif87a-larger-frame": images.gif_of_blocks(10, 20, [frame(0, 0, 40, 3)], version=b"87a"),
     "truncated": images.gif_of_blocks(30, 40, [frame(0, 0, 30, 40)])[:-3],
     "zero-bytes-then-a-larger-frame": images.gif_of_blocks(10, 10, [frame(0, 0, 10, 10)], trailer=False)
-    + b"\0\0" + frame(0, 0, 500, 500),
+    + b"\0\0"
+    + frame(0, 0, 500, 500),
 }
 NATURAL_SIZE = """(src) => new Promise((resolve) => {
   const image = new Image();

@@ -129,7 +129,6 @@ def test_an_image_deleted_elsewhere_shows_as_gone_and_can_be_removed_from_the_li
     assert [upload["original_name"] for upload in stored_uploads(page)] == ["staying.png"]
 
 
-
 def test_an_image_deleted_elsewhere_shows_as_gone_even_when_its_thumbnail_is_cached(page, stack):
     upload_in_page(page, "cached.png", seed=44)
     page.goto("/#images")
@@ -147,6 +146,7 @@ def test_an_image_deleted_elsewhere_shows_as_gone_even_when_its_thumbnail_is_cac
     page.get_by_role("button", name="Remove gone images").click()
     expect(card(page, "cached.png")).to_have_count(0)
     assert stored_uploads(page) == []
+
 
 @pytest.fixture
 def many_images(stack):

@@ -98,9 +98,19 @@ def test_every_control_on_the_upload_view_is_reachable_with_tab(page):
     reached = []
     for _ in range(20):
         page.keyboard.press("Tab")
-        reached.append(page.evaluate(
-            "document.activeElement.getAttribute('aria-label') || document.activeElement.textContent.trim()"))
-    for control in ("Images", "Choose files to upload", "Clear finished", "Link to tabbing.png",
-                    "Copy URL for tabbing.png", "Copy BBCode for tabbing.png", "Open tabbing.png in a new tab",
-                    "Delete tabbing.png"):
+        reached.append(
+            page.evaluate(
+                "document.activeElement.getAttribute('aria-label') || document.activeElement.textContent.trim()"
+            )
+        )
+    for control in (
+        "Images",
+        "Choose files to upload",
+        "Clear finished",
+        "Link to tabbing.png",
+        "Copy URL for tabbing.png",
+        "Copy BBCode for tabbing.png",
+        "Open tabbing.png in a new tab",
+        "Delete tabbing.png",
+    ):
         assert control in reached, (control, reached)

@@ -21,8 +21,11 @@ from pictures import landscape
 from playwright.sync_api import expect
 
 REPO = Path(__file__).resolve().parents[2]
-DOCS = (REPO / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") == "1"
-        else REPO / "test-output" / "e2e" / "docs")
+DOCS = (
+    REPO / "docs" / "screenshots"
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1"
+    else REPO / "test-output" / "e2e" / "docs"
+)
 DESKTOP = {"width": 1280, "height": 900}
 
 
@@ -55,16 +58,21 @@ def test_the_docs_screenshots_show_a_finished_a_refused_and_an_uploading_file(st
     # One in progress: a slow connection, emulated by Chromium, so progress is real.
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
-    cdp.send("Network.emulateNetworkConditions",
-             {"offline": False, "latency": 40, "downloadThroughput": -1, "uploadThroughput": 256 * 1024})
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 40, "downloadThroughput": -1, "uploadThroughput": 256 * 1024},
+    )
     choose_files(page, [a_file("panorama.png", padded(landscape(2, 480, 320), 3 * 1024 * 1024))])
     expect(upload_row(page, "panorama.png").locator(".upload__status")).to_have_text(
-        re.compile(r"Uploading… (3[5-9]|4\d|5\d)% ·"), timeout=30_000)
+        re.compile(r"Uploading… (3[5-9]|4\d|5\d)% ·"), timeout=30_000
+    )
     page.mouse.move(0, 0)
     screenshot(page, DOCS / "upload.png")
 
-    cdp.send("Network.emulateNetworkConditions",
-             {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
     expect(upload_row(page, "panorama.png").get_by_text("Uploaded")).to_be_visible(timeout=30_000)
 
     # Images from other people, for "All images".

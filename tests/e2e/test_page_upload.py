@@ -46,7 +46,16 @@ def test_the_upload_response_is_kept_in_local_storage(page, stack):
 
     [stored] = stored_uploads(page)
     assert set(stored) == {
-        "name", "url", "delete_token", "size", "width", "height", "created_at", "original_name", "type"}
+        "name",
+        "url",
+        "delete_token",
+        "size",
+        "width",
+        "height",
+        "created_at",
+        "original_name",
+        "type",
+    }
     assert stored["original_name"] == "kept.png"
     assert stored["type"] == "image/png"
     assert (stored["width"], stored["height"]) == (240, 160)
@@ -122,7 +131,8 @@ def test_a_file_of_a_type_the_server_does_not_take_is_refused_before_sending(pag
     choose_files(page, [a_file("notes.txt", NOT_AN_IMAGE, "text/plain")])
 
     expect(upload_row(page, "notes.txt").locator(".upload__status")).to_have_text(
-        "This file type is not accepted. Choose a PNG, JPG or GIF image.")
+        "This file type is not accepted. Choose a PNG, JPG or GIF image."
+    )
     assert uploads == []
 
 
@@ -184,7 +194,8 @@ def test_a_network_failure_offers_retry(page):
 
     row = upload_row(page, "offline.png")
     expect(row.locator(".upload__status")).to_have_text(
-        "Could not reach the server. Check your connection and try again.")
+        "Could not reach the server. Check your connection and try again."
+    )
     expect(row.get_by_role("button", name="Retry the upload of offline.png")).to_be_visible()
 
 

@@ -148,8 +148,17 @@ def test_the_upload_response_describes_the_image_with_absolute_links(backend):
     assert reply.status == 201
     body = reply.json()
     assert set(body) == {
-        "name", "url", "type", "size", "width", "height", "sha256", "created_at", "original_name",
-        "delete_token", "delete_url",
+        "name",
+        "url",
+        "type",
+        "size",
+        "width",
+        "height",
+        "sha256",
+        "created_at",
+        "original_name",
+        "delete_token",
+        "delete_url",
     }
     assert body["url"] == f"{backend.url()}/images/{body['name']}"
     assert body["delete_url"] == f"{backend.url()}/api/images/{body['name']}"
@@ -248,22 +257,36 @@ def form(data: bytes, filename: str = "cat.png") -> tuple[bytes, str]:
     [
         ((b"file=abc", "application/x-www-form-urlencoded"), 400, "bad_request"),
         ((images.png(), "image/png"), 400, "bad_request"),
-        ((b"--X\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc", "multipart/form-data; boundary=X"), 400,
-         "bad_request"),
+        (
+            (b'--X\r\nContent-Disposition: form-data; name="file"\r\n\r\nabc', "multipart/form-data; boundary=X"),
+            400,
+            "bad_request",
+        ),
         ((b"garbage that is not multipart", "multipart/form-data; boundary=X"), 400, "bad_request"),
         ((b"", "multipart/form-data"), 400, "bad_request"),
         (images.multipart([("title", None, None, b"hello")]), 400, "missing_file"),
         (images.multipart([("image", "cat.png", "image/png", images.png())]), 400, "missing_file"),
-        (images.multipart([("file", "a.png", "image/png", images.png()), ("file", "b.png", "image/png", images.png())]),
-         400, "too_many_files"),
-        (images.multipart([("file", "a.png", "image/png", images.png()), ("more", "b.png", "image/png", b"x")]),
-         400, "too_many_files"),
+        (
+            images.multipart(
+                [("file", "a.png", "image/png", images.png()), ("file", "b.png", "image/png", images.png())]
+            ),
+            400,
+            "too_many_files",
+        ),
+        (
+            images.multipart([("file", "a.png", "image/png", images.png()), ("more", "b.png", "image/png", b"x")]),
+            400,
+            "too_many_files",
+        ),
         (form(b""), 400, "empty_file"),
         (form(b"hello, world", "cat.png"), 415, "unsupported_type"),
         (form(b"%PDF-1.7 ...", "doc.jpg"), 415, "unsupported_type"),
         (form(b"RIFF\x00\x00\x00\x00WEBPVP8 ", "x.webp"), 415, "unsupported_type"),
-        (form(b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "x.svg"), 415,
-         "unsupported_type"),
+        (
+            form(b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "x.svg"),
+            415,
+            "unsupported_type",
+        ),
         (form(images.PNG_SIGNATURE), 415, "unsupported_type"),
         (form(images.png()[:20]), 415, "unsupported_type"),
         (form(images.png_header_only(0, 10)), 415, "unsupported_type"),
@@ -275,10 +298,18 @@ def form(data: bytes, filename: str = "cat.png") -> tuple[bytes, str]:
         (form(images.gif(65535, 65535)), 422, "image_too_large"),
         (form(images.jpeg(65000, 65000)), 422, "image_too_large"),
         (form(images.gif_of_blocks(1, 1, [images.gif_frame(0, 0, 10_000, 10_000)])), 422, "image_too_large"),
-        (form(images.gif_of_blocks(1, 1, [images.gif_frame(0, 0, 1, 1), images.gif_frame(0, 0, 10_000, 10_000)])),
-         422, "image_too_large"),
-        (images.multipart([("file", "a.png", "image/png", images.png())]
-                          + [(f"field{i}", None, None, b"x") for i in range(16)]), 400, "too_many_fields"),
+        (
+            form(images.gif_of_blocks(1, 1, [images.gif_frame(0, 0, 1, 1), images.gif_frame(0, 0, 10_000, 10_000)])),
+            422,
+            "image_too_large",
+        ),
+        (
+            images.multipart(
+                [("file", "a.png", "image/png", images.png())] + [(f"field{i}", None, None, b"x") for i in range(16)]
+            ),
+            400,
+            "too_many_fields",
+        ),
     ],
 )
 def test_a_refused_upload_gets_its_json_error_and_leaves_nothing_behind(backend, body_and_type, status, code):
@@ -319,8 +350,10 @@ def test_a_refused_upload_on_a_keep_alive_connection_still_answers_the_next_requ
 
 def test_a_body_without_content_length_is_refused_with_411(backend):
     with socket.create_connection(("127.0.0.1", backend.start_port), timeout=5) as s:
-        s.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                  b"Content-Type: multipart/form-data; boundary=X\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+        s.sendall(
+            b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+            b"Content-Type: multipart/form-data; boundary=X\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+        )
         answer = read_until_closed(s)
     assert answer.startswith(b"HTTP/1.1 411") and b'"code":"length_required"' in answer
 
@@ -399,8 +432,22 @@ def test_the_default_page_holds_50_images(backend):
 
 @pytest.mark.parametrize(
     "query",
-    ["limit=0", "limit=201", "limit=-1", "limit=abc", "limit=", "limit=1.5", "limit=%C2%B2", "limit=1&limit=2",
-     "cursor=abc", "cursor=-5", "cursor=0", "cursor=1e9", "cursor=99999999999999999999999", "cursor=%00"],
+    [
+        "limit=0",
+        "limit=201",
+        "limit=-1",
+        "limit=abc",
+        "limit=",
+        "limit=1.5",
+        "limit=%C2%B2",
+        "limit=1&limit=2",
+        "cursor=abc",
+        "cursor=-5",
+        "cursor=0",
+        "cursor=1e9",
+        "cursor=99999999999999999999999",
+        "cursor=%00",
+    ],
 )
 def test_a_bad_limit_or_cursor_is_a_400_never_clamped(backend, query):
     reply = request("GET", backend.url() + "/api/images?" + query, headers=ADMIN)
@@ -438,9 +485,19 @@ def test_an_unknown_image_is_404(backend):
 
 
 INVALID_NAMES = [
-    "short.png", "AbCdEfGhIjKlMnOp.txt", "AbCdEfGhIjKlMnOp.PNG", "AbCdEfGhIjKlMnOp", ".tmp", ".gitkeep",
-    "index.sqlite3", "..%2F..%2Fdata%2Findex.sqlite3", "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
-    "%252e%252e%252fetc%252fpasswd", "..%5C..%5Cwindows", "AbCdEfGhIjKlMnOp.png%00.txt", "AbCd%20EfGhIjKlMnOp.png",
+    "short.png",
+    "AbCdEfGhIjKlMnOp.txt",
+    "AbCdEfGhIjKlMnOp.PNG",
+    "AbCdEfGhIjKlMnOp",
+    ".tmp",
+    ".gitkeep",
+    "index.sqlite3",
+    "..%2F..%2Fdata%2Findex.sqlite3",
+    "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "%252e%252e%252fetc%252fpasswd",
+    "..%5C..%5Cwindows",
+    "AbCdEfGhIjKlMnOp.png%00.txt",
+    "AbCd%20EfGhIjKlMnOp.png",
 ]
 
 

@@ -27,8 +27,15 @@ def wait_for(condition, timeout: float = 10, message: str = "condition") -> None
 
 def on_the_same_folders(first: Backend, root, **settings) -> Backend:
     """A second backend on `first`'s folders (its own ports and output file)."""
-    return Backend(root, workers=1, IMAGES_DIR=str(first.images_dir), DATA_DIR=str(first.data_dir),
-                   LOG_DIR=str(first.log_dir), ADMIN_TOKEN=ADMIN_TOKEN, **settings)
+    return Backend(
+        root,
+        workers=1,
+        IMAGES_DIR=str(first.images_dir),
+        DATA_DIR=str(first.data_dir),
+        LOG_DIR=str(first.log_dir),
+        ADMIN_TOKEN=ADMIN_TOKEN,
+        **settings,
+    )
 
 
 def mode(path) -> int:
@@ -48,7 +55,8 @@ def image_files(backend: Backend) -> set[str]:
 
 
 def test_a_second_instance_on_the_same_folders_exits_1_naming_the_holder_and_the_first_keeps_serving(
-        fresh_backend, tmp_path):
+    fresh_backend, tmp_path
+):
     first = fresh_backend()
     statuses: list[int] = []
     stop = threading.Event()
@@ -77,8 +85,7 @@ def test_a_second_instance_on_the_same_folders_exits_1_naming_the_holder_and_the
     assert list((first.images_dir / ".tmp").iterdir()) == []
 
 
-def test_an_instance_started_right_after_the_last_was_killed_waits_for_its_workers_to_finish(
-        fresh_backend, tmp_path):
+def test_an_instance_started_right_after_the_last_was_killed_waits_for_its_workers_to_finish(fresh_backend, tmp_path):
     # Long enough that the killed supervisor's worker is still finishing when the second
     # instance (a new Python process, slow on a loaded machine) first tries the lock; the
     # test ends its request itself (busy.close) once the second says it waits.
@@ -86,8 +93,13 @@ def test_an_instance_started_right_after_the_last_was_killed_waits_for_its_worke
     # An upload in flight keeps a worker of the killed supervisor busy for a while.
     body, content_type = images.file_form(images.png_of_size(1024 * 1024))
     with socket.create_connection(("127.0.0.1", first.start_port), timeout=15) as busy:
-        busy.sendall((f"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
-                      f"Content-Length: {len(body)}\r\n\r\n").encode() + body[:1024])
+        busy.sendall(
+            (
+                f"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            ).encode()
+            + body[:1024]
+        )
         time.sleep(0.2)
         first.process.kill()
         first.process.wait()
@@ -128,8 +140,7 @@ def test_data_and_log_folders_and_their_files_are_private_and_images_stay_readab
 # --- a missing index ------------------------------------------------------------------------
 
 
-def test_an_index_deleted_under_a_running_service_makes_health_and_uploads_503_and_creates_no_new_file(
-        fresh_backend):
+def test_an_index_deleted_under_a_running_service_makes_health_and_uploads_503_and_creates_no_new_file(fresh_backend):
     backend = fresh_backend(workers=1)
     assert upload(backend.url(), images.file_form(images.png())).status == 201
     files_before = image_files(backend)

@@ -87,13 +87,15 @@ def test_sigterm_during_an_upload_lets_it_finish_and_exits_0(fresh_backend):
     data = images.png_of_size(2 * 1024 * 1024)
     body, content_type = images.file_form(data)
     with socket.create_connection(("127.0.0.1", backend.start_port), timeout=15) as s:
-        head = (f"POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        head = (
+            f"POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
         s.sendall(head + body[: len(body) // 2])
         time.sleep(0.3)  # the worker is now inside the upload
         backend.process.send_signal(signal.SIGTERM)
         time.sleep(0.5)
-        s.sendall(body[len(body) // 2:])
+        s.sendall(body[len(body) // 2 :])
         answer = b""
         while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
             chunk = s.recv(65536)
@@ -119,8 +121,10 @@ def test_a_stopping_backend_refuses_new_connections_and_exits_0(fresh_backend):
 
 def test_a_restart_keeps_every_image_its_metadata_and_its_delete_token(fresh_backend):
     backend = fresh_backend()
-    uploads = [upload(backend.url(), images.file_form(images.png(5, 5, extra=bytes([i])), f"n{i}.png")).json()
-               for i in range(5)]
+    uploads = [
+        upload(backend.url(), images.file_form(images.png(5, 5, extra=bytes([i])), f"n{i}.png")).json()
+        for i in range(5)
+    ]
     before = rows(backend)
     assert backend.stop() == 0
 
@@ -167,10 +171,22 @@ def test_the_start_up_reconcile_repairs_the_index_and_removes_temp_files(fresh_b
 
 def run_backend_briefly(tmp_path, **settings) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WEB_SERVER_", "IMAGES_", "DATA_", "LOG_"))}
-    env.update(PYTHONPATH=str(BACKEND_SRC), IMAGES_DIR=str(tmp_path / "i"), DATA_DIR=str(tmp_path / "d"),
-               LOG_DIR=str(tmp_path / "l"), **settings)
-    return subprocess.run([sys.executable, "-m", "imagehost"], check=False, cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=20)
+    env.update(
+        PYTHONPATH=str(BACKEND_SRC),
+        IMAGES_DIR=str(tmp_path / "i"),
+        DATA_DIR=str(tmp_path / "d"),
+        LOG_DIR=str(tmp_path / "l"),
+        **settings,
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "imagehost"],
+        check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
 
 
 def test_a_port_that_cannot_be_bound_stops_start_up_naming_the_port(tmp_path):
@@ -235,8 +251,13 @@ def test_a_request_line_in_the_log_says_method_path_status_bytes_time_worker_and
 def test_a_client_that_vanishes_mid_upload_leaves_no_temp_file(backend):
     body, content_type = images.file_form(images.png_of_size(3 * 1024 * 1024))
     with socket.create_connection(("127.0.0.1", backend.start_port)) as s:
-        s.sendall((f"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
-                   f"Content-Length: {len(body)}\r\n\r\n").encode() + body[:1024 * 1024])
+        s.sendall(
+            (
+                f"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            ).encode()
+            + body[: 1024 * 1024]
+        )
         time.sleep(0.2)
     deadline = time.monotonic() + 5
     while list((backend.images_dir / ".tmp").iterdir()) and time.monotonic() < deadline:

@@ -95,10 +95,11 @@ def test_a_get_before_any_snapshot_is_a_404(stack_factory):
 
 
 def test_only_the_newest_snapshots_are_kept(stack):
-    names = [stack.request("POST", "/api/backup", headers=stack.admin()).json()["name"]
-             for _ in range(backups.KEPT + 2)]
+    names = [
+        stack.request("POST", "/api/backup", headers=stack.admin()).json()["name"] for _ in range(backups.KEPT + 2)
+    ]
     kept = [path.name for path in backups.snapshots(stack.data_dir / "backups")]
-    assert kept == names[-backups.KEPT:]
+    assert kept == names[-backups.KEPT :]
     assert stack.get("/backup/", headers=stack.admin()).headers["Content-Disposition"].endswith(f'"{names[-1]}"')
 
 
@@ -135,8 +136,9 @@ def test_a_backup_made_under_load_restores_every_image_row_and_delete_token(stac
     stack = stack_factory()
     answered: list[dict] = []
     stop = threading.Event()
-    uploaders = [threading.Thread(target=upload_for, args=(stack, LOAD_SECONDS, answered, stop))
-                 for _ in range(UPLOADERS)]
+    uploaders = [
+        threading.Thread(target=upload_for, args=(stack, LOAD_SECONDS, answered, stop)) for _ in range(UPLOADERS)
+    ]
     for thread in uploaders:
         thread.start()
     try:
@@ -144,7 +146,12 @@ def test_a_backup_made_under_load_restores_every_image_row_and_delete_token(stac
         backup_started = time.monotonic()
         backup = subprocess.run(
             [sys.executable, "-m", "imagehost", "backup", "--output", str(tmp_path / "out")],
-            env=command_env(stack), cwd=stack.root, capture_output=True, text=True, timeout=60, check=False,
+            env=command_env(stack),
+            cwd=stack.root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
     finally:
         for thread in uploaders:
@@ -161,7 +168,12 @@ def test_a_backup_made_under_load_restores_every_image_row_and_delete_token(stac
     shutil.rmtree(stack.data_dir)
     restore = subprocess.run(
         [sys.executable, "-m", "imagehost", "restore", str(archive)],
-        env=command_env(stack), cwd=stack.root, capture_output=True, text=True, timeout=60, check=False,
+        env=command_env(stack),
+        cwd=stack.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert restore.returncode == 0, restore.stderr
     stack.start()
@@ -186,10 +198,24 @@ def test_a_backup_made_under_load_restores_every_image_row_and_delete_token(stac
 
 def test_restore_refuses_while_the_service_runs(stack, tmp_path):
     env = command_env(stack)
-    made = subprocess.run([sys.executable, "-m", "imagehost", "backup", "--output", str(tmp_path)],
-                          env=env, cwd=stack.root, capture_output=True, text=True, timeout=60, check=False)
+    made = subprocess.run(
+        [sys.executable, "-m", "imagehost", "backup", "--output", str(tmp_path)],
+        env=env,
+        cwd=stack.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert made.returncode == 0, made.stderr
-    refused = subprocess.run([sys.executable, "-m", "imagehost", "restore", made.stdout.strip()],
-                             env=env, cwd=stack.root, capture_output=True, text=True, timeout=60, check=False)
+    refused = subprocess.run(
+        [sys.executable, "-m", "imagehost", "restore", made.stdout.strip()],
+        env=env,
+        cwd=stack.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert refused.returncode == 1
     assert "another imagehost instance" in refused.stderr

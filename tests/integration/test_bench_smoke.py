@@ -20,8 +20,14 @@ def test_bench_smoke_run_exits_0_and_prints_the_report_tables(tmp_path):
     require(shutil.which("wrk") is not None, "wrk is not installed (apt-get install wrk)")
 
     result = subprocess.run(
-        [str(BENCH), "--smoke"], check=False, cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-        timeout=600, env={**os.environ, "TMPDIR": str(tmp_path)},
+        [str(BENCH), "--smoke"],
+        check=False,
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
     )
 
     assert result.returncode == 0, result.stderr[-4000:]
@@ -38,8 +44,14 @@ def test_profiling_an_upload_scenario_prints_where_the_worker_spent_its_time(tmp
     require(shutil.which("wrk") is not None, "wrk is not installed (apt-get install wrk)")
 
     result = subprocess.run(
-        [str(PROFILE), "S1", "--seconds", "1", "--workers", "1"], check=False, cwd=REPO, stdin=subprocess.DEVNULL,
-        capture_output=True, text=True, timeout=300, env={**os.environ, "TMPDIR": str(tmp_path)},
+        [str(PROFILE), "S1", "--seconds", "1", "--workers", "1"],
+        check=False,
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
     )
 
     assert result.returncode == 0, result.stderr[-4000:]

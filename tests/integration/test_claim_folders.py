@@ -31,8 +31,13 @@ def folders(tmp_path):
 
 
 def claim(images: Path, data: Path, logs: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["sh", str(CLAIM), "--keep", str(logs / "nginx"), f"{APP}:{APP}", str(images), str(data),
-                           str(logs)], check=True, capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        ["sh", str(CLAIM), "--keep", str(logs / "nginx"), f"{APP}:{APP}", str(images), str(data), str(logs)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
 def owner(path: Path) -> tuple[int, int]:
@@ -83,8 +88,13 @@ def test_nginx_logs_stay_nginxs_when_LOG_DIR_is_written_with_a_trailing_slash(fo
     (logs / "nginx").mkdir()
     (logs / "nginx" / "access.log").write_text("GET / 200\n")
     # As the entrypoint passes them: "$LOG_DIR/nginx" and "$LOG_DIR", with LOG_DIR=/x/logs/
-    subprocess.run(["sh", str(CLAIM), "--keep", f"{logs}//nginx", f"{APP}:{APP}", str(images), str(data), f"{logs}/"],
-                   check=True, capture_output=True, text=True, timeout=30)
+    subprocess.run(
+        ["sh", str(CLAIM), "--keep", f"{logs}//nginx", f"{APP}:{APP}", str(images), str(data), f"{logs}/"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert owner(logs / "nginx" / "access.log") == (0, 0)
     assert owner(logs) == (APP, APP)
 

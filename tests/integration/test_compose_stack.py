@@ -85,8 +85,13 @@ def compose_project(tmp_path):
     finally:
         subprocess.run([*compose, "ps", "-a"], check=False, cwd=tmp_path, env=env, timeout=60)
         subprocess.run([*compose, "logs", "--no-color", "--tail", "30"], check=False, cwd=tmp_path, env=env, timeout=60)
-        subprocess.run([*compose, "down", "-v", "--remove-orphans", "--rmi", "local", "--timeout", "20"], check=False,
-                       cwd=tmp_path, env=env, timeout=UP_SECONDS)
+        subprocess.run(
+            [*compose, "down", "-v", "--remove-orphans", "--rmi", "local", "--timeout", "20"],
+            check=False,
+            cwd=tmp_path,
+            env=env,
+            timeout=UP_SECONDS,
+        )
 
 
 def test_image_uploaded_through_compose_stack_survives_a_restart(compose_project):

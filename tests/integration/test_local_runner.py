@@ -87,8 +87,8 @@ def test_two_instances_run_side_by_side_without_choosing_worker_ports(tmp_path):
 
 def test_environment_overrides_dotenv_and_dotenv_fills_the_rest(tmp_path):
     (tmp_path / ".env").write_text(
-        "HTTP_PORT=1\n"                                  # overridden by the environment
-        "ADMIN_TOKEN=from-dotenv-admin-token-000\n"      # not in the environment: used
+        "HTTP_PORT=1\n"  # overridden by the environment
+        "ADMIN_TOKEN=from-dotenv-admin-token-000\n"  # not in the environment: used
     )
     with start_stack(tmp_path, ADMIN_TOKEN=None) as stack:
         listing = stack.get("/api/images", headers={"Authorization": "Bearer from-dotenv-admin-token-000"})
@@ -96,19 +96,34 @@ def test_environment_overrides_dotenv_and_dotenv_fills_the_rest(tmp_path):
         assert stack.get("/api/images", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).status == 403
 
 
-@pytest.mark.parametrize("variable, value", [
-    ("UPLOAD_RATE_LIMIT", "fast"),
-    ("HTTP_PORT", "eighty"),
-    ("MAX_UPLOAD_BYTES", "5M"),
-    ("WEB_SERVER_WORKERS", "0"),
-])
+@pytest.mark.parametrize(
+    "variable, value",
+    [
+        ("UPLOAD_RATE_LIMIT", "fast"),
+        ("HTTP_PORT", "eighty"),
+        ("MAX_UPLOAD_BYTES", "5M"),
+        ("WEB_SERVER_WORKERS", "0"),
+    ],
+)
 def test_unusable_setting_exits_2_naming_the_variable_before_starting_anything(tmp_path, variable, value):
     env = environment_without_settings()
-    env.update(IMAGES_DIR=str(tmp_path / "i"), DATA_DIR=str(tmp_path / "d"), LOG_DIR=str(tmp_path / "l"),
-               HTTP_PORT="1", WEB_SERVER_START_PORT="2")
+    env.update(
+        IMAGES_DIR=str(tmp_path / "i"),
+        DATA_DIR=str(tmp_path / "d"),
+        LOG_DIR=str(tmp_path / "l"),
+        HTTP_PORT="1",
+        WEB_SERVER_START_PORT="2",
+    )
     env[variable] = value
-    result = subprocess.run([sys.executable, str(RUNNER), "--run-dir", str(tmp_path / "run")], check=False,
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, str(RUNNER), "--run-dir", str(tmp_path / "run")],
+        check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert variable in result.stderr
     assert not (tmp_path / "run" / "backend.pid").exists()
@@ -117,11 +132,22 @@ def test_unusable_setting_exits_2_naming_the_variable_before_starting_anything(t
 def test_nginx_failing_to_start_stops_the_backend_and_exits_1(tmp_path):
     with start_stack(tmp_path / "first") as first:
         env = dict(first.env)
-        env.update(IMAGES_DIR=str(tmp_path / "i"), DATA_DIR=str(tmp_path / "d"), LOG_DIR=str(tmp_path / "l"),
-                   WEB_SERVER_START_PORT=str(free_port_block(len(first.worker_ports))))
+        env.update(
+            IMAGES_DIR=str(tmp_path / "i"),
+            DATA_DIR=str(tmp_path / "d"),
+            LOG_DIR=str(tmp_path / "l"),
+            WEB_SERVER_START_PORT=str(free_port_block(len(first.worker_ports))),
+        )
         # Same HTTP_PORT as the running stack: nginx cannot bind it.
-        result = subprocess.run([sys.executable, str(RUNNER), "--run-dir", str(tmp_path / "run")], check=False,
-                                cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, str(RUNNER), "--run-dir", str(tmp_path / "run")],
+            check=False,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert result.returncode == 1
         assert "nginx exited" in result.stderr
         assert "Address already in use" in result.stderr
@@ -159,11 +185,26 @@ def test_a_folder_nginx_workers_cannot_pass_through_stops_the_runner_naming_it_a
     closed.mkdir(mode=0o700)
     env = environment_without_settings()
     first = free_port_block(2)
-    env.update(IMAGES_DIR=str(closed / "images"), DATA_DIR=str(tmp_path / "d"), LOG_DIR=str(tmp_path / "l"),
-               HTTP_BIND="127.0.0.1", HTTP_PORT=str(first), BIND_HOST="127.0.0.1", WEB_SERVER_WORKERS="1",
-               WEB_SERVER_START_PORT=str(first + 1), FRONTEND_DIR=str(frontend_copy(tmp_path)))
-    result = subprocess.run([sys.executable, str(RUNNER), "--run-dir", str(tmp_path / "run")], check=False,
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
+    env.update(
+        IMAGES_DIR=str(closed / "images"),
+        DATA_DIR=str(tmp_path / "d"),
+        LOG_DIR=str(tmp_path / "l"),
+        HTTP_BIND="127.0.0.1",
+        HTTP_PORT=str(first),
+        BIND_HOST="127.0.0.1",
+        WEB_SERVER_WORKERS="1",
+        WEB_SERVER_START_PORT=str(first + 1),
+        FRONTEND_DIR=str(frontend_copy(tmp_path)),
+    )
+    result = subprocess.run(
+        [sys.executable, str(RUNNER), "--run-dir", str(tmp_path / "run")],
+        check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2, result.stderr
     assert f"cannot pass through {closed} to reach IMAGES_DIR" in result.stderr
     assert f"chmod o+x {closed}" in result.stderr

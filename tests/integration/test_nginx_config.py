@@ -17,10 +17,20 @@ TEMPLATE = RENDER.parent / "templates" / "imagehost.conf.template"
 
 
 def render(tmp_path: Path, **settings: str) -> subprocess.CompletedProcess:
-    env = {"PATH": os.environ["PATH"], "IMAGES_DIR": str(tmp_path / "images"),
-           "LOG_DIR": str(tmp_path / "logs"), **settings}
-    return subprocess.run(["sh", str(RENDER), "--local", str(tmp_path / "run")], check=False,
-                          env=env, capture_output=True, text=True, cwd=tmp_path)
+    env = {
+        "PATH": os.environ["PATH"],
+        "IMAGES_DIR": str(tmp_path / "images"),
+        "LOG_DIR": str(tmp_path / "logs"),
+        **settings,
+    }
+    return subprocess.run(
+        ["sh", str(RENDER), "--local", str(tmp_path / "run")],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
 
 
 def rendered(tmp_path: Path, **settings: str) -> str:
@@ -33,16 +43,29 @@ def test_rendered_config_passes_nginx_t(tmp_path):
     require(nginx_binary() is not None, "nginx is not installed (make test installs it)")
     rendered(tmp_path)
     run = tmp_path / "run"
-    result = subprocess.run([nginx_binary(), "-t", "-p", str(run), "-c", str(run / "nginx.conf"), "-e", "stderr"],
-                            check=False, capture_output=True, text=True)
+    result = subprocess.run(
+        [nginx_binary(), "-t", "-p", str(run), "-c", str(run / "nginx.conf"), "-e", "stderr"],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
 
 
 def test_nginx_variables_survive_rendering(tmp_path):
     config = rendered(tmp_path) + "".join(path.read_text() for path in (tmp_path / "run" / "snippets").iterdir())
-    for variable in ("$request_id", "$host", "$http_host", "$binary_remote_addr", "$upstream_addr",
-                     "$request_time", "$upstream_response_time", "$proxy_add_x_forwarded_for", "$uri"):
+    for variable in (
+        "$request_id",
+        "$host",
+        "$http_host",
+        "$binary_remote_addr",
+        "$upstream_addr",
+        "$request_time",
+        "$upstream_response_time",
+        "$proxy_add_x_forwarded_for",
+        "$uri",
+    ):
         assert variable in config
     code = [line for line in config.splitlines() if not line.lstrip().startswith("#")]
     assert not [line for line in code if "${" in line]  # every placeholder is filled
@@ -56,8 +79,11 @@ def test_template_uses_only_variables_the_script_substitutes():
 
 def image_location() -> tuple[str, str, dict[str, str]]:
     """The template's image location: (name stem pattern, extensions pattern, its types block as mime -> extension)."""
-    found = re.search(r'location ~ "\^/images/\(\?<imagehost_name>(.+?)\\\.\(\?:([^)]+)\)\)\$" \{(.*?)\n    \}',
-                      TEMPLATE.read_text(), re.DOTALL)
+    found = re.search(
+        r'location ~ "\^/images/\(\?<imagehost_name>(.+?)\\\.\(\?:([^)]+)\)\)\$" \{(.*?)\n    \}',
+        TEMPLATE.read_text(),
+        re.DOTALL,
+    )
     assert found, "no image location in the template"
     stem, extensions, body = found.groups()
     types_block = re.search(r"types \{([^}]*)\}", body).group(1)
@@ -75,11 +101,14 @@ def test_nginx_serves_each_accepted_image_type_with_its_content_type():
     assert types == {image_type.mime: image_type.extension[1:] for image_type in ACCEPTED_TYPES}
 
 
-@pytest.mark.parametrize("workers, start_port, expected", [
-    ("1", "8001", ["127.0.0.1:8001"]),
-    ("2", "8001", ["127.0.0.1:8001", "127.0.0.1:8002"]),
-    ("4", "9100", ["127.0.0.1:9100", "127.0.0.1:9101", "127.0.0.1:9102", "127.0.0.1:9103"]),
-])
+@pytest.mark.parametrize(
+    "workers, start_port, expected",
+    [
+        ("1", "8001", ["127.0.0.1:8001"]),
+        ("2", "8001", ["127.0.0.1:8001", "127.0.0.1:8002"]),
+        ("4", "9100", ["127.0.0.1:9100", "127.0.0.1:9101", "127.0.0.1:9102", "127.0.0.1:9103"]),
+    ],
+)
 def test_upstream_lists_one_server_per_worker_port(tmp_path, workers, start_port, expected):
     config = rendered(tmp_path, WEB_SERVER_WORKERS=workers, WEB_SERVER_START_PORT=start_port)
     assert re.findall(r"^\s*server (\S+) max_fails=\d+ fail_timeout=\w+;", config, re.MULTILINE) == expected
@@ -90,12 +119,15 @@ def test_upstream_host_is_used_for_every_server(tmp_path):
     assert re.findall(r"^\s*server (\S+) ", config, re.MULTILINE) == ["app:8001", "app:8002"]
 
 
-@pytest.mark.parametrize("max_upload_bytes, body_limit, words", [
-    ("5242880", 5242880 + 65536, "at most 5 MiB (5242880 bytes)"),
-    ("1048576", 1048576 + 65536, "at most 1 MiB (1048576 bytes)"),
-    ("1536", 1536 + 65536, "at most 1.5 KiB (1536 bytes)"),
-    ("500", 500 + 65536, "at most 500 bytes (500 bytes)"),
-])
+@pytest.mark.parametrize(
+    "max_upload_bytes, body_limit, words",
+    [
+        ("5242880", 5242880 + 65536, "at most 5 MiB (5242880 bytes)"),
+        ("1048576", 1048576 + 65536, "at most 1 MiB (1048576 bytes)"),
+        ("1536", 1536 + 65536, "at most 1.5 KiB (1536 bytes)"),
+        ("500", 500 + 65536, "at most 500 bytes (500 bytes)"),
+    ],
+)
 def test_body_limit_and_413_message_follow_max_upload_bytes(tmp_path, max_upload_bytes, body_limit, words):
     config = rendered(tmp_path, MAX_UPLOAD_BYTES=max_upload_bytes)
     assert f"client_max_body_size {body_limit};" in config
@@ -121,17 +153,20 @@ def test_relative_paths_are_made_absolute(tmp_path):
     assert f"access_log {tmp_path}/journal/nginx/access.log imagehost;" in config
 
 
-@pytest.mark.parametrize("variable, value", [
-    ("WEB_SERVER_WORKERS", "0"),
-    ("WEB_SERVER_WORKERS", "two"),
-    ("WEB_SERVER_START_PORT", "70000"),
-    ("HTTP_PORT", "0"),
-    ("MAX_UPLOAD_BYTES", "5M"),
-    ("UPLOAD_RATE_LIMIT", "2/s"),
-    ("UPLOAD_RATE_LIMIT", "2r/h"),
-    ("UPLOAD_RATE_BURST", "0"),
-    ("HTTP_BIND", "127.0.0.1; evil"),
-])
+@pytest.mark.parametrize(
+    "variable, value",
+    [
+        ("WEB_SERVER_WORKERS", "0"),
+        ("WEB_SERVER_WORKERS", "two"),
+        ("WEB_SERVER_START_PORT", "70000"),
+        ("HTTP_PORT", "0"),
+        ("MAX_UPLOAD_BYTES", "5M"),
+        ("UPLOAD_RATE_LIMIT", "2/s"),
+        ("UPLOAD_RATE_LIMIT", "2r/h"),
+        ("UPLOAD_RATE_BURST", "0"),
+        ("HTTP_BIND", "127.0.0.1; evil"),
+    ],
+)
 def test_unusable_setting_stops_rendering_with_its_name(tmp_path, variable, value):
     result = render(tmp_path, **{variable: value})
     assert result.returncode != 0

@@ -21,8 +21,13 @@ from support.stack import RENDER, frontend_copy, let_nginx_workers_through, ngin
 
 
 def render(tmp_path: Path, **settings: str) -> Path:
-    env = {"PATH": "/usr/bin:/bin", "IMAGES_DIR": str(tmp_path / "images"), "LOG_DIR": str(tmp_path / "logs"),
-           "FRONTEND_DIR": str(frontend_copy(tmp_path)), **settings}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "IMAGES_DIR": str(tmp_path / "images"),
+        "LOG_DIR": str(tmp_path / "logs"),
+        "FRONTEND_DIR": str(frontend_copy(tmp_path)),
+        **settings,
+    }
     subprocess.run(["sh", str(RENDER), "--local", str(tmp_path / "run")], env=env, check=True, capture_output=True)
     return tmp_path / "run"
 
@@ -37,8 +42,9 @@ def start_nginx(tmp_path: Path, worker_port: int, read_timeout: str | None = Non
         conf = run / "snippets" / "proxy.conf"
         assert "proxy_read_timeout 60s;" in conf.read_text()
         conf.write_text(conf.read_text().replace("proxy_read_timeout 60s;", f"proxy_read_timeout {read_timeout};"))
-    process = subprocess.Popen([nginx_binary(), "-p", str(run), "-c", str(run / "nginx.conf"), "-e", "stderr"],
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [nginx_binary(), "-p", str(run), "-c", str(run / "nginx.conf"), "-e", "stderr"], stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -58,14 +64,17 @@ def nginx_without_workers(tmp_path):
     process.wait(10)
 
 
-@pytest.mark.parametrize("method, path", [
-    ("GET", "/api/health"),
-    ("GET", "/api/images"),
-    ("GET", "/images"),
-    ("GET", "/api/images/AbCdEfGhIjKlMnOp.png"),
-    ("DELETE", "/api/images/AbCdEfGhIjKlMnOp.png"),
-    ("POST", "/upload"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/api/health"),
+        ("GET", "/api/images"),
+        ("GET", "/images"),
+        ("GET", "/api/images/AbCdEfGhIjKlMnOp.png"),
+        ("DELETE", "/api/images/AbCdEfGhIjKlMnOp.png"),
+        ("POST", "/upload"),
+    ],
+)
 def test_no_worker_answering_is_a_json_502(nginx_without_workers, method, path):
     reply = request(method, nginx_without_workers + path, body=b"x" if method == "POST" else None)
     assert reply.status == 502
@@ -110,11 +119,13 @@ def error_pages(config: str) -> dict[int, tuple[int, str]]:
     """The rendered config's error pages: {nginx's error status: (the status it sends,
     the text of the page's location)}. nginx sends the status after `=`, if any."""
     pages = {}
-    for statuses, overwrite, target in re.findall(r"^\s*error_page ([\d ]+?) (?:=(\d+) )?([@/][\w/]+);", config,
-                                                  re.MULTILINE):
+    for statuses, overwrite, target in re.findall(
+        r"^\s*error_page ([\d ]+?) (?:=(\d+) )?([@/][\w/]+);", config, re.MULTILINE
+    ):
         prefix = "location " if target.startswith("@") else "location = "
-        location = re.search(rf"^    {re.escape(prefix + target)} \{{(.*?)\n    \}}", config,
-                             re.DOTALL | re.MULTILINE).group(1)
+        location = re.search(
+            rf"^    {re.escape(prefix + target)} \{{(.*?)\n    \}}", config, re.DOTALL | re.MULTILINE
+        ).group(1)
         for status in statuses.split():
             pages[int(status)] = (int(overwrite or status), location)
     return pages
@@ -149,19 +160,28 @@ def raw_exchange(base_url: str, raw: bytes) -> tuple[int, dict[str, str], bytes]
     return int(lines[0].split(" ")[1]), headers, body
 
 
-@pytest.mark.parametrize("raw, error", [
-    pytest.param(b"GET /%00 HTTP/1.1\r\n", errors.BadRequest, id="a URL nginx cannot decode"),
-    pytest.param(b"GET /api/health HTTP/1.1\r\nX-Big: " + b"a" * 20000 + b"\r\n", errors.HeadersTooLarge,
-                 id="a header over nginx's buffer"),
-    pytest.param(b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\n", errors.UriTooLong, id="a URL over nginx's buffer"),
-    pytest.param(b"GET / HTTP/2.0\r\n", errors.HttpVersionNotSupported, id="HTTP/2.0 in the request line"),
-    pytest.param(b"TRACE /api/health HTTP/1.1\r\n", errors.MethodNotAllowed, id="TRACE"),
-    pytest.param(b"POST /upload HTTP/1.1\r\nTransfer-Encoding: gzip\r\n", errors.Unimplemented,
-                 id="an unknown transfer coding"),
-    pytest.param(b"GET /.env HTTP/1.1\r\n", errors.NotFound, id="a dotfile"),
-    pytest.param(b"GET /js/ HTTP/1.1\r\n", errors.NotFound, id="a folder of the page"),
-    pytest.param(b"GET /api/health HTTP/1.1\r\n", errors.BadGateway, id="no worker answering"),
-])
+@pytest.mark.parametrize(
+    "raw, error",
+    [
+        pytest.param(b"GET /%00 HTTP/1.1\r\n", errors.BadRequest, id="a URL nginx cannot decode"),
+        pytest.param(
+            b"GET /api/health HTTP/1.1\r\nX-Big: " + b"a" * 20000 + b"\r\n",
+            errors.HeadersTooLarge,
+            id="a header over nginx's buffer",
+        ),
+        pytest.param(b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\n", errors.UriTooLong, id="a URL over nginx's buffer"),
+        pytest.param(b"GET / HTTP/2.0\r\n", errors.HttpVersionNotSupported, id="HTTP/2.0 in the request line"),
+        pytest.param(b"TRACE /api/health HTTP/1.1\r\n", errors.MethodNotAllowed, id="TRACE"),
+        pytest.param(
+            b"POST /upload HTTP/1.1\r\nTransfer-Encoding: gzip\r\n",
+            errors.Unimplemented,
+            id="an unknown transfer coding",
+        ),
+        pytest.param(b"GET /.env HTTP/1.1\r\n", errors.NotFound, id="a dotfile"),
+        pytest.param(b"GET /js/ HTTP/1.1\r\n", errors.NotFound, id="a folder of the page"),
+        pytest.param(b"GET /api/health HTTP/1.1\r\n", errors.BadGateway, id="no worker answering"),
+    ],
+)
 def test_what_nginx_refuses_itself_is_the_backend_error_of_that_kind(nginx_without_workers, raw, error):
     status, headers, body = raw_exchange(nginx_without_workers, raw + b"Host: x\r\nConnection: close\r\n\r\n")
     assert status == error.status

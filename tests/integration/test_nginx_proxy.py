@@ -16,8 +16,10 @@ from imagehost import errors
 from support import images
 
 MIB = 1024 * 1024
-PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
-            "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
 IMAGE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 
 
@@ -71,11 +73,14 @@ def test_upload_answer_links_to_the_address_the_client_used(stack):
     assert image["delete_url"] == f"{stack.base_url}/api/images/{image['name']}"
 
 
-@pytest.mark.parametrize("extension, content_type", [
-    ("jpg", "image/jpeg"),
-    ("png", "image/png"),
-    ("gif", "image/gif"),
-])
+@pytest.mark.parametrize(
+    "extension, content_type",
+    [
+        ("jpg", "image/jpeg"),
+        ("png", "image/png"),
+        ("gif", "image/gif"),
+    ],
+)
 def test_image_type_comes_from_its_extension(stack, extension, content_type):
     name = f"TypeByExtension_{extension}.{extension}"
     (stack.images_dir / name).write_bytes(b"not really an image")
@@ -111,15 +116,24 @@ def test_dot_segments_behind_encoded_slashes_are_404_too(stack, raw_path):
 @pytest.mark.parametrize(
     "raw_request, error",
     [
-        pytest.param(b"GET /api/limits HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n",
-                     errors.HeadersTooLarge, id="a header over nginx's buffer"),
-        pytest.param(b"GET /api/limits HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(120))
-                     + b"\r\n", errors.HeadersTooLarge, id="more headers than a worker reads"),
+        pytest.param(
+            b"GET /api/limits HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n",
+            errors.HeadersTooLarge,
+            id="a header over nginx's buffer",
+        ),
+        pytest.param(
+            b"GET /api/limits HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(120)) + b"\r\n",
+            errors.HeadersTooLarge,
+            id="more headers than a worker reads",
+        ),
         pytest.param(b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", errors.UriTooLong, id="a long URL"),
         pytest.param(b"GET /api/limits HTTP/2.0\r\nHost: x\r\n\r\n", errors.HttpVersionNotSupported, id="HTTP/2.0"),
         pytest.param(b"TRACE /api/limits HTTP/1.1\r\nHost: x\r\n\r\n", errors.MethodNotAllowed, id="TRACE"),
-        pytest.param(b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", errors.Unimplemented,
-                     id="an unknown transfer coding"),
+        pytest.param(
+            b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+            errors.Unimplemented,
+            id="an unknown transfer coding",
+        ),
     ],
 )
 def test_protocol_refusals_use_the_json_error_shape_with_their_own_status_and_code(stack, raw_request, error):
@@ -151,21 +165,24 @@ def test_api_answers_carry_one_nosniff_header(stack):
     assert reply.headers.get("X-Frame-Options") == "DENY"
 
 
-@pytest.mark.parametrize("path", [
-    "/images/../data/index.sqlite3",
-    "/images/.tmp/x",
-    "/images/%2e%2e/",
-    "/images/%2E%2E/index.html",
-    "/images/..%2fdata/index.sqlite3",
-    "/images/.gitkeep",
-    "/images/",
-    "/images/short.png",
-    "/images/AbCdEfGhIjKlMnOp.svg",
-    "/images/AbCdEfGhIjKlMnOp.png/",
-    "/images/sub/AbCdEfGhIjKlMnOp.png",
-    "/.env",
-    "/data/index.sqlite3",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/images/../data/index.sqlite3",
+        "/images/.tmp/x",
+        "/images/%2e%2e/",
+        "/images/%2E%2E/index.html",
+        "/images/..%2fdata/index.sqlite3",
+        "/images/.gitkeep",
+        "/images/",
+        "/images/short.png",
+        "/images/AbCdEfGhIjKlMnOp.svg",
+        "/images/AbCdEfGhIjKlMnOp.png/",
+        "/images/sub/AbCdEfGhIjKlMnOp.png",
+        "/.env",
+        "/data/index.sqlite3",
+    ],
+)
 def test_nothing_but_image_names_is_served_under_images(stack, path):
     (stack.images_dir / ".tmp").mkdir(exist_ok=True)
     (stack.images_dir / ".tmp" / "x").write_bytes(b"partial upload")

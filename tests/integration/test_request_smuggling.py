@@ -126,8 +126,11 @@ def assert_every_follow_up_gets_its_own_answer(stack, victim: str) -> None:
 
 # --- straight to a worker, one raw connection -------------------------------------------
 
-LEGITIMATE = request_head("GET", "/api/images?limit=1", {
-    "Host": "x", "Authorization": f"Bearer {BACKEND_ADMIN_TOKEN}", "X-Request-ID": "legitimate"})
+LEGITIMATE = request_head(
+    "GET",
+    "/api/images?limit=1",
+    {"Host": "x", "Authorization": f"Bearer {BACKEND_ADMIN_TOKEN}", "X-Request-ID": "legitimate"},
+)
 
 
 def with_length(head: bytes, body: bytes) -> bytes:
@@ -143,12 +146,14 @@ RAW_ATTEMPTS = [
     ("no route", lambda s: with_length(request_head("POST", "/api/whatever", {"Host": "x"}), s), 404),
     ("wrong method", lambda s: with_length(request_head("PUT", "/upload", {"Host": "x"}), s), 405),
     ("body on a GET", lambda s: with_length(request_head("GET", "/api/limits", {"Host": "x"}), s), 200),
-    ("100-continue", lambda s: with_length(request_head("POST", "/api/whatever", {
-        "Host": "x", "Expect": "100-continue"}), s), 404),
+    (
+        "100-continue",
+        lambda s: with_length(request_head("POST", "/api/whatever", {"Host": "x", "Expect": "100-continue"}), s),
+        404,
+    ),
     ("chunked", lambda s: chunked(request_head("POST", "/api/whatever", {"Host": "x"}), s), 411),
     ("chunked upload", lambda s: chunked(request_head("POST", "/upload", {"Host": "x"}), s), 411),
-    ("two lengths", lambda s: request_head("POST", "/api/whatever", {
-        "Host": "x", "Content-Length": "0, 5"}) + s, 400),
+    ("two lengths", lambda s: request_head("POST", "/api/whatever", {"Host": "x", "Content-Length": "0, 5"}) + s, 400),
     ("no length", lambda s: request_head("POST", "/api/whatever", {"Host": "x"}) + s, 404),
     ("upload, no length", lambda s: request_head("POST", "/upload", {"Host": "x"}) + s, 411),
     ("unknown method", lambda s: with_length(request_head("FROB", "/api/images", {"Host": "x"}), s), 405),

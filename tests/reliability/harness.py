@@ -54,8 +54,13 @@ def examples(ci: int, full: int) -> settings:
         deadline=None,
         database=None,
         print_blob=True,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
-                               HealthCheck.function_scoped_fixture, HealthCheck.large_base_example],
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.large_base_example,
+        ],
     )
 
 
@@ -141,8 +146,9 @@ class Leftovers:
 
     @property
     def count(self) -> int:
-        return len(self.files_without_rows) + len(self.rows_without_files) + len(self.temp_files) + len(
-            self.damaged_files)
+        return (
+            len(self.files_without_rows) + len(self.rows_without_files) + len(self.temp_files) + len(self.damaged_files)
+        )
 
 
 def leftovers(stack) -> Leftovers:
@@ -178,9 +184,14 @@ def is_json_error_body(content_type: str, body: bytes) -> bool:
         payload = json.loads(body)
     except ValueError:
         return False
-    return (isinstance(payload, dict) and set(payload) == {"error"} and isinstance(payload["error"], dict)
-            and set(payload["error"]) == {"code", "message"} and bool(payload["error"]["message"])
-            and isinstance(payload["error"]["code"], str))
+    return (
+        isinstance(payload, dict)
+        and set(payload) == {"error"}
+        and isinstance(payload["error"], dict)
+        and set(payload["error"]) == {"code", "message"}
+        and bool(payload["error"]["message"])
+        and isinstance(payload["error"]["code"], str)
+    )
 
 
 def answered_by_a_worker(reply) -> bool:
@@ -291,12 +302,22 @@ class RawAnswer:
 
     @property
     def statuses(self) -> list[int]:
-        return [int(line.split(b" ")[1]) for line in self.data.split(b"\r\n")
-                if line.startswith(b"HTTP/1.") and len(line.split(b" ")) > 1 and line.split(b" ")[1].isdigit()]
+        return [
+            int(line.split(b" ")[1])
+            for line in self.data.split(b"\r\n")
+            if line.startswith(b"HTTP/1.") and len(line.split(b" ")) > 1 and line.split(b" ")[1].isdigit()
+        ]
 
 
-def raw_exchange(port: int, data: bytes, *, shut_write: bool = False, timeout: float = 5.0,
-                 pause: float = 0.0, until_closed: bool = False) -> RawAnswer:
+def raw_exchange(
+    port: int,
+    data: bytes,
+    *,
+    shut_write: bool = False,
+    timeout: float = 5.0,
+    pause: float = 0.0,
+    until_closed: bool = False,
+) -> RawAnswer:
     """Send `data` as it is on a new connection to 127.0.0.1:`port` and read until one
     whole response has come (or, with `until_closed`, until the peer closes), or `timeout`
     passes. `shut_write` half-closes after sending (a client that stopped sending);

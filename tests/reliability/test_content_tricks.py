@@ -31,8 +31,11 @@ FIGURE_CLASS = "content tricks"
 SCRIPT = b"<html><body><script>alert(document.domain)</script></body></html>"
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(2)</script></svg>'
 IMAGE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
-TYPES = {"png": ("image/png", ".png", images.png(4, 4)), "jpeg": ("image/jpeg", ".jpg", images.jpeg(4, 4)),
-         "gif": ("image/gif", ".gif", images.gif(4, 4))}
+TYPES = {
+    "png": ("image/png", ".png", images.png(4, 4)),
+    "jpeg": ("image/jpeg", ".jpg", images.jpeg(4, 4)),
+    "gif": ("image/gif", ".gif", images.gif(4, 4)),
+}
 
 
 def served_as_the_image_only(stack, name: str, data: bytes, mime: str) -> None:
@@ -55,11 +58,14 @@ def refused_and_gone(stack, reply, status: int, code: str) -> None:
 
 
 @pytest.mark.parametrize("kind", TYPES)
-@pytest.mark.parametrize("filename, declared", [
-    ("page.html", "text/html"),
-    ("image.svg", "image/svg+xml"),
-    ("x.png.html", "application/xhtml+xml"),
-])
+@pytest.mark.parametrize(
+    "filename, declared",
+    [
+        ("page.html", "text/html"),
+        ("image.svg", "image/svg+xml"),
+        ("x.png.html", "application/xhtml+xml"),
+    ],
+)
 def test_an_image_carrying_html_or_svg_is_served_only_as_its_image_type(stack, tally, kind, filename, declared):
     mime, extension, base = TYPES[kind]
     # The script rides inside the image: a PNG ancillary chunk, a JPEG comment, a GIF comment.
@@ -75,20 +81,34 @@ def test_an_image_carrying_html_or_svg_is_served_only_as_its_image_type(stack, t
     served_as_the_image_only(stack, created["name"], data, mime)
 
 
-@pytest.mark.parametrize("data", [
-    SVG,
-    b'<?xml version="1.0"?>' + SVG,
-    SCRIPT,
-    b"\xef\xbb\xbf" + SCRIPT,  # a UTF-8 byte order mark first
-    b"  \r\n" + SCRIPT,
-    SCRIPT + images.png(),  # HTML first, an image after it
-    b"GIF8" + SCRIPT,  # the first half of GIF's magic
-    b"\x89PNG" + SVG,
-    b"\xff\xd8" + SVG,
-], ids=["svg", "svg-with-prolog", "html", "html-with-bom", "html-after-spaces", "html-then-png", "half-gif-magic",
-        "half-png-magic", "half-jpeg-magic"])
-@pytest.mark.parametrize("filename, declared", [("x.svg", "image/svg+xml"), ("x.png", "image/png"),
-                                                ("x.gif", "image/gif")])
+@pytest.mark.parametrize(
+    "data",
+    [
+        SVG,
+        b'<?xml version="1.0"?>' + SVG,
+        SCRIPT,
+        b"\xef\xbb\xbf" + SCRIPT,  # a UTF-8 byte order mark first
+        b"  \r\n" + SCRIPT,
+        SCRIPT + images.png(),  # HTML first, an image after it
+        b"GIF8" + SCRIPT,  # the first half of GIF's magic
+        b"\x89PNG" + SVG,
+        b"\xff\xd8" + SVG,
+    ],
+    ids=[
+        "svg",
+        "svg-with-prolog",
+        "html",
+        "html-with-bom",
+        "html-after-spaces",
+        "html-then-png",
+        "half-gif-magic",
+        "half-png-magic",
+        "half-jpeg-magic",
+    ],
+)
+@pytest.mark.parametrize(
+    "filename, declared", [("x.svg", "image/svg+xml"), ("x.png", "image/png"), ("x.gif", "image/gif")]
+)
 def test_svg_and_html_are_refused_whatever_they_are_called_or_declared_as(stack, tally, data, filename, declared):
     refused_and_gone(stack, stack.upload(data, filename, declared), 415, "unsupported_type")
 
@@ -98,8 +118,7 @@ def test_svg_and_html_are_refused_whatever_they_are_called_or_declared_as(stack,
 
 @pytest.mark.parametrize("actual", TYPES)
 @pytest.mark.parametrize("claimed", TYPES)
-def test_the_stored_type_and_served_type_follow_the_bytes_not_the_name_or_declared_type(stack, tally, actual,
-                                                                                        claimed):
+def test_the_stored_type_and_served_type_follow_the_bytes_not_the_name_or_declared_type(stack, tally, actual, claimed):
     mime, extension, data = TYPES[actual]
     claimed_mime, claimed_extension, _ = TYPES[claimed]
     reply = stack.upload(data, "picture" + claimed_extension, claimed_mime)
@@ -136,16 +155,32 @@ def gif_frames(draw) -> tuple[bytes, int, int, bool, int]:
 
 
 header_lies = st.one_of(
-    st.tuples(st.just("png"), st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1),
-              st.sampled_from([13, 13, 13, 0, 12, 14, 2**32 - 1]), st.sampled_from([b"IHDR", b"IHDR", b"IDAT"]))
-    .map(lambda t: (png_with(t[1], t[2], t[3], t[4]), t[1], t[2], t[3] == 13 and t[4] == b"IHDR", t[1] * t[2])),
-    st.tuples(st.integers(0, 65535), st.integers(0, 65535), st.sampled_from([b"87a", b"89a"]))
-    .map(lambda t: (images.gif(t[0], t[1], t[2]), t[0], t[1], True, t[0] * t[1])),
+    st.tuples(
+        st.just("png"),
+        st.integers(0, 2**32 - 1),
+        st.integers(0, 2**32 - 1),
+        st.sampled_from([13, 13, 13, 0, 12, 14, 2**32 - 1]),
+        st.sampled_from([b"IHDR", b"IHDR", b"IDAT"]),
+    ).map(lambda t: (png_with(t[1], t[2], t[3], t[4]), t[1], t[2], t[3] == 13 and t[4] == b"IHDR", t[1] * t[2])),
+    st.tuples(st.integers(0, 65535), st.integers(0, 65535), st.sampled_from([b"87a", b"89a"])).map(
+        lambda t: (images.gif(t[0], t[1], t[2]), t[0], t[1], True, t[0] * t[1])
+    ),
     gif_frames(),
-    st.tuples(st.integers(0, 65535), st.integers(0, 65535), st.integers(0xC0, 0xCF), st.integers(0, 5),
-              st.none() | st.integers(0, 65535))
-    .map(lambda t: (jpeg_with(t[0], t[1], t[2], t[3], t[4]), t[0], t[1],
-                    False if t[2] in (0xC4, 0xC8, 0xCC) else True if t[4] in (None, 10) else None, t[0] * t[1])),
+    st.tuples(
+        st.integers(0, 65535),
+        st.integers(0, 65535),
+        st.integers(0xC0, 0xCF),
+        st.integers(0, 5),
+        st.none() | st.integers(0, 65535),
+    ).map(
+        lambda t: (
+            jpeg_with(t[0], t[1], t[2], t[3], t[4]),
+            t[0],
+            t[1],
+            False if t[2] in (0xC4, 0xC8, 0xCC) else True if t[4] in (None, 10) else None,
+            t[0] * t[1],
+        )
+    ),
 )
 
 
@@ -180,16 +215,20 @@ def test_an_image_header_with_any_dimensions_is_stored_with_them_or_refused_as_t
 
 
 def upload_head(stack, content_type: str, extra: list[tuple[str, str]]) -> bytes:
-    return request_head("POST", "/upload", [("Host", f"127.0.0.1:{stack.http_port}"), ("Content-Type", content_type),
-                                           *extra])
+    return request_head(
+        "POST", "/upload", [("Host", f"127.0.0.1:{stack.http_port}"), ("Content-Type", content_type), *extra]
+    )
 
 
 def test_a_body_shorter_than_its_content_length_is_never_forwarded(stack, tally):
     body, content_type = images.file_form(images.png())
     for half_close in (True, False):
         probe = uuid.uuid4().hex
-        head = request_head("POST", f"/upload?probe={probe}", [("Host", "localhost"), ("Content-Type", content_type),
-                                                              ("Content-Length", str(len(body) + 50))])
+        head = request_head(
+            "POST",
+            f"/upload?probe={probe}",
+            [("Host", "localhost"), ("Content-Type", content_type), ("Content-Length", str(len(body) + 50))],
+        )
         answer = raw_exchange(stack.http_port, head + body, shut_write=half_close, timeout=1)
         assert answer.statuses == [] or answer.statuses[0] in (400, 408)
         wait_until(lambda probe=probe: probe in stack.access_log(), timeout=10, message="nginx logged the request")
@@ -201,8 +240,14 @@ def test_a_body_shorter_than_its_content_length_is_never_forwarded(stack, tally)
 def test_bytes_past_the_content_length_are_a_next_request_which_nginx_refuses(stack, tally):
     data = images.png(3, 3, extra=b"exact")
     body, content_type = images.file_form(data)
-    answer = raw_exchange(stack.http_port, upload_head(stack, content_type, [("Content-Length", str(len(body)))])
-                          + body + b"<script>smuggled</script>\r\n\r\n", until_closed=True, timeout=10)
+    answer = raw_exchange(
+        stack.http_port,
+        upload_head(stack, content_type, [("Content-Length", str(len(body)))])
+        + body
+        + b"<script>smuggled</script>\r\n\r\n",
+        until_closed=True,
+        timeout=10,
+    )
     # The extra bytes are a pipelined "request" to nginx, which refuses it (400) or closes.
     assert answer.statuses[0] == 201 and set(answer.statuses[1:]) <= {400}, answer.statuses
     _, _, first = split_response(answer.data)
@@ -210,16 +255,20 @@ def test_bytes_past_the_content_length_are_a_next_request_which_nginx_refuses(st
     assert_nothing_left_behind(stack)
 
 
-@pytest.mark.parametrize("framing", [
-    [("Content-Length", "abc")],
-    [("Content-Length", "-1")],
-    [("Content-Length", "1e3")],
-    [("Content-Length", "99999999999999999999999")],
-    [("Content-Length", "10"), ("Content-Length", "20")],
-    [("Content-Length", "10, 20")],
-    [("Content-Length", "{n}"), ("Transfer-Encoding", "chunked")],
-    [("Transfer-Encoding", "chunked"), ("Transfer-Encoding", "chunked")],
-], ids=["letters", "negative", "exponent", "huge", "two-values", "list", "length-and-chunked", "chunked-twice"])
+@pytest.mark.parametrize(
+    "framing",
+    [
+        [("Content-Length", "abc")],
+        [("Content-Length", "-1")],
+        [("Content-Length", "1e3")],
+        [("Content-Length", "99999999999999999999999")],
+        [("Content-Length", "10"), ("Content-Length", "20")],
+        [("Content-Length", "10, 20")],
+        [("Content-Length", "{n}"), ("Transfer-Encoding", "chunked")],
+        [("Transfer-Encoding", "chunked"), ("Transfer-Encoding", "chunked")],
+    ],
+    ids=["letters", "negative", "exponent", "huge", "two-values", "list", "length-and-chunked", "chunked-twice"],
+)
 def test_a_content_length_or_transfer_encoding_that_cannot_frame_the_body_is_refused(stack, tally, framing):
     body, content_type = images.file_form(images.png())
     framing = [(name, value.replace("{n}", str(len(body)))) for name, value in framing]
@@ -229,21 +278,28 @@ def test_a_content_length_or_transfer_encoding_that_cannot_frame_the_body_is_ref
 
 
 def chunked(data: bytes, size: int, extension: bytes = b"", trailer: bytes = b"") -> bytes:
-    pieces = [data[i:i + size] for i in range(0, len(data), size)]
-    return (b"".join(b"%x%s\r\n%s\r\n" % (len(p), extension, p) for p in pieces) + b"0\r\n" + trailer + b"\r\n")
+    pieces = [data[i : i + size] for i in range(0, len(data), size)]
+    return b"".join(b"%x%s\r\n%s\r\n" % (len(p), extension, p) for p in pieces) + b"0\r\n" + trailer + b"\r\n"
 
 
-@given(data=st.one_of(st.builds(images.png, st.integers(1, 30), st.integers(1, 30), extra=st.binary(max_size=3000)),
-                      st.builds(images.jpeg_of_size, st.integers(200, 300_000))),
-       size=st.integers(1, 70_000), extension=st.sampled_from([b"", b";name=value", b";x"]),
-       trailer=st.sampled_from([b"", b"X-Trailer: 1\r\n"]))
+@given(
+    data=st.one_of(
+        st.builds(images.png, st.integers(1, 30), st.integers(1, 30), extra=st.binary(max_size=3000)),
+        st.builds(images.jpeg_of_size, st.integers(200, 300_000)),
+    ),
+    size=st.integers(1, 70_000),
+    extension=st.sampled_from([b"", b";name=value", b";x"]),
+    trailer=st.sampled_from([b"", b"X-Trailer: 1\r\n"]),
+)
 @examples(ci=15, full=200)
-def test_a_chunked_upload_is_de_chunked_by_nginx_and_stored_byte_for_byte(stack, tally, data, size, extension,
-                                                                         trailer):
+def test_a_chunked_upload_is_de_chunked_by_nginx_and_stored_byte_for_byte(stack, tally, data, size, extension, trailer):
     tally.case()
     body, content_type = images.file_form(data)
-    answer = raw_exchange(stack.http_port, upload_head(stack, content_type, [("Transfer-Encoding", "chunked")])
-                          + chunked(body, size, extension, trailer), timeout=20)
+    answer = raw_exchange(
+        stack.http_port,
+        upload_head(stack, content_type, [("Transfer-Encoding", "chunked")]) + chunked(body, size, extension, trailer),
+        timeout=20,
+    )
     status, _, first = split_response(answer.data)
     assert status == 201, first[:300]
     assert stack.get(f"/images/{json.loads(first)['name']}").body == data
@@ -253,18 +309,29 @@ def test_a_chunked_upload_is_de_chunked_by_nginx_and_stored_byte_for_byte(stack,
 def test_a_broken_or_cut_chunked_body_is_refused_and_leaves_nothing(stack, tally, broken):
     body, content_type = images.file_form(images.png_of_size(20_000))
     good = chunked(body, 4096)
-    payload = {"cut-short": good[:5000], "bad-size": b"zz\r\nhello\r\n0\r\n\r\n",
-               "size-too-small": b"2\r\nhello\r\n0\r\n\r\n", "no-final-chunk": good[:-5]}[broken]
-    answer = raw_exchange(stack.http_port, upload_head(stack, content_type, [("Transfer-Encoding", "chunked")])
-                          + payload, shut_write=True, timeout=5)
+    payload = {
+        "cut-short": good[:5000],
+        "bad-size": b"zz\r\nhello\r\n0\r\n\r\n",
+        "size-too-small": b"2\r\nhello\r\n0\r\n\r\n",
+        "no-final-chunk": good[:-5],
+    }[broken]
+    answer = raw_exchange(
+        stack.http_port,
+        upload_head(stack, content_type, [("Transfer-Encoding", "chunked")]) + payload,
+        shut_write=True,
+        timeout=5,
+    )
     assert answer.statuses == [] or 400 <= answer.statuses[0] < 500, answer.data[:300]
     assert_nothing_left_behind(stack)
 
 
 def test_a_chunked_body_over_the_limit_is_a_json_413_from_nginx(stack, tally):
     body, content_type = images.file_form(images.png_of_size(6 * 1024 * 1024))
-    answer = raw_exchange(stack.http_port, upload_head(stack, content_type, [("Transfer-Encoding", "chunked")])
-                          + chunked(body, 65536), timeout=20)
+    answer = raw_exchange(
+        stack.http_port,
+        upload_head(stack, content_type, [("Transfer-Encoding", "chunked")]) + chunked(body, 65536),
+        timeout=20,
+    )
     status, headers, first = split_response(answer.data)
     assert status == 413 and is_json_error_body(headers["content-type"], first)
     assert_nothing_left_behind(stack)
@@ -275,8 +342,11 @@ def test_an_unknown_transfer_coding_is_refused_by_nginx_with_501_as_rfc_9112_ask
     """The one 5xx a client can cause, and the one the HTTP spec asks for: a server that
     does not know a transfer coding answers 501 (RFC 9112, section 6.1). No worker sees it."""
     body, content_type = images.file_form(images.png())
-    answer = raw_exchange(stack.http_port, upload_head(stack, content_type, [("Transfer-Encoding", coding)])
-                          + chunked(body, 100), timeout=5)
+    answer = raw_exchange(
+        stack.http_port,
+        upload_head(stack, content_type, [("Transfer-Encoding", coding)]) + chunked(body, 100),
+        timeout=5,
+    )
     assert answer.statuses[:1] == [501]
     assert "x-request-id" not in split_response(answer.data)[1]
     assert_nothing_left_behind(stack)
@@ -285,19 +355,26 @@ def test_an_unknown_transfer_coding_is_refused_by_nginx_with_501_as_rfc_9112_ask
 # --- huge headers -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("headers, status", [
-    ([("X-Big", "a" * 7000)], 201),  # within nginx's 8 KiB buffers: it reaches the worker
-    ([(f"X-H{i}", "v") for i in range(80)], 201),
-    ([(f"X-H{i}", "v") for i in range(120)], 400),  # over http.server's 100 headers: the worker's JSON 400
-    ([("X-Big", "a" * 20_000)], 400),  # over nginx's buffers: nginx's own 400
-    ([(f"X-H{i}", "b" * 7000) for i in range(6)], 400),
-    ([("Cookie", "c=" + "d" * 30_000)], 400),
-], ids=["7k-header", "80-headers", "120-headers", "20k-header", "six-7k-headers", "30k-cookie"])
+@pytest.mark.parametrize(
+    "headers, status",
+    [
+        ([("X-Big", "a" * 7000)], 201),  # within nginx's 8 KiB buffers: it reaches the worker
+        ([(f"X-H{i}", "v") for i in range(80)], 201),
+        ([(f"X-H{i}", "v") for i in range(120)], 400),  # over http.server's 100 headers: the worker's JSON 400
+        ([("X-Big", "a" * 20_000)], 400),  # over nginx's buffers: nginx's own 400
+        ([(f"X-H{i}", "b" * 7000) for i in range(6)], 400),
+        ([("Cookie", "c=" + "d" * 30_000)], 400),
+    ],
+    ids=["7k-header", "80-headers", "120-headers", "20k-header", "six-7k-headers", "30k-cookie"],
+)
 def test_huge_headers_are_served_or_refused_cleanly_and_the_next_upload_works(stack, tally, headers, status):
     body, content_type = images.file_form(images.png(2, 2, extra=b"huge headers"))
-    answer = raw_exchange(stack.http_port, upload_head(stack, content_type, [("Content-Length", str(len(body))),
-                                                                             ("Connection", "close"), *headers])
-                          + body, timeout=10)
+    answer = raw_exchange(
+        stack.http_port,
+        upload_head(stack, content_type, [("Content-Length", str(len(body))), ("Connection", "close"), *headers])
+        + body,
+        timeout=10,
+    )
     got, response_headers, first = split_response(answer.data)
     assert got == status, first[:300]
     if "x-request-id" in response_headers:

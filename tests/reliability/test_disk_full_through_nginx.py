@@ -48,8 +48,9 @@ def fill(stack, clients: int, limit: int) -> list:
 
 
 @pytest.mark.parametrize("limit", ["bytes", "inodes"])
-def test_a_full_disk_gives_json_507_leaves_nothing_partial_and_recovers_when_space_is_freed(small_disk, stack_factory,
-                                                                                            tally, limit):
+def test_a_full_disk_gives_json_507_leaves_nothing_partial_and_recovers_when_space_is_freed(
+    small_disk, stack_factory, tally, limit
+):
     disk = small_disk("3m") if limit == "bytes" else small_disk("64m", nr_inodes=24)
     stack = stack_factory(IMAGES_DIR=str(disk), **LOAD_SETTINGS)
     workers = stack.worker_pids()

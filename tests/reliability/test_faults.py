@@ -101,7 +101,8 @@ def check_kept(stack, sent: list[Sent]) -> int:
 
 @pytest.mark.figure("worker SIGKILL under load")
 def test_a_worker_sigkilled_mid_upload_fails_only_its_own_requests_with_a_json_502_and_is_back_within_a_second(
-        stack_factory, tally):
+    stack_factory, tally
+):
     workers = 4
     kills = size(4, 12)
     # Kills are spaced so that the supervisor's crash-loop back-off (a worker that dies
@@ -118,8 +119,12 @@ def test_a_worker_sigkilled_mid_upload_fails_only_its_own_requests_with_a_json_5
             victim = health_pid(port)
             os.kill(victim, signal.SIGKILL)
             killed_at = time.monotonic()
-            wait_until(lambda port=port, victim=victim: health_pid(port) not in (None, victim), timeout=10,
-                       interval=0.01, message=f"worker on port {port} replaced")
+            wait_until(
+                lambda port=port, victim=victim: health_pid(port) not in (None, victim),
+                timeout=10,
+                interval=0.01,
+                message=f"worker on port {port} replaced",
+            )
             windows.append((port, killed_at, time.monotonic()))
             time.sleep(spacing)
         time.sleep(0.5)
@@ -136,8 +141,9 @@ def test_a_worker_sigkilled_mid_upload_fails_only_its_own_requests_with_a_json_5
     for s in failed:
         assert (s.status, s.error_code) == (502, "bad_gateway"), (s.probe, s.status, s.failure)
         upstream = re.search(r"upstream=127\.0\.0\.1:(\d+)", lines[s.probe]).group(1)
-        assert any(int(upstream) == port and s.started <= back + 0.1 and s.ended >= killed
-                   for port, killed, back in windows), (s.probe, lines[s.probe])
+        assert any(
+            int(upstream) == port and s.started <= back + 0.1 and s.ended >= killed for port, killed, back in windows
+        ), (s.probe, lines[s.probe])
     lost = check_kept(stack, load.sent)
     measure("lost uploads", lost)
     assert lost == 0
@@ -158,8 +164,9 @@ def test_a_worker_sigkilled_mid_upload_fails_only_its_own_requests_with_a_json_5
 
     # The next start-up's reconcile puts the rest in order.
     assert stack.stop() == 0
-    again = stack_factory(IMAGES_DIR=str(stack.images_dir), DATA_DIR=str(stack.data_dir), LOG_DIR=str(stack.log_dir),
-                          **LOAD_SETTINGS)
+    again = stack_factory(
+        IMAGES_DIR=str(stack.images_dir), DATA_DIR=str(stack.data_dir), LOG_DIR=str(stack.log_dir), **LOAD_SETTINGS
+    )
     measure("leftover files", leftovers(again).count)
     assert_nothing_left_behind(again)
     assert check_kept(again, load.sent) == 0
@@ -179,8 +186,7 @@ def probes_the_workers_logged(stack) -> dict[str, int]:
 
 
 @pytest.mark.figure("SIGTERM during uploads")
-def test_sigterm_to_the_backend_during_uploads_finishes_every_upload_a_worker_started_and_exits_0(stack_factory,
-                                                                                                 tally):
+def test_sigterm_to_the_backend_during_uploads_finishes_every_upload_a_worker_started_and_exits_0(stack_factory, tally):
     stack = stack_factory(WEB_SERVER_WORKERS="2", SHUTDOWN_TIMEOUT="10", **LOAD_SETTINGS)
     supervisor = stack.supervisor_pid()
     with Load(stack, clients=8, pause=0) as load:
@@ -201,8 +207,9 @@ def test_sigterm_to_the_backend_during_uploads_finishes_every_upload_a_worker_st
     log = stack.app_log()
     sigterm = log.index("SIGTERM received")
     cut_off = re.findall(r"client went away mid-request rid=(\w+)", log)
-    statuses_by_rid = {rid: int(status) for status, rid in re.findall(r'" (\d{3}) \d+ .* rid=(\w+) ',
-                                                                     stack.access_log())}
+    statuses_by_rid = {
+        rid: int(status) for status, rid in re.findall(r'" (\d{3}) \d+ .* rid=(\w+) ', stack.access_log())
+    }
     for rid in cut_off:
         assert log.index(f"rid={rid}") > sigterm and statuses_by_rid[rid] == 502, rid
     measure("uploads cut off by a stopping worker's hang-up (answered 502)", len(cut_off))
@@ -220,7 +227,8 @@ def test_sigterm_to_the_backend_during_uploads_finishes_every_upload_a_worker_st
 
 @pytest.mark.figure("SIGTERM during uploads")
 def test_sigterm_to_the_whole_stack_during_uploads_finishes_those_in_flight_refuses_the_rest_and_exits_0(
-        stack_factory, tally):
+    stack_factory, tally
+):
     stack = stack_factory(WEB_SERVER_WORKERS="2", **LOAD_SETTINGS)
     with Load(stack, clients=8, pause=0) as load:
         time.sleep(size(1.0, 3.0))
@@ -248,14 +256,17 @@ def all_rows(stack) -> list[tuple]:
 
 @pytest.mark.figure("restart of the whole stack")
 def test_after_a_restart_of_the_whole_stack_every_image_and_row_is_intact_and_deletable_with_its_token(
-        stack_factory, tally):
+    stack_factory, tally
+):
     stack = stack_factory(**LOAD_SETTINGS)
     rng = random.Random(7)
     kept, deleted = {}, []
     for i in range(size(30, 300)):
-        data = [images.png(rng.randint(1, 30), rng.randint(1, 30), extra=bytes([i % 256]) * i),
-                images.jpeg(rng.randint(1, 3000), rng.randint(1, 3000), app_segments=1 + i % 3),
-                images.gif(rng.randint(1, 3000), rng.randint(1, 3000))][i % 3]
+        data = [
+            images.png(rng.randint(1, 30), rng.randint(1, 30), extra=bytes([i % 256]) * i),
+            images.jpeg(rng.randint(1, 3000), rng.randint(1, 3000), app_segments=1 + i % 3),
+            images.gif(rng.randint(1, 3000), rng.randint(1, 3000)),
+        ][i % 3]
         reply = stack.upload(data, f"n{i}.{['png', 'jpg', 'gif'][i % 3]}")
         assert reply.status == 201, reply.body
         kept[reply.json()["name"]] = (data, reply.json()["delete_token"])
@@ -267,8 +278,9 @@ def test_after_a_restart_of_the_whole_stack_every_image_and_row_is_intact_and_de
     order_before = listed_names(stack)
     assert stack.stop() == 0
 
-    again = stack_factory(IMAGES_DIR=str(stack.images_dir), DATA_DIR=str(stack.data_dir), LOG_DIR=str(stack.log_dir),
-                          **LOAD_SETTINGS)
+    again = stack_factory(
+        IMAGES_DIR=str(stack.images_dir), DATA_DIR=str(stack.data_dir), LOG_DIR=str(stack.log_dir), **LOAD_SETTINGS
+    )
     tally.case(len(kept) + len(deleted))
     assert all_rows(again) == rows_before
     assert listed_names(again) == order_before and set(order_before) == set(kept)
@@ -342,7 +354,8 @@ def test_a_writer_holding_the_index_for_2_seconds_delays_uploads_but_fails_none(
 
 @pytest.mark.figure("supervisor stopped")
 def test_requests_complete_while_the_supervisor_is_stopped_and_the_log_lines_they_drop_are_reported(
-        stack_factory, tally):
+    stack_factory, tally
+):
     stack = stack_factory(**LOAD_SETTINGS)
     supervisor = stack.supervisor_pid()
     # Long request lines (a worker logs the path, query included, up to 300 characters)
@@ -354,8 +367,10 @@ def test_requests_complete_while_the_supervisor_is_stopped_and_the_log_lines_the
     try:
         started = time.monotonic()
         gets = [pool.submit(stack.get, f"/api/health?{padding}{n}", timeout=deadline) for n in range(200)]
-        uploads = [pool.submit(send_upload, stack, images.png(extra=f"stopped {n}".encode()), f"stopped-{n}",
-                               deadline) for n in range(20)]
+        uploads = [
+            pool.submit(send_upload, stack, images.png(extra=f"stopped {n}".encode()), f"stopped-{n}", deadline)
+            for n in range(20)
+        ]
         done, late = wait(gets + uploads, timeout=deadline)
         took = time.monotonic() - started
         statuses = [f.result().status for f in gets + uploads if f in done]
@@ -372,5 +387,8 @@ def test_requests_complete_while_the_supervisor_is_stopped_and_the_log_lines_the
     # A worker reports its drops ahead of its next line: these requests give each one.
     dropped = max(stack.get("/api/health").json()["log_lines_dropped"] for _ in range(20))
     assert dropped > 0
-    wait_until(lambda: re.search(r"WARNING worker-\d \d+ log lines dropped", stack.app_log()), timeout=10,
-               message="a worker reports the lines it dropped")
+    wait_until(
+        lambda: re.search(r"WARNING worker-\d \d+ log lines dropped", stack.app_log()),
+        timeout=10,
+        message="a worker reports the lines it dropped",
+    )

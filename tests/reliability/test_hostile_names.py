@@ -33,10 +33,54 @@ SECRET = b"secret-sentinel-0123456789"
 NGINX_REFUSALS = {400, 404, 414}
 
 SEGMENTS = [
-    "..", ".", "%2e%2e", "%2E%2E", ".%2e", "%2e.", "%252e%252e", "%25252e", "..%2f", "..%2F", "..%5c", "%2f", "%5c",
-    "\\", "..\\", "/", "//", "%00", "\x00", "%0a", "%0d%0a", "\r\n", "index.sqlite3", "index.sqlite3-wal", "data",
-    "images", ".tmp", ".env", ".git", ".sentinel", "secret.txt", "etc", "passwd", "%", "%zz", "~", "*", "?", "#", ";",
-    " ", "%20", "\t", "%c0%ae%c0%ae", "\u2025", "\uff0e\uff0e", "AbCdEfGhIjKlMnOp.png", "a" * 12 + ".png",
+    "..",
+    ".",
+    "%2e%2e",
+    "%2E%2E",
+    ".%2e",
+    "%2e.",
+    "%252e%252e",
+    "%25252e",
+    "..%2f",
+    "..%2F",
+    "..%5c",
+    "%2f",
+    "%5c",
+    "\\",
+    "..\\",
+    "/",
+    "//",
+    "%00",
+    "\x00",
+    "%0a",
+    "%0d%0a",
+    "\r\n",
+    "index.sqlite3",
+    "index.sqlite3-wal",
+    "data",
+    "images",
+    ".tmp",
+    ".env",
+    ".git",
+    ".sentinel",
+    "secret.txt",
+    "etc",
+    "passwd",
+    "%",
+    "%zz",
+    "~",
+    "*",
+    "?",
+    "#",
+    ";",
+    " ",
+    "%20",
+    "\t",
+    "%c0%ae%c0%ae",
+    "\u2025",
+    "\uff0e\uff0e",
+    "AbCdEfGhIjKlMnOp.png",
+    "a" * 12 + ".png",
 ]
 segments = st.one_of(st.sampled_from(SEGMENTS), st.text(max_size=12))
 hostile_names = st.one_of(
@@ -107,9 +151,14 @@ def planted(stack):
         reply = stack.upload(data)
         assert reply.status == 201, reply.body
         baits[reply.json()["name"]] = (data, reply.json()["delete_token"])
-    secrets = [stack.data_dir / "secret.txt", stack.root / "secret.txt", stack.images_dir / ".sentinel",
-               stack.images_dir / "secret.txt", stack.images_dir / "index.sqlite3",
-               stack.images_dir / ".tmp" / "x.part"]
+    secrets = [
+        stack.data_dir / "secret.txt",
+        stack.root / "secret.txt",
+        stack.images_dir / ".sentinel",
+        stack.images_dir / "secret.txt",
+        stack.images_dir / "index.sqlite3",
+        stack.images_dir / ".tmp" / "x.part",
+    ]
     for path in secrets:
         path.write_bytes(SECRET)
     yield baits, secrets
@@ -158,18 +207,27 @@ def check_api_answer(stack, answer, method: str, target: bytes) -> None:
         assert status in NGINX_REFUSALS | {405}, status  # 405: DELETE on a file nginx serves
 
 
-@given(name=hostile_names, how=encodings, method=st.sampled_from(["GET", "DELETE", "HEAD"]),
-       token=st.sampled_from(["admin", "none", "delete token of a real image", "garbage"]))
+@given(
+    name=hostile_names,
+    how=encodings,
+    method=st.sampled_from(["GET", "DELETE", "HEAD"]),
+    token=st.sampled_from(["admin", "none", "delete token of a real image", "garbage"]),
+)
 @examples(ci=80, full=2000)
-def test_a_hostile_name_on_the_api_never_reaches_a_file_and_gets_a_json_error(stack, planted, tally, name, how,
-                                                                             method, token):
+def test_a_hostile_name_on_the_api_never_reaches_a_file_and_gets_a_json_error(
+    stack, planted, tally, name, how, method, token
+):
     baits, secrets = planted
     target = b"/api/images/" + encode(name, how)
     assume(not decodes_to_a_real_name(encode(name, how), baits))
     tally.case()
     rows_before = index_rows(stack)
-    bearer_token = {"admin": stack.admin_token, "none": None, "garbage": "x" * 40,
-                    "delete token of a real image": next(iter(baits.values()))[1]}[token]
+    bearer_token = {
+        "admin": stack.admin_token,
+        "none": None,
+        "garbage": "x" * 40,
+        "delete token of a real image": next(iter(baits.values()))[1],
+    }[token]
     answer = send(stack, method, target, bearer_token)
     if method == "HEAD":
         assert answer.statuses and answer.statuses[0] < 500
@@ -196,14 +254,17 @@ def test_a_hostile_name_under_images_serves_nothing_but_a_real_image(stack, plan
         assert body == file_nginx_serves(stack, target), (target, body[:200])
 
 
-@pytest.mark.parametrize("target", [
-    "/api/images/..%2f..%2fdata%2findex.sqlite3",
-    "/api/images/%2e%2e%2fdata%2findex.sqlite3",
-    "/api/images/%252e%252e%252fdata%252findex.sqlite3",
-    "/api/images/..%5c..%5cdata%5cindex.sqlite3",
-    "/api/images/index.sqlite3",
-    "/api/images/.%2e/.%2e/data/index.sqlite3",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/api/images/..%2f..%2fdata%2findex.sqlite3",
+        "/api/images/%2e%2e%2fdata%2findex.sqlite3",
+        "/api/images/%252e%252e%252fdata%252findex.sqlite3",
+        "/api/images/..%5c..%5cdata%5cindex.sqlite3",
+        "/api/images/index.sqlite3",
+        "/api/images/.%2e/.%2e/data/index.sqlite3",
+    ],
+)
 def test_deleting_the_index_by_any_path_with_the_admin_token_leaves_it_and_every_row(stack, planted, tally, target):
     baits, secrets = planted
     rows_before = index_rows(stack)
@@ -212,12 +273,15 @@ def test_deleting_the_index_by_any_path_with_the_admin_token_leaves_it_and_every
     everything_still_there(stack, baits, secrets, rows_before)
 
 
-@pytest.mark.parametrize("target", [
-    "/images/%252e%252e%2F..%2F..",
-    "/images/x%2F..%2F..%2F",
-    "/api/images/x%2F..%2F..%2F..%2F",
-    "/api/images/x%2F..%2F..%2F..%2Fimages%2F..%2Fdata%2Findex.sqlite3",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/images/%252e%252e%2F..%2F..",
+        "/images/x%2F..%2F..%2F",
+        "/api/images/x%2F..%2F..%2F..%2F",
+        "/api/images/x%2F..%2F..%2F..%2Fimages%2F..%2Fdata%2Findex.sqlite3",
+    ],
+)
 def test_dot_segments_behind_an_encoded_slash_are_404(stack, planted, tally, target):
     """nginx's dot-segment guard also matches a "." or ".." after an encoded slash, so these
     paths never resolve out of /images/ or /api/."""

@@ -54,24 +54,61 @@ contents = st.one_of(
 )
 
 HOSTILE_FILENAMES = [
-    "../../etc/passwd", "..\\..\\boot.ini", "/etc/shadow", "C:\\Users\\me\\cat.png", ".htaccess", ".",
-    "..", "", " ", "index.sqlite3", "../data/index.sqlite3", "a\x00b.png", "cat.png\x00.html",
-    "a\r\nContent-Type: text/html\r\n\r\n<script>alert(1)</script>.png", "\u202egnp.exe", "%2e%2e%2fx.png",
-    'a"b.png', "a;b=c.png", "CON", "nul.png", "x" * 10_000 + ".png", "é" * 10_000, "\U0001F600" * 5_000,
-    "\u0301\u0301combining.png", "\ufeffbom.png", "tab\tname.png",
+    "../../etc/passwd",
+    "..\\..\\boot.ini",
+    "/etc/shadow",
+    "C:\\Users\\me\\cat.png",
+    ".htaccess",
+    ".",
+    "..",
+    "",
+    " ",
+    "index.sqlite3",
+    "../data/index.sqlite3",
+    "a\x00b.png",
+    "cat.png\x00.html",
+    "a\r\nContent-Type: text/html\r\n\r\n<script>alert(1)</script>.png",
+    "\u202egnp.exe",
+    "%2e%2e%2fx.png",
+    'a"b.png',
+    "a;b=c.png",
+    "CON",
+    "nul.png",
+    "x" * 10_000 + ".png",
+    "é" * 10_000,
+    "\U0001f600" * 5_000,
+    "\u0301\u0301combining.png",
+    "\ufeffbom.png",
+    "tab\tname.png",
 ]
 filenames = st.one_of(
     st.sampled_from(HOSTILE_FILENAMES),
     st.text(max_size=200),
     # long names cheaply: one character repeated up to 10,000 times, with an extension
-    st.builds(lambda c, n, ext: c * n + ext, st.characters(exclude_categories=("Cs",)), st.integers(1, 10_000),
-              st.sampled_from(["", ".png", ".jpg.exe", "/", ".."])),
+    st.builds(
+        lambda c, n, ext: c * n + ext,
+        st.characters(exclude_categories=("Cs",)),
+        st.integers(1, 10_000),
+        st.sampled_from(["", ".png", ".jpg.exe", "/", ".."]),
+    ),
 )
 header_text = st.text(st.characters(codec="latin-1", exclude_characters="\r\n\x00"), max_size=60)
 declared_types = st.one_of(
     st.none(),
-    st.sampled_from(["image/png", "image/jpeg", "image/gif", "text/html", "image/svg+xml", "application/octet-stream",
-                     "image/png; charset=utf-8", "", "multipart/form-data; boundary=x", "image/*"]),
+    st.sampled_from(
+        [
+            "image/png",
+            "image/jpeg",
+            "image/gif",
+            "text/html",
+            "image/svg+xml",
+            "application/octet-stream",
+            "image/png; charset=utf-8",
+            "",
+            "multipart/form-data; boundary=x",
+            "image/*",
+        ]
+    ),
     header_text,
 )
 
@@ -104,15 +141,19 @@ def parts(draw) -> Part:
             disposition += b"; filename=" + filename.encode("utf-8", "surrogatepass")
     headers = []
     if draw(st.integers(0, 19)):  # one part in twenty has no Content-Disposition at all
-        name = draw(st.sampled_from([b"Content-Disposition", b"content-disposition", b"CONTENT-DISPOSITION",
-                                     b"Content-Disposition "]))
+        name = draw(
+            st.sampled_from(
+                [b"Content-Disposition", b"content-disposition", b"CONTENT-DISPOSITION", b"Content-Disposition "]
+            )
+        )
         headers.append((name, disposition))
     declared = draw(declared_types)
     if declared is not None:
         headers.append((b"Content-Type", declared.encode("latin-1")))
     extra_names = st.sampled_from([b"X-Extra", b"Content-Transfer-Encoding", b"Content-Length", b""])
-    headers += [(draw(extra_names), draw(header_text).encode("latin-1"))
-                for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2])))]
+    headers += [
+        (draw(extra_names), draw(header_text).encode("latin-1")) for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2])))
+    ]
     if draw(st.integers(0, 19)) == 0:  # a part header past the backend's 64 KiB limit
         headers.append((b"X-Huge", b"h" * 70_000))
     return Part(list(draw(st.permutations(headers))), draw(contents))
@@ -149,25 +190,34 @@ def forms(draw) -> Form:
         body += b"".join(name + b": " + value + newline for name, value in part.headers)
         body += newline + part.content + newline
     closing = draw(st.sampled_from(["proper", "no newline", "missing", "other"])) if hostile else "proper"
-    body += {"proper": b"--" + boundary + b"--" + newline, "no newline": b"--" + boundary + b"--",
-             "missing": b"", "other": b"--X" + boundary + b"--\r\n"}[closing]
+    body += {
+        "proper": b"--" + boundary + b"--" + newline,
+        "no newline": b"--" + boundary + b"--",
+        "missing": b"",
+        "other": b"--X" + boundary + b"--\r\n",
+    }[closing]
     if hostile and draw(st.booleans()):
         body = body[: draw(st.integers(0, len(body)))]
     quoted = b'"' + boundary + b'"'
     content_type = b"multipart/form-data; boundary=" + boundary
     if hostile:
-        content_type = draw(st.sampled_from([
-            content_type,
-            b"multipart/form-data; boundary=" + quoted,
-            b"Multipart/Form-Data; BOUNDARY=" + quoted + b"; charset=utf-8",
-            b"multipart/form-data; boundary=other" + boundary,
-            b"multipart/form-data",
-            b"multipart/mixed; boundary=" + boundary,
-            b"multipart/form-data; boundary=" + boundary + b"; boundary=second",
-            b"application/x-www-form-urlencoded",
-            b"image/png",
-            b"",
-        ]) | st.none())
+        content_type = draw(
+            st.sampled_from(
+                [
+                    content_type,
+                    b"multipart/form-data; boundary=" + quoted,
+                    b"Multipart/Form-Data; BOUNDARY=" + quoted + b"; charset=utf-8",
+                    b"multipart/form-data; boundary=other" + boundary,
+                    b"multipart/form-data",
+                    b"multipart/mixed; boundary=" + boundary,
+                    b"multipart/form-data; boundary=" + boundary + b"; boundary=second",
+                    b"application/x-www-form-urlencoded",
+                    b"image/png",
+                    b"",
+                ]
+            )
+            | st.none()
+        )
     return Form(body, content_type, chosen)
 
 
@@ -220,26 +270,34 @@ def test_any_multipart_body_gets_a_non_5xx_answer_and_a_refusal_leaves_nothing_b
 
 @given(filename=filenames, data=valid_images, declared=declared_types)
 @examples(ci=40, full=800)
-def test_any_file_name_escaped_as_browsers_do_is_accepted_and_shown_only_in_a_safe_form(stack, tally, filename,
-                                                                                       data, declared):
+def test_any_file_name_escaped_as_browsers_do_is_accepted_and_shown_only_in_a_safe_form(
+    stack, tally, filename, data, declared
+):
     tally.case()
     headers = [(b"Content-Disposition", b'form-data; name="file"; filename="' + browser_escape(filename) + b'"')]
     if declared is not None:
         headers.append((b"Content-Type", declared.encode("latin-1")))
     form = Form(b"", None, [Part(headers, data)])
-    body = (b"--B0undary\r\n" + b"".join(n + b": " + v + b"\r\n" for n, v in headers) + b"\r\n" + data
-            + b"\r\n--B0undary--\r\n")
+    body = (
+        b"--B0undary\r\n"
+        + b"".join(n + b": " + v + b"\r\n" for n, v in headers)
+        + b"\r\n"
+        + data
+        + b"\r\n--B0undary--\r\n"
+    )
     before = state(stack)
-    reply = request("POST", stack.base_url + "/upload", body,
-                    {"Content-Type": "multipart/form-data; boundary=B0undary"})
+    reply = request(
+        "POST", stack.base_url + "/upload", body, {"Content-Type": "multipart/form-data; boundary=B0undary"}
+    )
     assert reply.status == 201, reply.body[:300]
     check_answer(stack, reply.status, reply.headers.get("Content-Type", ""), reply.body, form, before)
 
 
 @given(form=forms(), data=st.data(), half_close=st.booleans())
 @examples(ci=25, full=250)
-def test_a_declared_length_that_lies_gets_a_non_5xx_answer_or_none_and_leaves_nothing_behind(stack, tally, form,
-                                                                                            data, half_close):
+def test_a_declared_length_that_lies_gets_a_non_5xx_answer_or_none_and_leaves_nothing_behind(
+    stack, tally, form, data, half_close
+):
     """Content-Length off by `delta`: less means the rest is read as a next request (nginx
     answers it 400); more means the client stops short, then half-closes or waits."""
     delta = data.draw(st.integers(-len(form.body), 400).filter(bool), label="delta")
@@ -249,8 +307,12 @@ def test_a_declared_length_that_lies_gets_a_non_5xx_answer_or_none_and_leaves_no
     if form.content_type is not None:
         headers.append(("Content-Type", form.content_type))
     probe = uuid.uuid4().hex  # finds this request's line in nginx's access log
-    answer = raw_exchange(stack.http_port, request_head("POST", f"/upload?probe={probe}", headers) + form.body,
-                          shut_write=half_close, timeout=0.3 if delta > 0 and not half_close else 5)
+    answer = raw_exchange(
+        stack.http_port,
+        request_head("POST", f"/upload?probe={probe}", headers) + form.body,
+        shut_write=half_close,
+        timeout=0.3 if delta > 0 and not half_close else 5,
+    )
     note(f"{answer.statuses} {answer.data[:300]!r}")
     event(f"first answer {answer.statuses[:1]}")
     assert all(status < 500 for status in answer.statuses)

@@ -66,8 +66,13 @@ def stack_with_failing_directory_fsyncs(stack_factory, tmp_path, rate: float):
     injected = tmp_path / "faults"
     injected.mkdir()
     (injected / "sitecustomize.py").write_text(SITECUSTOMIZE)
-    return stack_factory(PYTHONPATH=str(injected), IMAGEHOST_FAULT_DIR_FSYNC=str(rate), IMAGEHOST_FAULT_SEED="10",
-                         WEB_SERVER_WORKERS="2", **LOAD_SETTINGS)
+    return stack_factory(
+        PYTHONPATH=str(injected),
+        IMAGEHOST_FAULT_DIR_FSYNC=str(rate),
+        IMAGEHOST_FAULT_SEED="10",
+        WEB_SERVER_WORKERS="2",
+        **LOAD_SETTINGS,
+    )
 
 
 def upload_many(stack, count: int) -> list:
@@ -78,8 +83,7 @@ def upload_many(stack, count: int) -> list:
         return list(pool.map(one, range(count)))
 
 
-def test_an_upload_whose_directory_fsync_fails_is_a_json_500_and_leaves_no_file_nor_row(stack_factory, tmp_path,
-                                                                                       tally):
+def test_an_upload_whose_directory_fsync_fails_is_a_json_500_and_leaves_no_file_nor_row(stack_factory, tmp_path, tally):
     stack = stack_with_failing_directory_fsyncs(stack_factory, tmp_path, rate=0.2)
     sent = upload_many(stack, size(300, 400))
     tally.case(len(sent))
@@ -91,7 +95,8 @@ def test_an_upload_whose_directory_fsync_fails_is_a_json_500_and_leaves_no_file_
     # (201s, failures, files, rows): the failures left no file and no row.
     assert (len(created), len(refused), len(files), len(rows)) == (len(created), len(refused)) + (len(created),) * 2
     assert all(s.status == 500 and s.error_code == "internal" for s in refused), [
-        (s.status, s.failure) for s in refused if s.status != 500]
+        (s.status, s.failure) for s in refused if s.status != 500
+    ]
     # Every 201 is whole, served and listed; every failure left nothing: files == rows == 201s.
     names = {s.created["name"] for s in created}
     with ThreadPoolExecutor(8) as pool:
@@ -102,14 +107,16 @@ def test_an_upload_whose_directory_fsync_fails_is_a_json_500_and_leaves_no_file_
 
 
 def test_a_delete_whose_directory_fsync_fails_is_not_acknowledged_and_the_same_delete_again_completes_it(
-        stack_factory, tmp_path, tally):
+    stack_factory, tmp_path, tally
+):
     stack = stack_with_failing_directory_fsyncs(stack_factory, tmp_path, rate=0.2)
     created = [s.created for s in upload_many(stack, size(150, 300)) if s.status == 201]
     answers = {}
 
     def delete(image: dict) -> None:
-        answers[image["name"]] = stack.request("DELETE", f"/api/images/{image['name']}",
-                                               headers=bearer(image["delete_token"]))
+        answers[image["name"]] = stack.request(
+            "DELETE", f"/api/images/{image['name']}", headers=bearer(image["delete_token"])
+        )
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(delete, created))
@@ -140,12 +147,16 @@ def test_a_worker_sigkilled_mid_upload_leaves_no_temp_file_once_the_supervisor_r
         tmp = backend.images_dir / ".tmp"
         body, content_type = images.file_form(images.png(2, 2, extra=b"\0" * 500_000))
         with socket.create_connection(("127.0.0.1", backend.ports[0]), timeout=10) as slow:
-            slow.sendall(f"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
-                         f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:100_000])
+            slow.sendall(
+                f"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body[:100_000]
+            )
             wait_until(lambda: any(tmp.iterdir()), timeout=10, message="the upload's temp file exists")
             os.kill(victim, signal.SIGKILL)
-            wait_until(lambda: _health_pid(backend) not in (None, victim), timeout=10,
-                       message="the worker is restarted")
+            wait_until(
+                lambda: _health_pid(backend) not in (None, victim), timeout=10, message="the worker is restarted"
+            )
         tally.case()
         assert list(tmp.iterdir()) == []
 
@@ -166,4 +177,3 @@ def _health_pid(backend) -> int | None:
     except OSError:
         return None
     return reply.json()["pid"] if reply.status == 200 else None
-

@@ -54,8 +54,11 @@ def run_clients(stack, uploads_each: int, delete_every: int | None, deadline: fl
                 mine.append(result)
             if delete_every and n % delete_every == delete_every - 1 and mine:
                 victim = mine.pop(rng.randrange(len(mine)))
-                reply = request("DELETE", f"{stack.base_url}/api/images/{victim.created['name']}",
-                                headers=bearer(victim.created["delete_token"]))
+                reply = request(
+                    "DELETE",
+                    f"{stack.base_url}/api/images/{victim.created['name']}",
+                    headers=bearer(victim.created["delete_token"]),
+                )
                 with lock:
                     delete_statuses.append(reply.status)
                     if reply.status == 204:
@@ -93,8 +96,11 @@ def test_16_clients_x_200_uploads_of_mixed_sizes_keep_every_byte_and_every_name(
         exact = list(pool.map(lambda s: served_bytes_match(stack, s), kept))
     listing = listed_names(stack)
     rows = index_rows(stack)
-    lost = exact.count(False) + len({s.created["name"] for s in kept} - set(listing)) + len(
-        {s.created["name"] for s in kept} - set(rows))
+    lost = (
+        exact.count(False)
+        + len({s.created["name"] for s in kept} - set(listing))
+        + len({s.created["name"] for s in kept} - set(rows))
+    )
     measure("lost uploads", lost)
     measure("leftover files", leftovers(stack).count)
     assert lost == 0

@@ -50,14 +50,16 @@ def raw_document() -> dict:
 def validator_for(component: str) -> jsonschema_rs.Validator:
     """A validator for '#/components/schemas/<component>' of the document."""
     document = raw_document()
-    return jsonschema_rs.validator_for({"$ref": f"#/components/schemas/{component}",
-                                        "components": document["components"]})
+    return jsonschema_rs.validator_for(
+        {"$ref": f"#/components/schemas/{component}", "components": document["components"]}
+    )
 
 
 def call(case, stack, tally, headers: dict | None = None, also_excluded: tuple = ()):
     tally.case()
-    return case.call_and_validate(base_url=stack.base_url, headers=headers,
-                                  excluded_checks=EXCLUDED_CHECKS + list(also_excluded))
+    return case.call_and_validate(
+        base_url=stack.base_url, headers=headers, excluded_checks=EXCLUDED_CHECKS + list(also_excluded)
+    )
 
 
 # --- the document and the code ------------------------------------------------------------
@@ -69,39 +71,68 @@ def test_the_document_is_valid_openapi_3_1():
 
 
 def test_the_document_describes_every_backend_route_and_nothing_else():
-    documented = {(method.upper(), path) for path, item in raw_document()["paths"].items()
-                  for method in item if method in ("get", "post", "put", "patch", "delete")}
+    documented = {
+        (method.upper(), path)
+        for path, item in raw_document()["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    }
     assert documented - NGINX_ONLY == {(route.method, route.pattern) for route in ROUTES}
 
 
 def test_the_document_lists_every_error_code_the_backend_and_nginx_can_answer():
-    backend_codes = {cls.code for _, cls in inspect.getmembers(errors, inspect.isclass)
-                     if issubclass(cls, errors.AppError)}
+    backend_codes = {
+        cls.code for _, cls in inspect.getmembers(errors, inspect.isclass) if issubclass(cls, errors.AppError)
+    }
     template = (REPO / "services" / "nginx" / "templates" / "imagehost.conf.template").read_text()
     nginx_codes = set(re.findall(r'"code": "(\w+)"', template))
-    documented = set(raw_document()["components"]["schemas"]["Error"]["properties"]["error"]["properties"]
-                     ["code"]["enum"])
+    documented = set(
+        raw_document()["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"]
+    )
     assert nginx_codes and backend_codes
     assert documented == backend_codes | nginx_codes
 
 
 def test_every_nginx_error_page_matches_the_schema_the_document_gives_its_status(tmp_path):
     port = free_port_block(2)
-    subprocess.run(["sh", str(RENDER), "--local", str(tmp_path / "run")], check=True, capture_output=True,
-                   env={"PATH": "/usr/bin:/bin", "HTTP_PORT": str(port), "WEB_SERVER_START_PORT": str(port + 1),
-                        "IMAGES_DIR": str(tmp_path / "images"), "LOG_DIR": str(tmp_path / "logs")})
+    subprocess.run(
+        ["sh", str(RENDER), "--local", str(tmp_path / "run")],
+        check=True,
+        capture_output=True,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HTTP_PORT": str(port),
+            "WEB_SERVER_START_PORT": str(port + 1),
+            "IMAGES_DIR": str(tmp_path / "images"),
+            "LOG_DIR": str(tmp_path / "logs"),
+        },
+    )
     config = (tmp_path / "run" / "imagehost.conf").read_text()
     responses = raw_document()["components"]["responses"]
     # nginx's error status -> the response the document gives the status nginx sends for it.
-    documented = {"400": "NginxBadRequest", "403": "NotFound", "404": "NotFound", "405": "MethodNotAllowed",
-                  "413": "FileTooLarge", "414": "UriTooLong", "429": "RateLimited", "494": "HeadersTooLarge",
-                  "501": "NotImplemented", "502": "BadGateway", "503": "Unavailable", "504": "GatewayTimeout",
-                  "505": "HttpVersionNotSupported"}
+    documented = {
+        "400": "NginxBadRequest",
+        "403": "NotFound",
+        "404": "NotFound",
+        "405": "MethodNotAllowed",
+        "413": "FileTooLarge",
+        "414": "UriTooLong",
+        "429": "RateLimited",
+        "494": "HeadersTooLarge",
+        "501": "NotImplemented",
+        "502": "BadGateway",
+        "503": "Unavailable",
+        "504": "GatewayTimeout",
+        "505": "HttpVersionNotSupported",
+    }
     # nginx sends the status after `=` (494 =431), or else its own.
-    pages = {status: (sent or status, target)
-             for statuses, sent, target in re.findall(r"^\s*error_page ([\d ]+?) (?:=(\d+) )?([@/]\w+(?:/\w+)*);",
-                                                      config, re.MULTILINE)
-             for status in statuses.split()}
+    pages = {
+        status: (sent or status, target)
+        for statuses, sent, target in re.findall(
+            r"^\s*error_page ([\d ]+?) (?:=(\d+) )?([@/]\w+(?:/\w+)*);", config, re.MULTILINE
+        )
+        for status in statuses.split()
+    }
     assert set(pages) == set(documented)
     for status, (sent, target) in pages.items():
         prefix = "location " if target.startswith("@") else "location = "
@@ -147,8 +178,13 @@ def test_a_real_upload_its_file_metadata_listing_and_delete_match_the_document(s
         assert name in [item["name"] for item in listing["items"]]
     # ignored_auth re-sends the DELETE with a bad token and expects 401/403; the image is
     # gone by then, and an unknown name is 404 whatever the token.
-    deleted = call(schema["/api/images/{name}"]["DELETE"].Case(path_parameters={"name": name}), stack, tally,
-                   bearer(token), also_excluded=(ignored_auth,))
+    deleted = call(
+        schema["/api/images/{name}"]["DELETE"].Case(path_parameters={"name": name}),
+        stack,
+        tally,
+        bearer(token),
+        also_excluded=(ignored_auth,),
+    )
     assert deleted.status_code == 204
     gone = call(schema["/api/images/{name}"]["GET"].Case(path_parameters={"name": name}), stack, tally, stack.admin())
     assert gone.status_code == 404
@@ -174,14 +210,17 @@ def test_an_oversized_body_refused_by_nginx_matches_the_document(stack, tally):
     assert call(upload, stack, tally).status_code == 413
 
 
-@pytest.mark.parametrize("method, path, allow", [
-    ("PUT", "/upload", "POST"),
-    ("GET", "/upload", "POST"),
-    ("PATCH", "/api/images", "GET, HEAD"),
-    ("POST", "/api/images/AbCdEfGhIjKlMnOp.png", "DELETE, GET, HEAD"),
-    ("OPTIONS", "/api/limits", "GET, HEAD"),
-    ("DELETE", "/api/health", "GET, HEAD"),
-])
+@pytest.mark.parametrize(
+    "method, path, allow",
+    [
+        ("PUT", "/upload", "POST"),
+        ("GET", "/upload", "POST"),
+        ("PATCH", "/api/images", "GET, HEAD"),
+        ("POST", "/api/images/AbCdEfGhIjKlMnOp.png", "DELETE, GET, HEAD"),
+        ("OPTIONS", "/api/limits", "GET, HEAD"),
+        ("DELETE", "/api/health", "GET, HEAD"),
+    ],
+)
 def test_a_method_a_route_does_not_take_is_a_json_405_with_allow_through_nginx(stack, tally, method, path, allow):
     tally.case()
     reply = stack.request(method, path, body=b"" if method in ("POST", "PUT", "PATCH") else None)

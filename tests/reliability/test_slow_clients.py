@@ -26,8 +26,10 @@ class Trickle:
             s = socket.create_connection(("127.0.0.1", port), timeout=5)
             s.setblocking(False)
             if i % 2:
-                head = (b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=B\r\n"
-                        b"Content-Length: 1000000\r\n\r\n--B\r\n")
+                head = (
+                    b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=B\r\n"
+                    b"Content-Length: 1000000\r\n\r\n--B\r\n"
+                )
                 s.send(head)
                 self.connections.append((s, b"\0"))
             else:

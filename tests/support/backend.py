@@ -88,7 +88,10 @@ class Backend:
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.output_path, "ab") as output:  # the child keeps its own copy
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "imagehost"], cwd=self.root, env=self.env, stdout=output,
+                [sys.executable, "-m", "imagehost"],
+                cwd=self.root,
+                env=self.env,
+                stdout=output,
                 stderr=subprocess.STDOUT,
             )
         if wait:

@@ -27,8 +27,9 @@ class Reply:
         return payload["error"]["code"]
 
 
-def request(method: str, url: str, body: bytes | None = None, headers: dict | None = None,
-            timeout: float = 30) -> Reply:
+def request(
+    method: str, url: str, body: bytes | None = None, headers: dict | None = None, timeout: float = 30
+) -> Reply:
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:

@@ -62,8 +62,9 @@ GIF_NETSCAPE_LOOP = b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
 GIF_PLAIN_TEXT = b"\x21\x01\x0c" + bytes(12) + b"\x02hi\x00"
 
 
-def gif_frame(left: int, top: int, width: int, height: int, local_colors: int = 0,
-              data: bytes = b"\x02\x44\x01\x00") -> bytes:
+def gif_frame(
+    left: int, top: int, width: int, height: int, local_colors: int = 0, data: bytes = b"\x02\x44\x01\x00"
+) -> bytes:
     """An image descriptor, a local colour table of `local_colors` (a power of 2 from 2 to
     256; 0 for none), the LZW minimum code size and `data` (sub-blocks and terminator)."""
     packed = 0x80 | (local_colors.bit_length() - 2) if local_colors else 0

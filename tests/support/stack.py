@@ -106,8 +106,11 @@ def nginx_user_line() -> str:
     root), asked of the script itself, so another nginx config (the bench's ceiling) runs
     its workers as the stack's do."""
     with tempfile.TemporaryDirectory() as folder:
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "IMAGES_DIR": f"{folder}/images",
-               "LOG_DIR": f"{folder}/logs"}
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "IMAGES_DIR": f"{folder}/images",
+            "LOG_DIR": f"{folder}/logs",
+        }
         subprocess.run(["sh", str(RENDER), "--local", f"{folder}/run"], env=env, check=True, capture_output=True)
         lines = Path(folder, "run", "nginx.conf").read_text().splitlines()
     return next((line for line in lines if line.startswith("user ")), "")
@@ -167,7 +170,11 @@ class Stack:
         with open(self.root / "runner.out", "ab") as output:
             self.process = subprocess.Popen(
                 [sys.executable, str(RUNNER), "--run-dir", str(self.run_dir)],
-                cwd=self.root, env=self.env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                cwd=self.root,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -210,8 +217,9 @@ class Stack:
     def worker_pids(self) -> list[int]:
         """The supervisor's children: its workers, however many are alive right now."""
         pid = self.supervisor_pid()
-        return [int(child) for task in Path(f"/proc/{pid}/task").glob("*/children")
-                for child in task.read_text().split()]
+        return [
+            int(child) for task in Path(f"/proc/{pid}/task").glob("*/children") for child in task.read_text().split()
+        ]
 
     def output(self, lines: int = 60) -> str:
         """The end of what the runner, the backend and nginx printed."""
@@ -228,16 +236,18 @@ class Stack:
 
     # --- HTTP through nginx ----------------------------------------------------------
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict | None = None, timeout: float = 30) -> Reply:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict | None = None, timeout: float = 30
+    ) -> Reply:
         """One request through nginx on a new connection; any status is returned, none raised."""
         return request(method, self.base_url + path, body, headers, timeout)
 
     def get(self, path: str, headers: dict | None = None, timeout: float = 30) -> Reply:
         return self.request("GET", path, headers=headers, timeout=timeout)
 
-    def upload(self, data: bytes, filename: str = "cat.png", content_type: str = "image/png",
-               token: str | None = None) -> Reply:
+    def upload(
+        self, data: bytes, filename: str = "cat.png", content_type: str = "image/png", token: str | None = None
+    ) -> Reply:
         """POST /upload through nginx, as `curl -F file=@cat.png` sends it."""
         return upload(self.base_url, file_form(data, filename, content_type), token)
 

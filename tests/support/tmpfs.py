@@ -37,8 +37,13 @@ def tmpfs(folder: Path, options: str) -> Iterator[Path]:
 def _mount(folder: Path, options: str) -> tuple[bool, str]:
     """(mounted, why not) for one mount of a tmpfs on `folder`."""
     try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
-                              capture_output=True, text=True, timeout=MOUNT_SECONDS, check=False)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+            capture_output=True,
+            text=True,
+            timeout=MOUNT_SECONDS,
+            check=False,
+        )
     except FileNotFoundError:
         return False, "this machine has no mount(8) to mount a tmpfs with"
     # The first line only: util-linux adds a line pointing at dmesg.

@@ -24,8 +24,16 @@ def make_index(folder: Path, names: list[str]) -> Path:
     db = index.Index(path)
     try:
         for name in names:
-            db.add(name=name, type="image/png", size=1, width=1, height=1, sha256="0" * 64,
-                   original_name="a.png", delete_token_hash="f" * 64)
+            db.add(
+                name=name,
+                type="image/png",
+                size=1,
+                width=1,
+                height=1,
+                sha256="0" * 64,
+                original_name="a.png",
+                delete_token_hash="f" * 64,
+            )
     finally:
         db.close()
     return path
@@ -45,14 +53,17 @@ def test_a_snapshot_name_carries_the_utc_time_and_eight_random_hex_digits():
     assert backups.is_snapshot_name(name)
 
 
-@pytest.mark.parametrize("name", [
-    "index-20261127T101500Z-0a1b2c3d.sqlite3.partial",
-    ".index-20261127T101500Z-0a1b2c3d.sqlite3.partial",
-    "index-20261127T101500Z-0A1B2C3D.sqlite3",
-    "index-20261127T101500Z-0a1b2c3d.sqlite3-wal",
-    "index.sqlite3",
-    "../index-20261127T101500Z-0a1b2c3d.sqlite3",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "index-20261127T101500Z-0a1b2c3d.sqlite3.partial",
+        ".index-20261127T101500Z-0a1b2c3d.sqlite3.partial",
+        "index-20261127T101500Z-0A1B2C3D.sqlite3",
+        "index-20261127T101500Z-0a1b2c3d.sqlite3-wal",
+        "index.sqlite3",
+        "../index-20261127T101500Z-0a1b2c3d.sqlite3",
+    ],
+)
 def test_only_names_the_backups_make_are_snapshots(name):
     assert not backups.is_snapshot_name(name)
 
@@ -80,8 +91,16 @@ def test_a_snapshot_taken_while_another_connection_writes_completes_and_is_consi
             if stop.is_set():
                 return
             name = f"{n:012d}.png"
-            writer.add(name=name, type="image/png", size=1, width=1, height=1, sha256="0" * 64,
-                       original_name="a.png", delete_token_hash=None)
+            writer.add(
+                name=name,
+                type="image/png",
+                size=1,
+                width=1,
+                height=1,
+                sha256="0" * 64,
+                original_name="a.png",
+                delete_token_hash=None,
+            )
             written.append(name)
 
     thread = threading.Thread(target=write)
@@ -170,14 +189,18 @@ def symlink(name: str, target: str) -> tarfile.TarInfo:
     return member
 
 
-@pytest.mark.parametrize("member", [
-    tarfile.TarInfo("images/../../escaped.png"),
-    tarfile.TarInfo("/etc/cron.d/x"),
-    tarfile.TarInfo("images/.imagehost.lock"),
-    tarfile.TarInfo("data/imagehost.lock"),
-    symlink(f"images/{NAME}", "/etc/passwd"),
-    symlink("data/index.sqlite3", "/etc/passwd"),
-], ids=["traversal", "absolute", "lock-file", "data-lock", "image-symlink", "index-symlink"])
+@pytest.mark.parametrize(
+    "member",
+    [
+        tarfile.TarInfo("images/../../escaped.png"),
+        tarfile.TarInfo("/etc/cron.d/x"),
+        tarfile.TarInfo("images/.imagehost.lock"),
+        tarfile.TarInfo("data/imagehost.lock"),
+        symlink(f"images/{NAME}", "/etc/passwd"),
+        symlink("data/index.sqlite3", "/etc/passwd"),
+    ],
+    ids=["traversal", "absolute", "lock-file", "data-lock", "image-symlink", "index-symlink"],
+)
 def test_a_restore_refuses_an_archive_with_anything_a_backup_never_holds_and_changes_nothing(tmp_path, member):
     archive = tar_with(tmp_path, [tarfile.TarInfo("data/index.sqlite3"), member])
     (tmp_path / "images").mkdir()

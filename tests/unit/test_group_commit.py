@@ -135,9 +135,18 @@ def test_rows_added_from_many_threads_each_get_their_own_committed_id(tmp_path):
     index.migrate(path)
     images = index.Index(path)
     try:
+
         def add(n):
-            return images.add(name=f"name{n:012d}.png", type="image/png", size=n, width=1, height=1,
-                              sha256="0" * 64, original_name="", delete_token_hash=None)
+            return images.add(
+                name=f"name{n:012d}.png",
+                type="image/png",
+                size=n,
+                width=1,
+                height=1,
+                sha256="0" * 64,
+                original_name="",
+                delete_token_hash=None,
+            )
 
         with ThreadPoolExecutor(16) as pool:
             records = list(pool.map(add, range(200)))
@@ -161,8 +170,16 @@ def test_an_item_that_fails_on_its_own_fails_alone_and_the_rest_of_its_flush_suc
 
 
 def add_row(images: index.Index, name: str) -> index.ImageRecord:
-    return images.add(name=name, type="image/png", size=1, width=1, height=1,
-                      sha256="0" * 64, original_name="", delete_token_hash=None)
+    return images.add(
+        name=name,
+        type="image/png",
+        size=1,
+        width=1,
+        height=1,
+        sha256="0" * 64,
+        original_name="",
+        delete_token_hash=None,
+    )
 
 
 def test_16_threads_in_one_flush_with_one_name_clash_get_one_integrity_error_and_15_committed_rows(tmp_path):

@@ -65,8 +65,16 @@ def opened_index(tmp_path):
 
 
 def add_row(images: index.Index, name: str = "AbCdEfGhIjKlMnOp.png") -> index.ImageRecord:
-    return images.add(name=name, type="image/png", size=1, width=1, height=1,
-                      sha256="0" * 64, original_name="", delete_token_hash=None)
+    return images.add(
+        name=name,
+        type="image/png",
+        size=1,
+        width=1,
+        height=1,
+        sha256="0" * 64,
+        original_name="",
+        delete_token_hash=None,
+    )
 
 
 def test_an_index_file_deleted_under_a_worker_makes_health_503_and_uploads_a_503_saying_so(opened_index):
@@ -117,8 +125,9 @@ def test_a_delete_while_the_index_file_is_gone_is_a_503_that_leaves_the_image_in
     name = add_row(opened_index).name
     (config.images_dir / name).write_bytes(b"the image")
     os.unlink(opened_index.path)
-    request = Request("DELETE", f"/api/images/{name}", "", {"Authorization": "Bearer admin-token-0123456789"},
-                      None, "rid")
+    request = Request(
+        "DELETE", f"/api/images/{name}", "", {"Authorization": "Bearer admin-token-0123456789"}, None, "rid"
+    )
     # The 503 says "this change was not saved": the image must still be there.
     with pytest.raises(Unavailable, match="not saved"):
         handlers.delete_image(request, handlers.App(config, opened_index, worker_id=0), name)

@@ -46,7 +46,8 @@ def test_every_range_of_a_requirements_in_is_met_by_the_version_its_lock_pins(lo
         version = pinned.get(canonicalize_name(wanted.name))
         assert version is not None, f"{wanted.name} is not in {lock.relative_to(REPO)}: run make lock"
         assert wanted.specifier.contains(version, prereleases=True), (
-            f"{lock.relative_to(REPO)} pins {wanted.name}=={version}, outside {wanted}: run make lock")
+            f"{lock.relative_to(REPO)} pins {wanted.name}=={version}, outside {wanted}: run make lock"
+        )
 
 
 def test_the_tests_lock_pins_the_backends_packages_at_the_backends_versions():

@@ -25,6 +25,7 @@ def channel(monkeypatch):
 
 def log_2000_lines() -> None:
     """Log 2000 lines nobody reads; fails (rather than hangs) if logging blocks."""
+
     def log():
         for n in range(2000):
             logger.info("line {} {}", n, "x" * 200)

@@ -12,8 +12,7 @@ from support import images
 
 MIB = 1024 * 1024
 PNG = images.png(3, 2, extra=b"\r\n-\r\n--C--B\r\n--")  # boundary-like bytes inside the file
-FILE_PART = (b'--B\r\nContent-Disposition: form-data; name="file"; filename="cat.png"\r\n'
-             b"Content-Type: image/png\r\n\r\n")
+FILE_PART = b'--B\r\nContent-Disposition: form-data; name="file"; filename="cat.png"\r\nContent-Type: image/png\r\n\r\n'
 
 
 def field(name: str, value: bytes = b"x", boundary: bytes = b"B") -> bytes:
@@ -34,8 +33,9 @@ def receive(body: bytes, tmp_path, monkeypatch, chunk: int = 64 * 1024, boundary
     monkeypatch.setattr(uploads, "_read_buffer", lambda: bytearray(chunk))
     request_body = RequestBody(io.BytesIO(body), len(body))
     try:
-        received = uploads.receive_image(request_body, f"multipart/form-data; boundary={boundary}", tmp_path,
-                                         5 * MIB, 50_000_000)
+        received = uploads.receive_image(
+            request_body, f"multipart/form-data; boundary={boundary}", tmp_path, 5 * MIB, 50_000_000
+        )
     except AppError as error:
         outcome = error.code
     else:
@@ -60,14 +60,19 @@ def test_the_file_is_stored_byte_for_byte_whatever_the_chunk_edges(tmp_path, mon
         pytest.param(form(file_part(), closing=b"--B--\r\nan epilogue\r\n--B\r\n"), id="an-epilogue"),
         pytest.param(form(file_part(), closing=b"--B--"), id="no-newline-after-the-closing"),
         pytest.param(form(file_part().replace(b"--B\r\n", b"--B \t \r\n", 1)), id="transport-padding"),
-        pytest.param(form(file_part().replace(b'name="file"', b'name="file"; x="' + b"y" * 60_000 + b'"')),
-                     id="60-KiB-of-headers"),
-        pytest.param(form(file_part().replace(b"Content-Type: image/png\r\n", b"X-A: 1\r\n" * 6)),
-                     id="eight-headers"),
-        pytest.param(form(file_part().replace(b"Content-Type: image/png", b"Content-Type:   image/png   ")),
-                     id="spaces-around-a-header-value"),
-        pytest.param(form(file_part().replace(b'filename="cat.png"', b'filename="' + b";" * 62 + b'.png"')),
-                     id="64-semicolons-in-a-header"),
+        pytest.param(
+            form(file_part().replace(b'name="file"', b'name="file"; x="' + b"y" * 60_000 + b'"')),
+            id="60-KiB-of-headers",
+        ),
+        pytest.param(form(file_part().replace(b"Content-Type: image/png\r\n", b"X-A: 1\r\n" * 6)), id="eight-headers"),
+        pytest.param(
+            form(file_part().replace(b"Content-Type: image/png", b"Content-Type:   image/png   ")),
+            id="spaces-around-a-header-value",
+        ),
+        pytest.param(
+            form(file_part().replace(b'filename="cat.png"', b'filename="' + b";" * 62 + b'.png"')),
+            id="64-semicolons-in-a-header",
+        ),
     ],
 )
 def test_a_well_formed_form_within_the_bounds_is_stored(tmp_path, monkeypatch, body):
@@ -79,22 +84,43 @@ def test_a_well_formed_form_within_the_bounds_is_stored(tmp_path, monkeypatch, b
     "body, code",
     [
         pytest.param(form(file_part(), *[field(f"f{i}") for i in range(16)]), "too_many_fields", id="17-parts"),
-        pytest.param(form(*[field(f"f{i}") for i in range(100_000)], file_part()), "too_many_fields",
-                     id="100000-fields-before-the-file"),
+        pytest.param(
+            form(*[field(f"f{i}") for i in range(100_000)], file_part()),
+            "too_many_fields",
+            id="100000-fields-before-the-file",
+        ),
         pytest.param(form(file_part(), b"--B\r\n\r\n\r\n" * 16), "too_many_fields", id="17-parts-without-headers"),
         pytest.param(form(file_part(PNG + b"\r\n--Bx")), "bad_request", id="the-boundary-inside-a-part"),
-        pytest.param(form(file_part().replace(b"--B\r\n", b"--B" + b" " * 65 + b"\r\n", 1)), "bad_request",
-                     id="65-bytes-of-padding"),
-        pytest.param(form(file_part().replace(b'name="file"', b'name="file"; x="' + b" " * 70_000 + b'"')),
-                     "bad_request", id="headers-over-64-KiB"),
-        pytest.param(form(file_part().replace(b"Content-Type: image/png\r\n", b"X-A: 1\r\n" * 8)), "bad_request",
-                     id="nine-headers"),
-        pytest.param(form(file_part().replace(b'filename="cat.png"', b'filename="' + b";" * 63 + b'.png"')),
-                     "bad_request", id="65-semicolons-in-a-header"),
-        pytest.param(form(file_part().replace(b"Content-Type: image/png", b"no colon here")), "bad_request",
-                     id="a-header-without-a-colon"),
-        pytest.param(form(file_part().replace(b"Content-Type: image/png", b": image/png")), "bad_request",
-                     id="a-header-without-a-name"),
+        pytest.param(
+            form(file_part().replace(b"--B\r\n", b"--B" + b" " * 65 + b"\r\n", 1)),
+            "bad_request",
+            id="65-bytes-of-padding",
+        ),
+        pytest.param(
+            form(file_part().replace(b'name="file"', b'name="file"; x="' + b" " * 70_000 + b'"')),
+            "bad_request",
+            id="headers-over-64-KiB",
+        ),
+        pytest.param(
+            form(file_part().replace(b"Content-Type: image/png\r\n", b"X-A: 1\r\n" * 8)),
+            "bad_request",
+            id="nine-headers",
+        ),
+        pytest.param(
+            form(file_part().replace(b'filename="cat.png"', b'filename="' + b";" * 63 + b'.png"')),
+            "bad_request",
+            id="65-semicolons-in-a-header",
+        ),
+        pytest.param(
+            form(file_part().replace(b"Content-Type: image/png", b"no colon here")),
+            "bad_request",
+            id="a-header-without-a-colon",
+        ),
+        pytest.param(
+            form(file_part().replace(b"Content-Type: image/png", b": image/png")),
+            "bad_request",
+            id="a-header-without-a-name",
+        ),
         pytest.param(form(file_part()).replace(b"\r\n", b"\n"), "bad_request", id="bare-newlines"),
         pytest.param(form(file_part(), closing=b""), "bad_request", id="no-closing-delimiter"),
         pytest.param(form(file_part())[:-30], "bad_request", id="cut-inside-the-file"),
@@ -102,14 +128,14 @@ def test_a_well_formed_form_within_the_bounds_is_stored(tmp_path, monkeypatch, b
         pytest.param(form(field("title")), "missing_file", id="fields-but-no-file"),
     ],
 )
-def test_a_form_past_the_bounds_or_malformed_gets_its_error_after_the_body_is_read(tmp_path, monkeypatch, body,
-                                                                                    code):
+def test_a_form_past_the_bounds_or_malformed_gets_its_error_after_the_body_is_read(tmp_path, monkeypatch, body, code):
     assert receive(body, tmp_path, monkeypatch, chunk=4096) == code
 
 
 def test_the_parts_cap_is_16_and_says_so(tmp_path, monkeypatch):
     body = form(*[field(f"f{i}") for i in range(16)], file_part())
     with pytest.raises(AppError, match="more than 16 parts") as refused:
-        uploads.receive_image(RequestBody(io.BytesIO(body), len(body)), "multipart/form-data; boundary=B", tmp_path,
-                              5 * MIB, 50_000_000)
+        uploads.receive_image(
+            RequestBody(io.BytesIO(body), len(body)), "multipart/form-data; boundary=B", tmp_path, 5 * MIB, 50_000_000
+        )
     assert refused.value.code == "too_many_fields"

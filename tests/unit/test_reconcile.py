@@ -143,15 +143,19 @@ def test_index_files_indexes_images_the_empty_index_did_not_know_without_tokens(
     assert reconcile(config, index_files=True).files_indexed == 1
     with sqlite3.connect(config.index_path) as db:
         assert db.execute("SELECT name, width, height, delete_token_hash FROM images").fetchall() == [
-            ("Found00000000001.png", 5, 6, None)]
+            ("Found00000000001.png", 5, 6, None)
+        ]
 
 
 def test_the_reconcile_command_refuses_without_its_option_and_forgets_with_it(config, monkeypatch, tmp_path, capsys):
     names = add_images(config, 10)
     remove_files(config, names)
     monkeypatch.chdir(tmp_path)
-    for variable, folder in (("IMAGES_DIR", config.images_dir), ("DATA_DIR", config.data_dir),
-                             ("LOG_DIR", config.log_dir)):
+    for variable, folder in (
+        ("IMAGES_DIR", config.images_dir),
+        ("DATA_DIR", config.data_dir),
+        ("LOG_DIR", config.log_dir),
+    ):
         monkeypatch.setenv(variable, str(folder))
     assert cli.run(["reconcile"]) == 1
     assert "--forget-missing" in capsys.readouterr().err and rows(config) == set(names)
@@ -169,7 +173,8 @@ def test_the_reconcile_command_refuses_an_images_dir_that_does_not_exist(config,
 
 
 def test_the_reconcile_command_refuses_while_a_running_instance_holds_the_folders(
-        config, monkeypatch, tmp_path, capsys):
+    config, monkeypatch, tmp_path, capsys
+):
     names = add_images(config, 10)
     remove_files(config, names)
     monkeypatch.chdir(tmp_path)
@@ -215,7 +220,8 @@ def test_a_temp_file_is_named_after_its_process_and_locked_while_open(config):
 
 
 def test_the_reconcile_command_names_an_index_file_that_is_not_a_database_without_a_traceback(
-        config, monkeypatch, tmp_path, capsys):
+    config, monkeypatch, tmp_path, capsys
+):
     config.index_path.write_bytes(b"not a database: text a restore or a typo put here\n" * 100)
     for suffix in ("-wal", "-shm"):
         config.index_path.with_name(config.index_path.name + suffix).unlink(missing_ok=True)
@@ -229,7 +235,8 @@ def test_the_reconcile_command_names_an_index_file_that_is_not_a_database_withou
 
 
 def test_the_reconcile_command_names_a_lock_file_it_cannot_open_without_a_traceback(
-        config, monkeypatch, tmp_path, capsys):
+    config, monkeypatch, tmp_path, capsys
+):
     (config.data_dir / instance_lock.DATA_LOCK_NAME).mkdir()
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("IMAGES_DIR", str(config.images_dir))

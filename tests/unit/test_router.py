@@ -29,8 +29,18 @@ def test_each_route_reaches_its_handler(method, path, handler, params):
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/upload/", "/api", "/api/", "/api/images/", "/api/images/a/b", "/images/AbCdEfGhIjKlMnOp.png",
-             "/API/limits", "/api/limits/extra"]
+    "path",
+    [
+        "/",
+        "/upload/",
+        "/api",
+        "/api/",
+        "/api/images/",
+        "/api/images/a/b",
+        "/images/AbCdEfGhIjKlMnOp.png",
+        "/API/limits",
+        "/api/limits/extra",
+    ],
 )
 def test_an_unknown_path_is_not_found(path):
     with pytest.raises(NotFound):

@@ -49,7 +49,8 @@ def test_render_config_defaults_are_the_registrys_for_every_setting_nginx_reads(
     defaults = dict(SHELL_DEFAULT.findall(script))
     assert set(defaults) == READ_BY_NGINX
     assert {name: value for name, value in defaults.items() if default_of(name) is not None} == {
-        name: default_of(name) for name in READ_BY_NGINX if default_of(name) is not None}
+        name: default_of(name) for name in READ_BY_NGINX if default_of(name) is not None
+    }
 
 
 def test_docker_compose_defaults_are_the_registrys():

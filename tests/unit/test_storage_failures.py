@@ -84,8 +84,14 @@ def test_a_delete_whose_directory_fsync_fails_keeps_its_row_and_is_not_acknowled
     failing_directory_sync(monkeypatch, errno.EIO)
     index = OneRowIndex()
     app = handlers.App(replace(config, admin_token="admin-token-0123456789"), index, worker_id=0)
-    request = Request("DELETE", "/api/images/AbCdEfGhIjKlMnOp.png", "",
-                      {"Authorization": "Bearer admin-token-0123456789"}, RequestBody(io.BytesIO(b""), 0), "r")
+    request = Request(
+        "DELETE",
+        "/api/images/AbCdEfGhIjKlMnOp.png",
+        "",
+        {"Authorization": "Bearer admin-token-0123456789"},
+        RequestBody(io.BytesIO(b""), 0),
+        "r",
+    )
     with pytest.raises(OSError, match="injected"):
         handlers.delete_image(request, app, "AbCdEfGhIjKlMnOp.png")
     assert index.deleted == []

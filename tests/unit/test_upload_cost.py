@@ -86,9 +86,11 @@ CRAFTED = {
     "jpeg: FF D8, then 0xFF fill bytes": lambda: file_body(b"\xff\xd8" + b"\xff" * (SIZE - 2048)),
     "jpeg: thousands of empty segments": lambda: file_body(b"\xff\xd8" + repeat_to(b"\xff\xfe\x00\x02", SIZE - 2048)),
     "jpeg: segments behind fill bytes": lambda: file_body(
-        b"\xff\xd8" + repeat_to(b"\xff" * 1000 + b"\xfe\x00\x02", SIZE - 2048)),
+        b"\xff\xd8" + repeat_to(b"\xff" * 1000 + b"\xfe\x00\x02", SIZE - 2048)
+    ),
     "gif: one frame of 1-byte sub-blocks": lambda: file_body(
-        gif_of(frame())[:24] + repeat_to(b"\x01\x00", SIZE - 2048)),
+        gif_of(frame())[:24] + repeat_to(b"\x01\x00", SIZE - 2048)
+    ),
     "gif: 1x1 frames without data": lambda: file_body(gif_of(frame() + b"\x00")),
     "gif: empty comment extensions": lambda: file_body(gif_of(b"\x21\xfe\x00")),
     "gif: frames of 1-byte sub-blocks": lambda: file_body(gif_of(frame() + b"\x01\x00" * 20 + b"\x00")),
@@ -105,7 +107,8 @@ CRAFTED = {
     "form: CRLF only (boundary B)": lambda: with_boundary(b"B", b"\r\n" * SIZE),
     "form: dashes only (boundary of 69 dashes and x)": lambda: with_boundary(LONG, b"-" * SIZE),
     "form: near misses of a 70-character boundary": lambda: with_boundary(
-        LONG, repeat_to(b"\r\n--" + LONG[:-1] + b"y", SIZE)),
+        LONG, repeat_to(b"\r\n--" + LONG[:-1] + b"y", SIZE)
+    ),
     "form: delimiter, then 5 MiB of spaces": lambda: with_boundary(b"B", b"\r\n--B" + b" " * SIZE),
 }
 

@@ -8,28 +8,31 @@ from imagehost.errors import CrossOrigin
 from imagehost.web import Request, origin_of
 
 
-@pytest.mark.parametrize("url, origin", [
-    ("http://img.example", "http://img.example"),
-    ("HTTP://IMG.Example", "http://img.example"),
-    ("https://img.example/", "https://img.example"),
-    ("https://img.example:443", "https://img.example"),
-    ("http://img.example:80/", "http://img.example"),
-    ("https://img.example:80", "https://img.example:80"),
-    ("http://img.example:443", "http://img.example:443"),
-    ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
-    ("http://127.0.0.1:08080", "http://127.0.0.1:8080"),
-    ("http://[::1]:8080", "http://[::1]:8080"),
-    ("https://img.example/gallery/", "https://img.example"),
-    ("null", None),
-    ("", None),
-    ("ftp://img.example", None),
-    ("file:///etc/passwd", None),
-    ("http://img.example:65536", None),
-    ("http://img.example:0", None),
-    ("http://user@img.example", None),
-    ("http://img.example.evil.example\r\n", "http://img.example.evil.example"),
-    ("//img.example", None),
-])
+@pytest.mark.parametrize(
+    "url, origin",
+    [
+        ("http://img.example", "http://img.example"),
+        ("HTTP://IMG.Example", "http://img.example"),
+        ("https://img.example/", "https://img.example"),
+        ("https://img.example:443", "https://img.example"),
+        ("http://img.example:80/", "http://img.example"),
+        ("https://img.example:80", "https://img.example:80"),
+        ("http://img.example:443", "http://img.example:443"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("http://127.0.0.1:08080", "http://127.0.0.1:8080"),
+        ("http://[::1]:8080", "http://[::1]:8080"),
+        ("https://img.example/gallery/", "https://img.example"),
+        ("null", None),
+        ("", None),
+        ("ftp://img.example", None),
+        ("file:///etc/passwd", None),
+        ("http://img.example:65536", None),
+        ("http://img.example:0", None),
+        ("http://user@img.example", None),
+        ("http://img.example.evil.example\r\n", "http://img.example.evil.example"),
+        ("//img.example", None),
+    ],
+)
 def test_origin_of_a_url_has_one_spelling(url, origin):
     assert origin_of(url) == origin
 
@@ -39,35 +42,44 @@ def app_with(**settings) -> handlers.App:
 
 
 def upload_request(**headers) -> Request:
-    headers = {"X-Forwarded-Proto": "http", "X-Forwarded-Host": "img.example:8080",
-               **{name.replace("_", "-"): value for name, value in headers.items()}}
+    headers = {
+        "X-Forwarded-Proto": "http",
+        "X-Forwarded-Host": "img.example:8080",
+        **{name.replace("_", "-"): value for name, value in headers.items()},
+    }
     return Request("POST", "/upload", "", headers, None, "rid")
 
 
-@pytest.mark.parametrize("headers", [
-    {},                                                     # curl, scripts
-    {"Origin": "http://img.example:8080"},                  # this site's own page
-    {"Origin": "HTTP://Img.Example:8080/"},
-    {"Origin": "https://other.example", "Authorization": "Bearer some-token"},
-    {"Sec-Fetch-Site": "same-origin"},
-    {"Origin": "https://friend.example"},                    # in ALLOWED_ORIGINS
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # curl, scripts
+        {"Origin": "http://img.example:8080"},  # this site's own page
+        {"Origin": "HTTP://Img.Example:8080/"},
+        {"Origin": "https://other.example", "Authorization": "Bearer some-token"},
+        {"Sec-Fetch-Site": "same-origin"},
+        {"Origin": "https://friend.example"},  # in ALLOWED_ORIGINS
+    ],
+)
 def test_uploads_that_are_not_from_another_site_pass(headers):
     app = app_with(ALLOWED_ORIGINS="https://friend.example")
     handlers._refuse_cross_site(upload_request(**headers), app)
 
 
-@pytest.mark.parametrize("headers", [
-    {"Origin": "https://evil.example"},
-    {"Origin": "null"},
-    {"Origin": "https://img.example:8080"},                 # https, not http
-    {"Origin": "http://img.example"},                      # port 80, not 8080
-    {"Origin": "http://img.example:8080.evil.example"},
-    {"Origin": "https://evil.example", "Authorization": "Basic dXNlcjpwYXNz"},
-    {"Origin": "https://evil.example", "Authorization": "Bearer "},
-    {"Sec-Fetch-Site": "cross-site"},
-    {"Origin": "https://friend.example.evil.example"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Origin": "https://img.example:8080"},  # https, not http
+        {"Origin": "http://img.example"},  # port 80, not 8080
+        {"Origin": "http://img.example:8080.evil.example"},
+        {"Origin": "https://evil.example", "Authorization": "Basic dXNlcjpwYXNz"},
+        {"Origin": "https://evil.example", "Authorization": "Bearer "},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Origin": "https://friend.example.evil.example"},
+    ],
+)
 def test_uploads_from_another_site_are_refused(headers):
     app = app_with(ALLOWED_ORIGINS="https://friend.example")
     with pytest.raises(CrossOrigin):

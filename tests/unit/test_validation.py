@@ -115,8 +115,12 @@ def test_truncated_malformed_or_zero_sized_headers_are_not_images(data):
 # --- GIF: every frame's image descriptor --------------------------------------------------
 
 frame = images.gif_frame
-GCE, COMMENT, NETSCAPE, PLAIN_TEXT = (images.GIF_GRAPHIC_CONTROL, images.GIF_COMMENT, images.GIF_NETSCAPE_LOOP,
-                                      images.GIF_PLAIN_TEXT)
+GCE, COMMENT, NETSCAPE, PLAIN_TEXT = (
+    images.GIF_GRAPHIC_CONTROL,
+    images.GIF_COMMENT,
+    images.GIF_NETSCAPE_LOOP,
+    images.GIF_PLAIN_TEXT,
+)
 
 
 def gif(width, height, *blocks, **kwargs):
@@ -132,30 +136,60 @@ def gif(width, height, *blocks, **kwargs):
         pytest.param(gif(1, 1, frame(10, 20, 100, 50)), (110, 70), (110, 70), id="first-frame-offset"),
         pytest.param(gif(200, 10, frame(0, 0, 100, 50)), (200, 50), (200, 50), id="first-frame-taller-only"),
         pytest.param(gif(10, 10, frame(20, 20, 5, 5)), (25, 25), (25, 25), id="first-frame-past-the-screen"),
-        pytest.param(gif(10, 10, frame(0, 0, 5, 5), frame(0, 0, 100, 50)), (10, 10), (100, 50),
-                     id="second-frame-larger"),
-        pytest.param(gif(10, 10, frame(0, 0, 10, 10), frame(8, 8, 5, 5)), (10, 10), (13, 13),
-                     id="second-frame-offset-past-the-screen"),
-        pytest.param(gif(100, 80, *[frame(i, i, 10, 10) for i in range(0, 60, 10)]), (100, 80), (100, 80),
-                     id="six-frames-inside-the-screen"),
-        pytest.param(gif(10, 10, frame(0, 0, 10, 10, local_colors=256), frame(0, 0, 30, 40, local_colors=2)),
-                     (10, 10), (30, 40), id="local-colour-tables"),
-        pytest.param(gif(10, 10, NETSCAPE, COMMENT, GCE, frame(0, 0, 10, 10), GCE, PLAIN_TEXT, frame(0, 0, 20, 10)),
-                     (10, 10), (20, 10), id="extensions-between-frames"),
+        pytest.param(
+            gif(10, 10, frame(0, 0, 5, 5), frame(0, 0, 100, 50)), (10, 10), (100, 50), id="second-frame-larger"
+        ),
+        pytest.param(
+            gif(10, 10, frame(0, 0, 10, 10), frame(8, 8, 5, 5)),
+            (10, 10),
+            (13, 13),
+            id="second-frame-offset-past-the-screen",
+        ),
+        pytest.param(
+            gif(100, 80, *[frame(i, i, 10, 10) for i in range(0, 60, 10)]),
+            (100, 80),
+            (100, 80),
+            id="six-frames-inside-the-screen",
+        ),
+        pytest.param(
+            gif(10, 10, frame(0, 0, 10, 10, local_colors=256), frame(0, 0, 30, 40, local_colors=2)),
+            (10, 10),
+            (30, 40),
+            id="local-colour-tables",
+        ),
+        pytest.param(
+            gif(10, 10, NETSCAPE, COMMENT, GCE, frame(0, 0, 10, 10), GCE, PLAIN_TEXT, frame(0, 0, 20, 10)),
+            (10, 10),
+            (20, 10),
+            id="extensions-between-frames",
+        ),
         pytest.param(gif(10, 10, frame(0, 0, 0, 0)), (10, 10), (10, 10), id="zero-size-frame"),
         pytest.param(gif(10, 10, frame(20, 20, 0, 0)), (20, 20), (20, 20), id="zero-size-frame-past-the-screen"),
         pytest.param(gif(0, 0, frame(0, 0, 30, 40)), (30, 40), (30, 40), id="zero-screen-first-frame-gives-size"),
         pytest.param(gif(10, 20, frame(0, 0, 40, 3), version=b"87a"), (40, 20), (40, 20), id="gif87a-alike"),
         pytest.param(gif(30, 40, frame(0, 0, 30, 40))[:-3], (30, 40), (30, 40), id="truncated-in-the-frame-data"),
         pytest.param(gif(30, 40, frame(0, 0, 30, 40))[:-6], (30, 40), (30, 40), id="truncated-after-the-descriptor"),
-        pytest.param(gif(30, 40, frame(0, 0, 30, 40), frame(0, 0, 900, 900))[:-10], (30, 40), (30, 40),
-                     id="truncated-in-the-second-descriptor"),
-        pytest.param(gif(30, 40, frame(0, 0, 30, 40), trailer=False) + b"\0\0" + frame(0, 0, 900, 900), (30, 40),
-                     (30, 40), id="zero-bytes-where-a-block-belongs-end-the-walk"),
-        pytest.param(gif(30, 40, frame(0, 0, 30, 40)) + frame(0, 0, 900, 900), (30, 40), (30, 40),
-                     id="frames-after-the-trailer-are-ignored"),
-        pytest.param(gif(1, 1, frame(0, 0, 1, 1, data=b"\xff" + bytes(255) + b"\x00")), (1, 1), (1, 1),
-                     id="a-255-byte-sub-block"),
+        pytest.param(
+            gif(30, 40, frame(0, 0, 30, 40), frame(0, 0, 900, 900))[:-10],
+            (30, 40),
+            (30, 40),
+            id="truncated-in-the-second-descriptor",
+        ),
+        pytest.param(
+            gif(30, 40, frame(0, 0, 30, 40), trailer=False) + b"\0\0" + frame(0, 0, 900, 900),
+            (30, 40),
+            (30, 40),
+            id="zero-bytes-where-a-block-belongs-end-the-walk",
+        ),
+        pytest.param(
+            gif(30, 40, frame(0, 0, 30, 40)) + frame(0, 0, 900, 900),
+            (30, 40),
+            (30, 40),
+            id="frames-after-the-trailer-are-ignored",
+        ),
+        pytest.param(
+            gif(1, 1, frame(0, 0, 1, 1, data=b"\xff" + bytes(255) + b"\x00")), (1, 1), (1, 1), id="a-255-byte-sub-block"
+        ),
     ],
 )
 def test_a_gif_is_as_large_as_browsers_show_it_and_its_canvas_covers_every_frame(data, shown, canvas):
@@ -214,15 +248,26 @@ def test_the_gif_walk_stays_inside_its_limits_for_millions_of_one_byte_sub_block
 
 
 gif_blocks = st.one_of(
-    st.builds(frame, st.integers(0, 65535), st.integers(0, 65535), st.integers(0, 65535), st.integers(0, 65535),
-              st.sampled_from([0, 2, 4, 256]), st.binary(max_size=20)),
+    st.builds(
+        frame,
+        st.integers(0, 65535),
+        st.integers(0, 65535),
+        st.integers(0, 65535),
+        st.integers(0, 65535),
+        st.sampled_from([0, 2, 4, 256]),
+        st.binary(max_size=20),
+    ),
     st.sampled_from([GCE, COMMENT, NETSCAPE, PLAIN_TEXT, b"\x3b", b"\x21", b"\x2c", b"\x00"]),
     st.binary(max_size=12),
 )
 
 
-@given(width=st.integers(0, 65535), height=st.integers(0, 65535), blocks=st.lists(gif_blocks, max_size=8),
-       cut=st.integers(0, 64))
+@given(
+    width=st.integers(0, 65535),
+    height=st.integers(0, 65535),
+    blocks=st.lists(gif_blocks, max_size=8),
+    cut=st.integers(0, 64),
+)
 def test_any_gif_is_read_or_refused_as_not_an_image_and_nothing_else(width, height, blocks, cut):
     data = gif(width, height, *blocks)
     data = data[: len(data) - cut]
@@ -234,8 +279,9 @@ def test_any_gif_is_read_or_refused_as_not_an_image_and_nothing_else(width, heig
     assert 0 < info.height <= info.canvas_height <= 2 * 65535
 
 
-@given(data=st.binary(max_size=300),
-       magic=st.sampled_from([b"GIF89a", b"GIF87a", b"\xff\xd8\xff", images.PNG_SIGNATURE]))
+@given(
+    data=st.binary(max_size=300), magic=st.sampled_from([b"GIF89a", b"GIF87a", b"\xff\xd8\xff", images.PNG_SIGNATURE])
+)
 def test_any_bytes_after_the_magic_are_read_or_refused_as_not_an_image(data, magic):
     try:
         info = info_of(magic + data)
@@ -286,8 +332,18 @@ def test_a_gif_with_a_script_comment_is_still_only_a_gif():
 
 @pytest.mark.parametrize(
     "head, possible",
-    [(b"", True), (b"\xff", True), (b"\xff\xd8\xff\x00", True), (b"\x89PN", True), (b"GIF8", True),
-     (b"GIF87", True), (b"GIF86", False), (b"\x89PNX", False), (b"<", False), (b"\xff\xd9", False)],
+    [
+        (b"", True),
+        (b"\xff", True),
+        (b"\xff\xd8\xff\x00", True),
+        (b"\x89PN", True),
+        (b"GIF8", True),
+        (b"GIF87", True),
+        (b"GIF86", False),
+        (b"\x89PNX", False),
+        (b"<", False),
+        (b"\xff\xd9", False),
+    ],
 )
 def test_uploads_stop_being_written_as_soon_as_the_first_bytes_rule_out_an_image(head, possible):
     assert could_still_be_image(head) is possible

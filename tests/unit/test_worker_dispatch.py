@@ -86,9 +86,7 @@ def test_a_request_id_from_nginx_is_echoed_and_a_hostile_one_replaced():
     assert b"X-Request-ID: a b<c>" not in answer and b"X-Request-ID: " in answer
 
 
-@pytest.mark.parametrize(
-    "content_length", [b"abc", b"-1", b"1, 2", b"\xd9\xa3", b"9" * 19, b"9" * 5000]
-)
+@pytest.mark.parametrize("content_length", [b"abc", b"-1", b"1, 2", b"\xd9\xa3", b"9" * 19, b"9" * 5000])
 def test_a_content_length_that_is_not_one_plausible_whole_number_is_a_400(content_length):
     def ok(request, app):
         return Response(200, b"{}", "application/json")
@@ -113,7 +111,9 @@ def _with_body(head: bytes, body: bytes = SMUGGLED) -> bytes:
 
 def _chunked(head: bytes, body: bytes = SMUGGLED) -> bytes:
     return head.replace(b"\r\n\r\n", b"\r\nTransfer-Encoding: chunked\r\n\r\n", 1) + b"%x\r\n%s\r\n0\r\n\r\n" % (
-        len(body), body)
+        len(body),
+        body,
+    )
 
 
 def responses(data: bytes) -> list[tuple[int, bytes]]:
@@ -149,8 +149,12 @@ def converse(raw: bytes, max_upload_bytes: int = 5 * 1024 * 1024) -> tuple[list[
         victims.append(request)
         return Response(204)
 
-    routes = (Route("GET", "/ok", ok), Route("POST", "/refuse", refuse_unread), Route("POST", "/boom", break_unread),
-              Route("DELETE", "/victim", victim))
+    routes = (
+        Route("GET", "/ok", ok),
+        Route("POST", "/refuse", refuse_unread),
+        Route("POST", "/boom", break_unread),
+        Route("DELETE", "/victim", victim),
+    )
     server = FakeServer(routes)
     server.app.config = Config(max_upload_bytes=max_upload_bytes)
     client, server_end = socket.socketpair()
@@ -175,26 +179,38 @@ def _send_and_half_close(client: socket.socket, raw: bytes) -> None:
         pass  # the handler closed the connection: what it did not read is not a request
 
 
-@pytest.mark.parametrize("raw, first_status", [
-    pytest.param(_with_body(b"POST /unknown HTTP/1.1\r\nHost: x\r\n\r\n"), 404, id="no route (404)"),
-    pytest.param(_with_body(b"PUT /ok HTTP/1.1\r\nHost: x\r\n\r\n"), 405, id="wrong method (405)"),
-    pytest.param(_with_body(b"POST /refuse HTTP/1.1\r\nHost: x\r\n\r\n"), 404, id="handler refuses before reading"),
-    pytest.param(_with_body(b"POST /boom HTTP/1.1\r\nHost: x\r\n\r\n"), 500, id="handler bug before reading"),
-    pytest.param(_with_body(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"), 200, id="GET with a body"),
-    pytest.param(_with_body(b"HEAD /ok HTTP/1.1\r\nHost: x\r\n\r\n"), 200, id="HEAD with a body"),
-    pytest.param(_with_body(b"POST /unknown HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n"), 100,
-                 id="Expect 100-continue"),
-    pytest.param(_chunked(b"POST /unknown HTTP/1.1\r\nHost: x\r\n\r\n"), 411, id="chunked, no route"),
-    pytest.param(_chunked(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"), 411, id="chunked GET"),
-    pytest.param(_chunked(b"POST /unknown HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\nContent-Length: 0\r\n\r\n"),
-                 411, id="chunked after an empty Transfer-Encoding, with Content-Length: 0"),
-    pytest.param(b"POST /unknown HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 2\r\n\r\n" + SMUGGLED, 400,
-                 id="bad Content-Length"),
-    pytest.param(b"POST /unknown HTTP/1.1\r\nHost: x\r\n\r\n" + SMUGGLED, 404, id="POST without Content-Length"),
-    pytest.param(_with_body(b"FROB /ok HTTP/1.1\r\nHost: x\r\n\r\n"), 405, id="unknown method (501 path)"),
-    pytest.param(_with_body(b"POST /ok HTTP/1.1\r\nHost: x\r\nBad header\r\n\r\n"), 400, id="malformed header"),
-    pytest.param(_with_body(b"POST /ok HTTP/1.1 extra\r\nHost: x\r\n\r\n"), 400, id="malformed request line"),
-])
+@pytest.mark.parametrize(
+    "raw, first_status",
+    [
+        pytest.param(_with_body(b"POST /unknown HTTP/1.1\r\nHost: x\r\n\r\n"), 404, id="no route (404)"),
+        pytest.param(_with_body(b"PUT /ok HTTP/1.1\r\nHost: x\r\n\r\n"), 405, id="wrong method (405)"),
+        pytest.param(_with_body(b"POST /refuse HTTP/1.1\r\nHost: x\r\n\r\n"), 404, id="handler refuses before reading"),
+        pytest.param(_with_body(b"POST /boom HTTP/1.1\r\nHost: x\r\n\r\n"), 500, id="handler bug before reading"),
+        pytest.param(_with_body(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"), 200, id="GET with a body"),
+        pytest.param(_with_body(b"HEAD /ok HTTP/1.1\r\nHost: x\r\n\r\n"), 200, id="HEAD with a body"),
+        pytest.param(
+            _with_body(b"POST /unknown HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n"),
+            100,
+            id="Expect 100-continue",
+        ),
+        pytest.param(_chunked(b"POST /unknown HTTP/1.1\r\nHost: x\r\n\r\n"), 411, id="chunked, no route"),
+        pytest.param(_chunked(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"), 411, id="chunked GET"),
+        pytest.param(
+            _chunked(b"POST /unknown HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\nContent-Length: 0\r\n\r\n"),
+            411,
+            id="chunked after an empty Transfer-Encoding, with Content-Length: 0",
+        ),
+        pytest.param(
+            b"POST /unknown HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 2\r\n\r\n" + SMUGGLED,
+            400,
+            id="bad Content-Length",
+        ),
+        pytest.param(b"POST /unknown HTTP/1.1\r\nHost: x\r\n\r\n" + SMUGGLED, 404, id="POST without Content-Length"),
+        pytest.param(_with_body(b"FROB /ok HTTP/1.1\r\nHost: x\r\n\r\n"), 405, id="unknown method (501 path)"),
+        pytest.param(_with_body(b"POST /ok HTTP/1.1\r\nHost: x\r\nBad header\r\n\r\n"), 400, id="malformed header"),
+        pytest.param(_with_body(b"POST /ok HTTP/1.1 extra\r\nHost: x\r\n\r\n"), 400, id="malformed request line"),
+    ],
+)
 def test_a_body_left_unread_by_the_answer_is_never_run_as_the_next_request(raw, first_status):
     answers, victims = converse(raw + LEGITIMATE)
     assert victims == []
@@ -217,8 +233,9 @@ def test_a_refused_body_within_nginx_limit_is_drained_and_the_connection_kept():
 
 def test_a_refused_body_beyond_nginx_limit_closes_the_connection_unread():
     body = b"x" * (1024 + 64 * 1024 + 1) + SMUGGLED
-    answers, victims = converse(_with_body(b"POST /unknown HTTP/1.1\r\nHost: x\r\n\r\n", body) + LEGITIMATE,
-                                max_upload_bytes=1024)
+    answers, victims = converse(
+        _with_body(b"POST /unknown HTTP/1.1\r\nHost: x\r\n\r\n", body) + LEGITIMATE, max_upload_bytes=1024
+    )
     assert victims == []
     assert [status for status, _ in answers] == [404]
     assert b"Connection: close" in answers[0][1]
@@ -275,17 +292,29 @@ def refused(raw: bytes) -> tuple[bytes, dict]:
     return head, json.loads(body)
 
 
-@pytest.mark.parametrize("raw, error", [
-    pytest.param(b"GET /x HTTP/1.1\r\nX: " + b"a" * 70000 + b"\r\n\r\n", errors.HeadersTooLarge,
-                 id="a header line over 64 KiB"),
-    pytest.param(b"GET /x HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(101)) + b"\r\n",
-                 errors.HeadersTooLarge, id="101 headers"),
-    pytest.param(b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", errors.UriTooLong,
-                 id="a request line over 64 KiB"),
-    pytest.param(b"GET /x HTTP/2.0\r\nHost: x\r\n\r\n", errors.HttpVersionNotSupported, id="HTTP/2.0"),
-    pytest.param(b"GET /x HTTP/1.1 extra\r\nHost: x\r\n\r\n", errors.BadRequest, id="four words"),
-    pytest.param(b"GET /x HTTP/1.1\r\nX-A: 1\r\n folded\r\n\r\n", errors.BadRequest, id="a folded header"),
-])
+@pytest.mark.parametrize(
+    "raw, error",
+    [
+        pytest.param(
+            b"GET /x HTTP/1.1\r\nX: " + b"a" * 70000 + b"\r\n\r\n",
+            errors.HeadersTooLarge,
+            id="a header line over 64 KiB",
+        ),
+        pytest.param(
+            b"GET /x HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(101)) + b"\r\n",
+            errors.HeadersTooLarge,
+            id="101 headers",
+        ),
+        pytest.param(
+            b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+            errors.UriTooLong,
+            id="a request line over 64 KiB",
+        ),
+        pytest.param(b"GET /x HTTP/2.0\r\nHost: x\r\n\r\n", errors.HttpVersionNotSupported, id="HTTP/2.0"),
+        pytest.param(b"GET /x HTTP/1.1 extra\r\nHost: x\r\n\r\n", errors.BadRequest, id="four words"),
+        pytest.param(b"GET /x HTTP/1.1\r\nX-A: 1\r\n folded\r\n\r\n", errors.BadRequest, id="a folded header"),
+    ],
+)
 def test_each_protocol_error_is_answered_with_its_own_status_and_code_and_closes(raw, error):
     head, body = refused(raw)
     assert head.startswith(b"HTTP/1.1 %d " % error.status), head

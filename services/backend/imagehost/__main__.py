@@ -46,26 +46,30 @@ def _parse_arguments(argv: list[str]) -> argparse.Namespace:
         "reconcile",
         help="make the index agree with IMAGES_DIR now, accepting the losses named by the options",
         description="Make the index agree with IMAGES_DIR, as start-up does, and accept what start-up refuses "
-                    "when the options say so. Stop the service first.",
+        "when the options say so. Stop the service first.",
     )
-    command.add_argument("--forget-missing", action="store_true",
-                         help="drop the rows of every image whose file is gone, however many")
-    command.add_argument("--index-files", action="store_true",
-                         help="index image files the index does not know, even when it knows none of "
-                              "IMAGES_DIR's files (they get no delete token: only the admin can delete them)")
+    command.add_argument(
+        "--forget-missing", action="store_true", help="drop the rows of every image whose file is gone, however many"
+    )
+    command.add_argument(
+        "--index-files",
+        action="store_true",
+        help="index image files the index does not know, even when it knows none of "
+        "IMAGES_DIR's files (they get no delete token: only the admin can delete them)",
+    )
     command = commands.add_parser(
         "backup",
         help="write the images and a snapshot of the index to one .tar.gz (the service may run)",
         description="Write OUTPUT/imagehost-<UTC time>.tar.gz holding a consistent snapshot of the index and "
-                    "every image. Safe while the service runs; restore it with the restore command.",
+        "every image. Safe while the service runs; restore it with the restore command.",
     )
     command.add_argument("--output", default="backup", help="the folder for the archive (default: ./backup)")
     command = commands.add_parser(
         "restore",
         help="put an archive's images and index back (stop the service first)",
         description="Put the images and the index of an archive made by the backup command into IMAGES_DIR and "
-                    "DATA_DIR. An index already there is kept beside it (index.sqlite3.before-restore-<time>). "
-                    "Stop the service first; start it afterwards.",
+        "DATA_DIR. An index already there is kept beside it (index.sqlite3.before-restore-<time>). "
+        "Stop the service first; start it afterwards.",
     )
     command.add_argument("archive", help="the .tar.gz written by the backup command")
     return parser.parse_args(argv)

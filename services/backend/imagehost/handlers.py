@@ -140,7 +140,8 @@ def delete_image(request: Request, app: App, name: str) -> Response:
     token = auth.bearer_token(request.header("Authorization"))
     if token is None:
         raise Unauthorized(
-            "Deleting needs the image's delete token or the admin token: 'Authorization: Bearer <token>'.")
+            "Deleting needs the image's delete token or the admin token: 'Authorization: Bearer <token>'."
+        )
     record = _find(app, name)
     if not (auth.is_admin(token, app.config.admin_token) or auth.matches_hash(token, record.delete_token_hash)):
         raise Forbidden("That token is neither this image's delete token nor the admin token.")
@@ -256,7 +257,8 @@ def _require_admin(request: Request, app: App, what: str) -> None:
         raise Unauthorized(f"{what} are for the site owner: send 'Authorization: Bearer <admin token>'.")
     if not auth.is_admin(token, app.config.admin_token):
         raise Forbidden(
-            "That is not the admin token." if app.config.admin_token
+            "That is not the admin token."
+            if app.config.admin_token
             else "This server has no ADMIN_TOKEN set, so nobody can use this."
         )
 

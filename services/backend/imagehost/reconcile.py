@@ -78,8 +78,9 @@ def missing_allowed(rows: int) -> int:
     return min(MAX_MISSING_DROPPED, max(1, rows // 100))
 
 
-def _refusal(config: Config, in_index: set[str], on_disk: set[str], *, forget_missing: bool,
-             index_files: bool) -> str | None:
+def _refusal(
+    config: Config, in_index: set[str], on_disk: set[str], *, forget_missing: bool, index_files: bool
+) -> str | None:
     """Why reconciling these two sets needs the operator's word, or None."""
     images, index_path = f"IMAGES_DIR ({config.images_dir})", f"the index ({config.index_path})"
     shared = in_index & on_disk
@@ -90,29 +91,39 @@ def _refusal(config: Config, in_index: set[str], on_disk: set[str], *, forget_mi
     too_many_unknown = len(on_disk) > MAX_MISSING_DROPPED
     if in_index and not shared and too_many_missing and not forget_missing:
         if not on_disk:
-            return (f"{images} holds no images, but {index_path} lists {len(in_index)}: is the volume mounted, "
-                    f"and is IMAGES_DIR right? Nothing was changed. If the images are really gone, "
-                    f"{_command('--forget-missing')} drops their rows.")
-        return (f"{images} holds {len(on_disk)} images, none of the {len(in_index)} that {index_path} lists: "
-                f"is IMAGES_DIR or DATA_DIR another instance's folder? Nothing was changed. If the index's images "
-                f"are really gone and these are to be kept, {_command('--forget-missing --index-files')} drops "
-                f"the rows and indexes the files.")
+            return (
+                f"{images} holds no images, but {index_path} lists {len(in_index)}: is the volume mounted, "
+                f"and is IMAGES_DIR right? Nothing was changed. If the images are really gone, "
+                f"{_command('--forget-missing')} drops their rows."
+            )
+        return (
+            f"{images} holds {len(on_disk)} images, none of the {len(in_index)} that {index_path} lists: "
+            f"is IMAGES_DIR or DATA_DIR another instance's folder? Nothing was changed. If the index's images "
+            f"are really gone and these are to be kept, {_command('--forget-missing --index-files')} drops "
+            f"the rows and indexes the files."
+        )
     if on_disk and not shared and too_many_unknown and not index_files:
-        return (f"{index_path} has no row for any of the {len(on_disk)} images in {images}: is DATA_DIR right, "
-                f"or was the index lost? Indexed now, they would have no delete tokens and no original names "
-                f"(only the admin could delete them). Nothing was changed. To index them anyway, "
-                f"{_command('--index-files')}.")
+        return (
+            f"{index_path} has no row for any of the {len(on_disk)} images in {images}: is DATA_DIR right, "
+            f"or was the index lost? Indexed now, they would have no delete tokens and no original names "
+            f"(only the admin could delete them). Nothing was changed. To index them anyway, "
+            f"{_command('--index-files')}."
+        )
     if too_many_missing and not forget_missing:
-        return (f"{len(missing)} of the {len(in_index)} images that {index_path} lists are missing from {images} "
-                f"(e.g. {_examples(missing)}); at most {missing_allowed(len(in_index))} are dropped without asking. "
-                f"Is IMAGES_DIR complete (a restore half done)? Nothing was changed. If those files are really "
-                f"gone, {_command('--forget-missing')} drops their rows.")
+        return (
+            f"{len(missing)} of the {len(in_index)} images that {index_path} lists are missing from {images} "
+            f"(e.g. {_examples(missing)}); at most {missing_allowed(len(in_index))} are dropped without asking. "
+            f"Is IMAGES_DIR complete (a restore half done)? Nothing was changed. If those files are really "
+            f"gone, {_command('--forget-missing')} drops their rows."
+        )
     return None
 
 
 def _command(flags: str) -> str:
-    return (f"run `python -m imagehost reconcile {flags}` with the service stopped (Docker Compose: "
-            f"`docker compose run --rm app python -m imagehost reconcile {flags}`)")
+    return (
+        f"run `python -m imagehost reconcile {flags}` with the service stopped (Docker Compose: "
+        f"`docker compose run --rm app python -m imagehost reconcile {flags}`)"
+    )
 
 
 def _examples(names: set[str]) -> str:
@@ -138,8 +149,9 @@ def _index_orphans(index: Index, config: Config, names: set[str]) -> tuple[int, 
             skipped += 1
             continue
         if info.type.extension != path.suffix:
-            logger.warning("reconcile: {} holds a {}, not what its extension says; left as it is",
-                           path.name, info.type.mime)
+            logger.warning(
+                "reconcile: {} holds a {}, not what its extension says; left as it is", path.name, info.type.mime
+            )
             skipped += 1
             continue
         stat = os.stat(path)

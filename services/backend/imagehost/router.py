@@ -36,9 +36,7 @@ class Router:
     @staticmethod
     def _compile(pattern: str) -> re.Pattern[str]:
         parts = re.split(r"\{(\w+)\}", pattern)
-        regex = "".join(
-            re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^/]+)" for i, part in enumerate(parts)
-        )
+        regex = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^/]+)" for i, part in enumerate(parts))
         return re.compile(regex)
 
     def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:

@@ -105,8 +105,14 @@ class Supervisor:
         self._install_signal_handlers()
         logger.info(
             "supervisor (pid {}) of imagehost {} (commit {}, Python {}) starting {} workers on {}:{}-{}",
-            os.getpid(), running["version"], running["commit"][:12], running["python"],
-            config.workers, config.bind_host, config.start_port, config.port_of(config.workers - 1),
+            os.getpid(),
+            running["version"],
+            running["commit"][:12],
+            running["python"],
+            config.workers,
+            config.bind_host,
+            config.start_port,
+            config.port_of(config.workers - 1),
         )
         while not self.stopping:
             self._start_due_workers()

@@ -38,7 +38,7 @@ class ImageType:
 
     @property
     def name(self) -> str:
-        """"PNG", "JPEG", "GIF": the subtype, as people write it."""
+        """ "PNG", "JPEG", "GIF": the subtype, as people write it."""
         return self.mime.partition("/")[2].upper()
 
 
@@ -128,7 +128,7 @@ def _png_dimensions(data: bytes | mmap.mmap) -> Dimensions:
     # Signature, then the first chunk must be IHDR: length 13, width, height (big-endian).
     if len(data) < 24 or data[12:16] != b"IHDR":
         raise NotAnImage("PNG without IHDR")
-    length, = struct.unpack_from(">I", data, 8)
+    (length,) = struct.unpack_from(">I", data, 8)
     if length != 13:
         raise NotAnImage("PNG with a malformed IHDR")
     return still(*struct.unpack_from(">II", data, 16))
@@ -251,7 +251,7 @@ def _jpeg_dimensions(data: bytes | mmap.mmap) -> Dimensions:
             break
         if pos + 2 > size:
             break
-        length, = struct.unpack_from(">H", data, pos)
+        (length,) = struct.unpack_from(">H", data, pos)
         if length < 2:
             break
         if marker in _JPEG_SOF:

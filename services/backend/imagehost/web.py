@@ -170,7 +170,8 @@ def base_url(request: Request, public_base_url: str, fallback_host: str) -> str:
 # scheme://host[:port], then the end or a path. Hosts as the Origin header serialises them
 # (ASCII, IPv6 in brackets): https://html.spec.whatwg.org/multipage/browsers.html#ascii-serialisation-of-an-origin
 _ORIGIN = re.compile(
-    r"(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?(?:/.*)?", re.IGNORECASE | re.DOTALL)
+    r"(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?(?:/.*)?", re.IGNORECASE | re.DOTALL
+)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 

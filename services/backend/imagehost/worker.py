@@ -299,7 +299,13 @@ class RequestHandler(BaseHTTPRequestHandler):
         elapsed_ms = (time.perf_counter() - started) * 1000
         logger.info(
             "{} {} {} {}B {:.1f}ms rid={}{}",
-            self.command, self.path[:300], int(status), size, elapsed_ms, request_id, f" ({note})" if note else "",
+            self.command,
+            self.path[:300],
+            int(status),
+            size,
+            elapsed_ms,
+            request_id,
+            f" ({note})" if note else "",
         )
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
