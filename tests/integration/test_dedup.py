@@ -123,3 +123,19 @@ def test_a_duplicates_answer_has_a_first_uploads_shape_with_its_own_name_token_a
     assert {k: v for k, v in duplicate.items() if k not in own} == {k: v for k, v in first.items() if k not in own}
     described = fresh_stack.get(f"/api/images/{duplicate['name']}", headers=bearer(duplicate["delete_token"]))
     assert described.json() == {k: v for k, v in duplicate.items() if k not in ("delete_token", "delete_url")}
+
+
+def test_a_served_image_carries_no_time_of_its_file_so_a_shared_file_shows_no_earlier_upload(fresh_stack):
+    data = images.png(6, 5)
+    first = upload_ok(fresh_stack, data)
+    duplicate = upload_ok(fresh_stack, data)
+    first_served = fresh_stack.get(f"/images/{first['name']}")
+    duplicate_served = fresh_stack.get(f"/images/{duplicate['name']}")
+    assert set(first_served.headers) == set(duplicate_served.headers)
+    # Both names are one inode: its modification time, in Last-Modified or an ETag,
+    # would tell the second uploader when someone else uploaded the same image.
+    for reply in (first_served, duplicate_served):
+        assert "Last-Modified" not in reply.headers and "ETag" not in reply.headers
+    # Nor by probing: a date after the file's time would get a 304 otherwise.
+    since = {"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"}
+    assert fresh_stack.get(f"/images/{duplicate['name']}", headers=since).status == 200
