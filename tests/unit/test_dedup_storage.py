@@ -83,23 +83,29 @@ def test_a_candidate_deleted_between_the_comparison_and_the_link_falls_back_to_t
     assert_own_file(images_dir, name)
 
 
-def test_a_candidate_replaced_between_the_comparison_and_the_link_is_not_shared(images_dir, monkeypatch):
+@pytest.mark.parametrize("by", ["file", "symlink"])
+def test_a_candidate_replaced_between_the_comparison_and_the_link_is_not_shared(images_dir, tmp_path, monkeypatch, by):
     first_image(images_dir)
     other = images.png(8, 8, extra=b"OTHERS")
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(other)
     compare = storage.TempUpload._holds_same_bytes_as
 
     def compare_then_replace(self, fd):
         same = compare(self, fd)
         replacement = images_dir / "replacement"
-        replacement.write_bytes(other)
+        if by == "file":
+            replacement.write_bytes(other)
+        else:
+            replacement.symlink_to(outside)
         os.replace(replacement, images_dir / FIRST)
         return same
 
     monkeypatch.setattr(storage.TempUpload, "_holds_same_bytes_as", compare_then_replace)
     name = published(images_dir, DATA, [FIRST])
     assert_own_file(images_dir, name)
-    assert (images_dir / FIRST).stat().st_nlink == 1
-    assert sorted(p.name for p in images_dir.iterdir() if p.is_file()) == sorted([FIRST, name])
+    assert os.lstat(images_dir / FIRST).st_nlink == 1 and outside.stat().st_nlink == 1
+    assert sorted(p.name for p in images_dir.iterdir() if p.name != ".tmp") == sorted([FIRST, name])
 
 
 @pytest.mark.parametrize(

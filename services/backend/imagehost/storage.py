@@ -174,6 +174,7 @@ class TempUpload:
         return None
 
     def _holds_same_bytes_as(self, fd: int) -> bool:
+        """Whether `fd` is a public (0644) regular file with exactly this file's bytes."""
         theirs, mine = os.fstat(fd), os.fstat(self._fd)
         if not stat.S_ISREG(theirs.st_mode) or stat.S_IMODE(theirs.st_mode) != 0o644:
             return False
@@ -197,7 +198,8 @@ def _link_under_new_name(path: str, images_dir: str, extension: str) -> str:
     while True:
         name = new_image_name(extension)
         try:
-            os.link(path, os.path.join(images_dir, name))
+            # Never through a symlink: the file compared, or the temp file, is what we link.
+            os.link(path, os.path.join(images_dir, name), follow_symlinks=False)
             return name
         except FileExistsError:  # 2**-96 odds, but never overwrite an image
             continue
