@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from imagehost import backups
+from imagehost import backups, storage
 from support import images
 from support.backend import REPO
 from support.client import bearer
@@ -219,3 +219,38 @@ def test_restore_refuses_while_the_service_runs(stack, tmp_path):
     )
     assert refused.returncode == 1
     assert "another imagehost instance" in refused.stderr
+
+
+def run_imagehost(stack, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "imagehost", *args],
+        env=command_env(stack),
+        cwd=stack.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_identical_uploads_are_backed_up_and_restored_as_one_file_with_every_name_and_token(stack_factory, tmp_path):
+    stack = stack_factory()
+    data = images.png(12, 12, extra=b"backed up once")
+    uploaded = [stack.upload(data).json() for _ in range(5)]
+    other = stack.upload(images.png(12, 12, extra=b"another image")).json()
+    backup = run_imagehost(stack, "backup", "--output", str(tmp_path / "out"))
+    assert backup.returncode == 0, backup.stderr
+    assert stack.stop() == 0
+    shutil.rmtree(stack.images_dir)
+    shutil.rmtree(stack.data_dir)
+    restore = run_imagehost(stack, "restore", backup.stdout.strip())
+    assert restore.returncode == 0, restore.stderr
+    stack.start()
+
+    inodes = {(stack.images_dir / image["name"]).stat().st_ino for image in uploaded}
+    assert len(inodes) == 1 and (stack.images_dir / other["name"]).stat().st_ino not in inodes
+    for image in [*uploaded, other]:
+        assert stack.get(f"/images/{image['name']}").status == 200
+        deleted = stack.request("DELETE", f"/api/images/{image['name']}", headers=bearer(image["delete_token"]))
+        assert deleted.status == 204, deleted.body
+    assert storage.image_files(stack.images_dir) == set()

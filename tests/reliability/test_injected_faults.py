@@ -106,6 +106,30 @@ def test_an_upload_whose_directory_fsync_fails_is_a_json_500_and_leaves_no_file_
     assert temp_files(stack) == []
 
 
+def test_identical_uploads_whose_directory_fsync_fails_withdraw_only_their_own_name(stack_factory, tmp_path, tally):
+    # Eight contents, each sent many times: most uploads are a second name for a file
+    # others were answered 201 for; a failed one must take only its own name away.
+    stack = stack_with_failing_directory_fsyncs(stack_factory, tmp_path, rate=0.2)
+
+    def one(i: int):
+        return send_upload(stack, images.png(3, 3, extra=f"shared {i % 8}".encode()), f"s{i}")
+
+    with ThreadPoolExecutor(8) as pool:
+        sent = list(pool.map(one, range(size(200, 400))))
+    tally.case(len(sent))
+    created = [s for s in sent if s.status == 201]
+    refused = [s for s in sent if s.status != 201]
+    assert refused, "no directory fsync failed: the fault was not injected"
+    assert all(s.status == 500 and s.error_code == "internal" for s in refused)
+    names = {s.created["name"] for s in created}
+    assert image_files(stack) == set(index_rows(stack)) == names
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(lambda s: served_bytes_match(stack, s), created))
+    inodes = {os.stat(stack.images_dir / name).st_ino for name in names}
+    assert len(inodes) < len(names) / 4, "identical uploads were not stored once"
+    assert temp_files(stack) == []
+
+
 def test_a_delete_whose_directory_fsync_fails_is_not_acknowledged_and_the_same_delete_again_completes_it(
     stack_factory, tmp_path, tally
 ):

@@ -174,6 +174,30 @@ def test_an_archive_restores_into_empty_folders_and_keeps_an_index_already_there
     assert sorted(os.listdir(restored_images)) == [NAME]
 
 
+def test_identical_images_are_archived_once_and_restored_as_one_file_again(tmp_path):
+    images_dir = tmp_path / "images"
+    images_dir.mkdir()
+    names = [NAME, "Bbcdefghijkl_-0123456789.png", "Cbcdefghijkl_-0123456789.png"]
+    (images_dir / names[0]).write_bytes(b"shared png bytes" * 1000)
+    for name in names[1:]:
+        os.link(images_dir / names[0], images_dir / name)
+    archive, count = archives.write_archive(make_index(tmp_path, names), images_dir, tmp_path / "out")
+    assert count == 3
+    with tarfile.open(archive) as tar:
+        members = [m for m in tar.getmembers() if m.name.startswith("images/")]
+    assert [m.isfile() for m in members] == [True, False, False]
+    assert all(m.islnk() and m.linkname == f"images/{NAME}" for m in members[1:])
+
+    restored_images, restored_data = tmp_path / "restored-images", tmp_path / "restored-data"
+    restored_images.mkdir()
+    restored_data.mkdir()
+    assert archives.restore_archive(archive, restored_data / "index.sqlite3", restored_images) == 3
+    restored = [os.lstat(restored_images / name) for name in names]
+    assert {(st.st_ino, st.st_nlink, st.st_mode & 0o777) for st in restored} == {(restored[0].st_ino, 3, 0o644)}
+    assert (restored_images / names[2]).read_bytes() == b"shared png bytes" * 1000
+    assert sorted(os.listdir(restored_images)) == sorted(names)
+
+
 def tar_with(tmp_path: Path, members: list[tarfile.TarInfo], data: bytes = b"x") -> Path:
     path = tmp_path / "crafted.tar.gz"
     with tarfile.open(path, "w:gz") as tar:
@@ -206,6 +230,49 @@ def test_a_restore_refuses_an_archive_with_anything_a_backup_never_holds_and_cha
     (tmp_path / "images").mkdir()
     (tmp_path / "data").mkdir()
     with pytest.raises(archives.ArchiveError, match="no imagehost backup holds"):
+        archives.restore_archive(archive, tmp_path / "data" / "index.sqlite3", tmp_path / "images")
+    assert os.listdir(tmp_path / "images") == [] and os.listdir(tmp_path / "data") == []
+
+
+def hardlink(name: str, target: str) -> tarfile.TarInfo:
+    member = tarfile.TarInfo(name)
+    member.type, member.linkname = tarfile.LNKTYPE, target
+    return member
+
+
+OTHER = "Bbcdefghijkl_-0123456789.png"
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        [hardlink(f"images/{OTHER}", "/etc/passwd")],
+        [hardlink(f"images/{OTHER}", "images/../../etc/passwd")],
+        [hardlink(f"images/{OTHER}", "data/index.sqlite3")],
+        [hardlink(f"images/{OTHER}", f"images/{NAME}")],
+        [hardlink(f"images/{OTHER}", f"images/{NAME}"), tarfile.TarInfo(f"images/{NAME}")],
+        [tarfile.TarInfo(f"images/{NAME}"), hardlink("images/.imagehost.lock", f"images/{NAME}")],
+        [tarfile.TarInfo(f"images/{NAME}"), hardlink("data/index.sqlite3", f"images/{NAME}")],
+        [symlink(f"images/{NAME}", "/etc/passwd"), hardlink(f"images/{OTHER}", f"images/{NAME}")],
+        [tarfile.TarInfo(f"images/{NAME}"), tarfile.TarInfo(f"images/{NAME}")],
+    ],
+    ids=[
+        "outside",
+        "traversal",
+        "to-the-index",
+        "to-a-name-not-there",
+        "to-a-later-member",
+        "from-a-lock-file",
+        "as-the-index",
+        "to-a-symlink",
+        "a-name-twice",
+    ],
+)
+def test_a_restore_accepts_no_hard_link_but_one_image_to_an_earlier_image_and_changes_nothing(tmp_path, members):
+    archive = tar_with(tmp_path, [tarfile.TarInfo("data/index.sqlite3"), *members])
+    (tmp_path / "images").mkdir()
+    (tmp_path / "data").mkdir()
+    with pytest.raises(archives.ArchiveError, match="imagehost backup"):
         archives.restore_archive(archive, tmp_path / "data" / "index.sqlite3", tmp_path / "images")
     assert os.listdir(tmp_path / "images") == [] and os.listdir(tmp_path / "data") == []
 

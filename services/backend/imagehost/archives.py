@@ -8,7 +8,9 @@ row without its image. `restore_archive` runs with the service stopped (it takes
 instance lock) and puts both back.
 
 Inside the archive: `data/index.sqlite3` and `images/<name>` for every published image
-(names the backend makes; never .tmp, lock files or anything else).
+(names the backend makes; never .tmp, lock files or anything else). Identical images
+share one file (storage.py); tar stores its bytes once, under the first name, and the
+other names as hard links to that member, which a restore links again the same way.
 """
 
 from __future__ import annotations
@@ -85,7 +87,8 @@ def restore_archive(archive: Path, index_path: Path, images_dir: Path) -> int:
     Call with the service stopped and its instance lock held. An index already there is
     kept beside it as `index.sqlite3.before-restore-<UTC time>` (with its -wal and
     -shm, which must never meet the restored file). Images are added (one already there
-    is replaced by the archive's), each under a temp name, fsynced and renamed.
+    is replaced by the archive's), each under a temp name, fsynced and renamed; an
+    image stored as a hard link is linked to its target, just restored, the same way.
     Raises ArchiveError, before changing anything, when the archive cannot be read, has
     no index, or its index is not a sound SQLite file.
     """
@@ -97,7 +100,11 @@ def restore_archive(archive: Path, index_path: Path, images_dir: Path) -> int:
                 _extract(tar, members.pop(INDEX_MEMBER), restored_index, 0o600)
                 _check_index(restored_index)
                 for name, member in members.items():
-                    _place(tar, member, images_dir / name.removeprefix(IMAGES_PREFIX))
+                    destination = images_dir / name.removeprefix(IMAGES_PREFIX)
+                    if member.islnk():
+                        _place_link(images_dir / member.linkname.removeprefix(IMAGES_PREFIX), destination)
+                    else:
+                        _place(tar, member, destination)
                 storage.fsync_dir(images_dir)
                 _move_aside(index_path)
                 os.replace(restored_index, index_path)
@@ -108,20 +115,53 @@ def restore_archive(archive: Path, index_path: Path, images_dir: Path) -> int:
 
 
 def _checked_members(tar: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:
-    """The archive's index and image members by name; ArchiveError for anything that
-    is not a regular file we wrote (a link, a path elsewhere, a name we never make)."""
+    """The archive's index and image members by name, in the archive's order;
+    ArchiveError for anything that is not what we write: a regular file, or an image
+    hard-linked to an image file earlier in the archive (never a symlink, a path
+    elsewhere, a name we never make, a link to anything else, or a name twice)."""
     members: dict[str, tarfile.TarInfo] = {}
     for member in tar.getmembers():
         name = member.name
-        ours = name == INDEX_MEMBER or (
-            name.startswith(IMAGES_PREFIX) and is_image_name(name.removeprefix(IMAGES_PREFIX))
-        )
-        if not ours or not member.isfile():
+        if not (member.isfile() or _links_an_earlier_image(member, members)) or not _is_ours(name):
             raise ArchiveError(f"the archive has {name!r}, which no imagehost backup holds: is it one?")
+        if name in members:
+            raise ArchiveError(f"the archive has {name!r} twice, which no imagehost backup does: is it one?")
         members[name] = member
     if INDEX_MEMBER not in members:
         raise ArchiveError(f"the archive has no {INDEX_MEMBER}: is it an imagehost backup?")
     return members
+
+
+def _is_ours(name: str) -> bool:
+    return name == INDEX_MEMBER or _is_image_member(name)
+
+
+def _is_image_member(name: str) -> bool:
+    return name.startswith(IMAGES_PREFIX) and is_image_name(name.removeprefix(IMAGES_PREFIX))
+
+
+def _links_an_earlier_image(member: tarfile.TarInfo, earlier: dict[str, tarfile.TarInfo]) -> bool:
+    """True for an image stored as a hard link to an image file already in the archive."""
+    target = earlier.get(member.linkname)
+    return (
+        member.islnk()
+        and _is_image_member(member.name)
+        and target is not None
+        and target.isfile()
+        and _is_image_member(target.name)
+    )
+
+
+def _place_link(target: Path, destination: Path) -> None:
+    """Give `target` (an image just restored) the name `destination` too: a hard link
+    under a dot name, then renamed, as `_place` does with a copy."""
+    temp = destination.with_name(f".{destination.name}.restoring")
+    try:
+        temp.unlink(missing_ok=True)
+        os.link(target, temp, follow_symlinks=False)
+        os.replace(temp, destination)
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def _place(tar: tarfile.TarFile, member: tarfile.TarInfo, destination: Path) -> None:

@@ -62,7 +62,8 @@ def upload(request: Request, app: App) -> Response:
         request.body, request.header("Content-Type"), config.tmp_dir, config.max_upload_bytes, config.max_image_pixels
     )
     with received.temp as temp:
-        name = temp.publish(config.images_dir, received.info.type.extension)
+        same_content = app.index.names_with_content(temp.sha256, temp.size)
+        name = temp.publish(config.images_dir, received.info.type.extension, same_content)
     delete_token = auth.new_delete_token()
     try:
         record = app.index.add(

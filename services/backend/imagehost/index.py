@@ -275,6 +275,15 @@ class Index:
             row = db.execute(f"SELECT {COLUMNS} FROM images WHERE name = ?", (name,)).fetchone()
         return ImageRecord(*row) if row else None
 
+    def names_with_content(self, sha256: str, size: int, limit: int = 3) -> list[str]:
+        """Up to `limit` names whose rows say they hold these bytes, newest first (the
+        newest is the likeliest still on disk). A hint for storage: files are checked."""
+        with self._locked() as db:
+            rows = db.execute(
+                "SELECT name FROM images WHERE sha256 = ? AND size = ? ORDER BY id DESC LIMIT ?", (sha256, size, limit)
+            ).fetchall()
+        return [row[0] for row in rows]
+
     def page(self, limit: int, before_id: int | None = None) -> tuple[list[ImageRecord], int | None]:
         """Up to `limit` images newest first, older than `before_id` when given.
 

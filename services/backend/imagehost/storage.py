@@ -6,6 +6,15 @@ all, and an existing name is never overwritten. If anything fails after the link
 link is removed again before the error is raised. nginx serves `IMAGES_DIR` directly,
 so only finished images ever sit there, with mode 0644 so nginx's user can read them.
 
+Identical files are stored once: an upload whose bytes an image already published holds
+becomes one more hard link to that image's inode, under its own fresh name (the caller
+passes the index's rows with the same sha256 and size; `publish` checks the bytes
+itself). A delete unlinks one name and the inode lives on through the others, so there
+is nothing to collect: no blob folder, no reference counts, nothing for the start-up
+reconcile to add. (A content-addressed `.blobs/<sha256>` folder was the alternative; it
+needs a collector racing against publication, and a blob whose last name goes.)
+An object store would do a server-side copy where this links.
+
 Temp files are named `upload-<pid>-<random>.part` and carry an exclusive `flock` while
 open: the supervisor removes a dead worker's files by its pid, and a clean-up never
 removes a file some live process still holds.
@@ -19,6 +28,7 @@ import functools
 import hashlib
 import os
 import secrets
+import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import BinaryIO, Self
@@ -33,6 +43,8 @@ from .validation import is_image_name
 NAME_RANDOM_BYTES = 12
 TEMP_PREFIX = "upload-"
 TEMP_SUFFIX = ".part"
+# Read size when comparing an upload with an image that may hold the same bytes.
+COMPARE_CHUNK = 1 << 18
 
 
 def new_image_name(extension: str) -> str:
@@ -89,18 +101,27 @@ class TempUpload:
         os.lseek(self._fd, 0, os.SEEK_SET)
         return open(self._fd, "rb", closefd=False)
 
-    def publish(self, images_dir: str | Path, extension: str) -> str:
+    def publish(self, images_dir: str | Path, extension: str, same_content: Iterable[str] = ()) -> str:
         """fsync, then atomically give the file a fresh random name in `images_dir`.
+
+        `same_content` names published images that may hold the same bytes (the index's
+        rows with this sha256 and size). The first whose file really does (see
+        `_link_identical_image`) gets the new name as a second hard link, and this temp
+        file is dropped: identical uploads share one inode, stored once. Otherwise the
+        temp file itself is linked. Either way the name is fresh and the file 0644.
 
         Returns the new name once the directory is fsynced too, so a crash after this
         returns cannot lose the image. All or nothing: on any failure the new name is
         removed again (and the directory fsynced, best effort) before the error is
         raised; InsufficientStorage when the disk is full, else the OSError itself.
+        Other names of a shared inode are never touched.
         """
         try:
             os.fchmod(self._fd, 0o644)
             os.fsync(self._fd)
-            name = _link_under_new_name(self.path, str(images_dir), extension)
+            name = self._link_identical_image(str(images_dir), extension, same_content)
+            if name is None:
+                name = _link_under_new_name(self.path, str(images_dir), extension)
         except OSError as exc:
             if is_disk_full(exc):
                 raise InsufficientStorage() from exc
@@ -114,6 +135,59 @@ class TempUpload:
             raise
         return name
 
+    def _link_identical_image(self, images_dir: str, extension: str, candidates: Iterable[str]) -> str | None:
+        """Link the first candidate whose file holds exactly these bytes to a fresh name.
+
+        Returns that name, or None when no candidate can be shared; the caller then
+        links the temp file. The index only suggests: a row may outlive its file (a
+        delete between the lookup and here) or disagree with it (an operator's edit, a
+        file written before metadata stripping), so each candidate is opened and
+        checked: a regular file, mode 0644, the same size, the same bytes. The link is
+        made by name, so the new name's inode is checked to be the one compared (and
+        removed if not). A candidate that cannot be linked is skipped: deleted meanwhile
+        (ENOENT), another user's file under fs.protected_hardlinks (EPERM), or at the
+        filesystem's link limit (EMLINK: the next upload starts a new inode). A full disk
+        raises, as linking the temp file would.
+
+        A duplicate costs a read of the shared file; its answer is otherwise the same.
+        """
+        for candidate in candidates:
+            path = os.path.join(images_dir, candidate)
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                if not self._holds_same_bytes_as(fd):
+                    continue
+                try:
+                    name = _link_under_new_name(path, images_dir, extension)
+                except OSError as exc:
+                    if is_disk_full(exc):
+                        raise
+                    continue
+                if _is_same_file(os.path.join(images_dir, name), fd):
+                    return name
+                _unlink_quietly(os.path.join(images_dir, name))  # the candidate was replaced after the check
+            finally:
+                os.close(fd)
+        return None
+
+    def _holds_same_bytes_as(self, fd: int) -> bool:
+        """Whether `fd` is a public (0644) regular file with exactly this file's bytes."""
+        theirs, mine = os.fstat(fd), os.fstat(self._fd)
+        if not stat.S_ISREG(theirs.st_mode) or stat.S_IMODE(theirs.st_mode) != 0o644:
+            return False
+        if theirs.st_size != mine.st_size:
+            return False
+        offset = 0
+        while offset < mine.st_size:
+            chunk = os.pread(self._fd, COMPARE_CHUNK, offset)
+            if not chunk or os.pread(fd, len(chunk), offset) != chunk:
+                return False
+            offset += len(chunk)
+        return True
+
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)
@@ -124,10 +198,20 @@ def _link_under_new_name(path: str, images_dir: str, extension: str) -> str:
     while True:
         name = new_image_name(extension)
         try:
-            os.link(path, os.path.join(images_dir, name))
+            # Never through a symlink: the file compared, or the temp file, is what we link.
+            os.link(path, os.path.join(images_dir, name), follow_symlinks=False)
             return name
         except FileExistsError:  # 2**-96 odds, but never overwrite an image
             continue
+
+
+def _is_same_file(path: str, fd: int) -> bool:
+    try:
+        named = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
 
 
 def _create_temp_file(tmp_dir: str) -> tuple[int, str]:

@@ -1,0 +1,141 @@
+"""Identical uploads are stored once, through the real nginx: each keeps its own name,
+delete token and row, deleting one leaves the others served, and nothing in an answer
+(the upload's, or the served image's headers) tells a duplicate from a first upload."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from imagehost.instance_lock import IMAGES_LOCK_NAME
+from support import images
+from support.client import bearer
+
+COPIES = 100
+THREADS = 16
+
+
+def inodes_under(folder: Path) -> dict[tuple[int, int], int]:
+    """Every file's inode under `folder` (.tmp included, the instance lock not), with its st_blocks."""
+    found: dict[tuple[int, int], int] = {}
+    for root, _dirs, files in os.walk(folder):
+        for file in files:
+            if file == IMAGES_LOCK_NAME:
+                continue
+            st = os.lstat(os.path.join(root, file))
+            found[(st.st_dev, st.st_ino)] = st.st_blocks
+    return found
+
+
+def upload_ok(stack, data: bytes) -> dict:
+    reply = stack.upload(data)
+    assert reply.status == 201, reply.body
+    return reply.json()
+
+
+def delete_ok(stack, uploaded: dict) -> None:
+    reply = stack.request("DELETE", f"/api/images/{uploaded['name']}", headers=bearer(uploaded["delete_token"]))
+    assert reply.status == 204, reply.body
+
+
+def served(stack, name: str) -> bytes | None:
+    reply = stack.get(f"/images/{name}")
+    return reply.body if reply.status == 200 else None
+
+
+@pytest.fixture
+def fresh_stack(stack_factory):
+    return stack_factory()
+
+
+def test_a_hundred_identical_uploads_have_their_own_names_and_tokens_and_the_disk_space_of_one(fresh_stack):
+    data = images.png(40, 30, extra=b"one of a kind" * 300)
+    uploads = [upload_ok(fresh_stack, data) for _ in range(COPIES)]
+    assert len({u["name"] for u in uploads}) == COPIES
+    assert len({u["delete_token"] for u in uploads}) == COPIES
+    assert all(served(fresh_stack, u["name"]) == data for u in uploads)
+    on_disk = inodes_under(fresh_stack.images_dir)
+    one_file = os.stat(fresh_stack.images_dir / uploads[0]["name"])
+    assert list(on_disk) == [(one_file.st_dev, one_file.st_ino)]
+    assert sum(on_disk.values()) == one_file.st_blocks > 0
+    assert one_file.st_mode & 0o777 == 0o644
+
+
+def test_deleting_identical_uploads_one_by_one_leaves_the_rest_served_and_at_last_no_file(fresh_stack):
+    data = images.png(7, 7)
+    uploads = [upload_ok(fresh_stack, data) for _ in range(COPIES)]
+    *first, last = uploads
+    for uploaded in first:
+        delete_ok(fresh_stack, uploaded)
+        assert served(fresh_stack, uploaded["name"]) is None
+    assert served(fresh_stack, last["name"]) == data
+    assert fresh_stack.get(f"/api/images/{last['name']}", headers=bearer(last["delete_token"])).status == 200
+    delete_ok(fresh_stack, last)
+    assert served(fresh_stack, last["name"]) is None
+    assert inodes_under(fresh_stack.images_dir) == {}
+
+
+def test_identical_uploads_at_once_after_a_first_all_share_its_file(fresh_stack):
+    data = images.png(9, 9, rgb=(1, 2, 3))
+    first = upload_ok(fresh_stack, data)
+    with ThreadPoolExecutor(THREADS) as pool:
+        uploads = list(pool.map(lambda _: upload_ok(fresh_stack, data), range(COPIES)))
+    assert len({u["name"] for u in [first, *uploads]}) == COPIES + 1
+    assert len(inodes_under(fresh_stack.images_dir)) == 1
+    assert all(served(fresh_stack, u["name"]) == data for u in uploads)
+
+
+def test_identical_uploads_racing_from_scratch_are_all_kept_and_all_deletable(fresh_stack):
+    # Uploads that look before any of them has a row each keep their own file (at most
+    # one per upload in flight); the next upload shares one of them.
+    data = images.png(11, 11, rgb=(4, 5, 6))
+    with ThreadPoolExecutor(THREADS) as pool:
+        uploads = list(pool.map(lambda _: upload_ok(fresh_stack, data), range(THREADS * 2)))
+    assert len({u["name"] for u in uploads}) == len(uploads)
+    assert 1 <= len(inodes_under(fresh_stack.images_dir)) <= THREADS
+    before = set(inodes_under(fresh_stack.images_dir))
+    later = upload_ok(fresh_stack, data)
+    assert set(inodes_under(fresh_stack.images_dir)) == before
+    for uploaded in [*uploads, later]:
+        assert served(fresh_stack, uploaded["name"]) == data
+        delete_ok(fresh_stack, uploaded)
+    assert inodes_under(fresh_stack.images_dir) == {}
+
+
+def test_a_different_image_is_not_linked_to_another(fresh_stack):
+    one = upload_ok(fresh_stack, images.png(5, 5, rgb=(10, 20, 30)))
+    other = upload_ok(fresh_stack, images.png(5, 5, rgb=(10, 20, 31)))
+    assert one["size"] == other["size"]
+    assert len(inodes_under(fresh_stack.images_dir)) == 2
+    assert os.stat(fresh_stack.images_dir / one["name"]).st_nlink == 1
+
+
+def test_a_duplicates_answer_has_a_first_uploads_shape_with_its_own_name_token_and_time(fresh_stack):
+    data = images.png(6, 4)
+    first = upload_ok(fresh_stack, data)
+    duplicate = upload_ok(fresh_stack, data)
+    own = ("name", "url", "delete_token", "delete_url", "created_at")
+    assert duplicate.keys() == first.keys()
+    assert all(duplicate[key] != first[key] for key in own if key != "created_at")
+    assert duplicate["created_at"] >= first["created_at"]
+    assert {k: v for k, v in duplicate.items() if k not in own} == {k: v for k, v in first.items() if k not in own}
+    described = fresh_stack.get(f"/api/images/{duplicate['name']}", headers=bearer(duplicate["delete_token"]))
+    assert described.json() == {k: v for k, v in duplicate.items() if k not in ("delete_token", "delete_url")}
+
+
+def test_a_served_image_carries_no_time_of_its_file_so_a_shared_file_shows_no_earlier_upload(fresh_stack):
+    data = images.png(6, 5)
+    first = upload_ok(fresh_stack, data)
+    duplicate = upload_ok(fresh_stack, data)
+    first_served = fresh_stack.get(f"/images/{first['name']}")
+    duplicate_served = fresh_stack.get(f"/images/{duplicate['name']}")
+    assert set(first_served.headers) == set(duplicate_served.headers)
+    # Both names are one inode: its modification time, in Last-Modified or an ETag,
+    # would tell the second uploader when someone else uploaded the same image.
+    for reply in (first_served, duplicate_served):
+        assert "Last-Modified" not in reply.headers and "ETag" not in reply.headers
+    # Nor by probing: a date after the file's time would get a 304 otherwise.
+    since = {"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"}
+    assert fresh_stack.get(f"/images/{duplicate['name']}", headers=since).status == 200
