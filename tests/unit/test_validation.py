@@ -9,9 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from imagehost.validation import (
+    AVIF,
     GIF,
     JPEG,
+    MAGIC_LENGTH,
     PNG,
+    WEBP,
     NotAnImage,
     could_still_be_image,
     detect_type,
@@ -39,14 +42,17 @@ def info_of(data: bytes):
         (b"\x89PNG\r\n\x1a\x0b", None),
         (b"<svg>", None),
         (b"BM\x00\x00", None),
-        (b"RIFF\x00\x00\x00\x00WEBP", None),
+        (b"RIFF\x00\x00\x00\x00WEBP", WEBP),
+        (b"RIFF\x00\x00\x00\x00WAVE", None),
+        (b"\x00\x00\x00\x1cftypavif", AVIF),
+        (b"\x00\x00\x00\x1cftypheic", AVIF),  # by its first bytes: the AVIF reader refuses it
         (b"", None),
         (b"%PDF-1.4", None),
         (b"\x00\x00\x00\x0cjP  ", None),
     ],
 )
 def test_the_type_comes_from_the_magic_bytes(data, expected):
-    assert detect_type(data[:8]) is expected
+    assert detect_type(data[:MAGIC_LENGTH]) is expected
 
 
 @pytest.mark.parametrize(
@@ -340,9 +346,15 @@ def test_a_gif_with_a_script_comment_is_still_only_a_gif():
         (b"GIF8", True),
         (b"GIF87", True),
         (b"GIF86", False),
-        (b"\x89PNX", False),
-        (b"<", False),
-        (b"\xff\xd9", False),
+        (b"\x89PNG\r\n\x1a\x0b", False),
+        (b"RIFF", True),
+        (b"RIFF\x00\x01\x02\x03WEB", True),
+        (b"RIFF\x00\x01\x02\x03WAVE", False),
+        (b"\x00\x00\x00\x1cft", True),  # an ISO-BMFF box size, then the start of ftyp
+        (b"\x00\x00\x00\x1cftyp", True),
+        (b"\x00\x00\x00\x1cmoov", False),
+        (b"<svg xml", False),
+        (b"\xff\xd9\x00\x00abcd", False),
     ],
 )
 def test_uploads_stop_being_written_as_soon_as_the_first_bytes_rule_out_an_image(head, possible):
