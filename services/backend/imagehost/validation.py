@@ -525,7 +525,8 @@ def _primary_item(data: bytes | mmap.mmap, pitm: tuple[bytes, int, int]) -> int:
     version = data[start] if end > start else -1
     if version not in (0, 1) or end - start < (6 if version == 0 else 8):
         raise NotAnImage("malformed pitm")
-    return struct.unpack_from(">H" if version == 0 else ">I", data, start + 4)[0]
+    id_size = 2 if version == 0 else 4
+    return int.from_bytes(data[start + 4 : start + 4 + id_size], "big")
 
 
 def _associations(data: bytes | mmap.mmap, start: int, end: int, item: int) -> list[int]:
