@@ -303,9 +303,9 @@ _WEBP_ANIMATION = 0x02
 _VP8_START_CODE = b"\x9d\x01\x2a"
 _VP8L_SIGNATURE = 0x2F
 # Chunks walked (frames and their sub-chunks), grown with the file as for GIF: a real
-# animation spends far more than 256 bytes on a frame.
+# animation spends more than 64 bytes on each frame and its bitstream.
 _WEBP_MIN_CHUNKS = 4096
-_WEBP_BYTES_PER_CHUNK = 256
+_WEBP_BYTES_PER_CHUNK = 64
 
 
 class _Budget:
