@@ -24,8 +24,8 @@ from imagehost.validation import (
     refusal_message,
     sanitize_original_name,
 )
-from PIL import Image
 from support import images
+from support.encoded import animated_webp, encoded, size_of
 
 
 def info_of(data: bytes):
@@ -419,35 +419,21 @@ def test_original_names_are_at_most_255_characters_whatever_the_input():
 # --- WebP and AVIF ---------------------------------------------------------------------------
 
 
-def pillow_file(fmt: str, size: tuple[int, int], mode: str = "RGB", **options) -> bytes:
-    buffer = io.BytesIO()
-    Image.new(mode, size, (30, 120, 200, 128)[: len(mode)]).save(buffer, fmt, **options)
-    return buffer.getvalue()
-
-
-def pillow_animation(size: tuple[int, int], frames: int = 3) -> bytes:
-    buffer = io.BytesIO()
-    images_ = [Image.new("RGB", size, (i * 60, 0, 0)) for i in range(frames)]
-    images_[0].save(buffer, "WEBP", save_all=True, append_images=images_[1:], duration=100, lossless=True)
-    return buffer.getvalue()
-
-
 @pytest.mark.parametrize(
     "data, image_type",
     [
-        pytest.param(pillow_file("WEBP", (37, 23), lossless=False), WEBP, id="webp-lossy"),
-        pytest.param(pillow_file("WEBP", (37, 23), lossless=True), WEBP, id="webp-lossless"),
-        pytest.param(pillow_file("WEBP", (37, 23), mode="RGBA", lossless=False), WEBP, id="webp-lossy-alpha-vp8x"),
-        pytest.param(pillow_animation((40, 30)), WEBP, id="webp-animated"),
-        pytest.param(pillow_file("WEBP", (16383, 2), lossless=True), WEBP, id="webp-widest-vp8l"),
-        pytest.param(pillow_file("AVIF", (37, 23)), AVIF, id="avif"),
-        pytest.param(pillow_file("AVIF", (64, 2), mode="RGBA"), AVIF, id="avif-with-alpha"),
+        pytest.param(encoded("WEBP", (37, 23), lossless=False), WEBP, id="webp-lossy"),
+        pytest.param(encoded("WEBP", (37, 23), lossless=True), WEBP, id="webp-lossless"),
+        pytest.param(encoded("WEBP", (37, 23), mode="RGBA", lossless=False), WEBP, id="webp-lossy-alpha-vp8x"),
+        pytest.param(animated_webp((40, 30)), WEBP, id="webp-animated"),
+        pytest.param(encoded("WEBP", (16383, 2), lossless=True), WEBP, id="webp-widest-vp8l"),
+        pytest.param(encoded("AVIF", (37, 23)), AVIF, id="avif"),
+        pytest.param(encoded("AVIF", (64, 2), mode="RGBA"), AVIF, id="avif-with-alpha"),
     ],
 )
 def test_webp_and_avif_sizes_agree_with_an_independent_reader(data, image_type):
     info = info_of(data)
-    with Image.open(io.BytesIO(data)) as image:
-        assert (info.type, info.width, info.height) == (image_type, *image.size)
+    assert (info.type, info.width, info.height) == (image_type, *size_of(data))
     assert info.pixels == info.width * info.height
 
 
