@@ -302,10 +302,12 @@ _WEBP_CHUNK = struct.Struct("<4sI")
 _WEBP_ANIMATION = 0x02
 _VP8_START_CODE = b"\x9d\x01\x2a"
 _VP8L_SIGNATURE = 0x2F
-# Chunks walked (frames and their sub-chunks), grown with the file as for GIF: a real
-# animation spends more than 64 bytes on each frame and its bitstream.
+_ANMF_FIELDS = struct.Struct("<QI")
+_U24 = 0xFFFFFF
+# Chunks walked (frames and the others), grown with the file as for GIF's frames: a real
+# animation spends more than 1 KiB on a frame on average (4096 frames come free).
 _WEBP_MIN_CHUNKS = 4096
-_WEBP_BYTES_PER_CHUNK = 64
+_WEBP_BYTES_PER_CHUNK = 1024
 
 
 class _Budget:
@@ -330,8 +332,7 @@ def _webp_dimensions(data: bytes | mmap.mmap) -> Dimensions:
     if size < 20:
         raise NotAnImage("truncated WebP header")
     (riff_size,) = struct.unpack_from("<I", data, 4)
-    budget = _Budget(_WEBP_MIN_CHUNKS + size // _WEBP_BYTES_PER_CHUNK, "WebP with more chunks")
-    chunks = _riff_chunks(data, 12, min(size, 8 + riff_size), budget)
+    chunks = _riff_chunks(data, 12, min(size, 8 + riff_size), _WEBP_MIN_CHUNKS + size // _WEBP_BYTES_PER_CHUNK)
     first = next(chunks, None)
     if first is None:
         raise NotAnImage("WebP without chunks")
@@ -342,7 +343,7 @@ def _webp_dimensions(data: bytes | mmap.mmap) -> Dimensions:
         raise NotAnImage("truncated VP8X chunk")
     canvas = (_le24(data, start + 4) + 1, _le24(data, start + 7) + 1)
     if data[start] & _WEBP_ANIMATION:
-        _check_webp_frames(data, chunks, canvas, budget)
+        _check_webp_frames(data, chunks, canvas)
     else:
         bitstream = next(((f, s, e) for f, s, e in chunks if f in (b"VP8 ", b"VP8L")), None)
         if bitstream is None:
@@ -353,40 +354,62 @@ def _webp_dimensions(data: bytes | mmap.mmap) -> Dimensions:
 
 
 def _check_webp_frames(
-    data: bytes | mmap.mmap, chunks: Iterator[tuple[bytes, int, int]], canvas: tuple[int, int], budget: _Budget
+    data: bytes | mmap.mmap, chunks: Iterator[tuple[bytes, int, int]], canvas: tuple[int, int]
 ) -> None:
     """Every ANMF frame (offsets, size, and its bitstream of that size) lies within the
-    canvas; at least one frame. Raises NotAnImage otherwise."""
+    canvas; at least one frame. Raises NotAnImage otherwise. The one loop a hostile
+    file can stretch, so each frame is read with two unpacks and no inner walk."""
     frames = 0
+    canvas_width, canvas_height = canvas
     for fourcc, start, end in chunks:
         if fourcc != b"ANMF":
             continue
         if end - start < 16:
             raise NotAnImage("truncated ANMF chunk")
-        left, top = 2 * _le24(data, start), 2 * _le24(data, start + 3)
-        width, height = _le24(data, start + 6) + 1, _le24(data, start + 9) + 1
-        if left + width > canvas[0] or top + height > canvas[1]:
+        # Four 24-bit fields: X/2, Y/2, width-1, height-1 (then duration and flags).
+        low, high = _ANMF_FIELDS.unpack_from(data, start)
+        left, top = 2 * (low & _U24), 2 * ((low >> 24) & _U24)
+        width, height = (((low >> 48) | (high << 16)) & _U24) + 1, ((high >> 8) & _U24) + 1
+        if left + width > canvas_width or top + height > canvas_height:
             raise NotAnImage("WebP frame outside its canvas")
-        sub_chunks = _riff_chunks(data, start + 16, end, budget)
-        bitstream = next(((f, s, e) for f, s, e in sub_chunks if f in (b"VP8 ", b"VP8L")), None)
-        if bitstream is None or _webp_bitstream_size(data, *bitstream) != (width, height):
+        if _frame_bitstream_size(data, start + 16, end) != (width, height):
             raise NotAnImage("WebP frame without a bitstream of its size")
         frames += 1
     if not frames:
         raise NotAnImage("animated WebP without frames")
 
 
-def _riff_chunks(data: bytes | mmap.mmap, pos: int, end: int, budget: _Budget) -> Iterator[tuple[bytes, int, int]]:
+def _frame_bitstream_size(data: bytes | mmap.mmap, pos: int, end: int) -> tuple[int, int]:
+    """The size of a frame's bitstream: its frame data is an optional ALPH chunk, then
+    VP8 or VP8L (RFC 9649, 2.7.1.1). Raises NotAnImage when neither follows."""
+    for _ in range(2):
+        if end - pos < 8:
+            break
+        fourcc, length = _WEBP_CHUNK.unpack_from(data, pos)
+        payload = pos + 8
+        if length > end - payload:
+            break
+        if fourcc != b"ALPH":
+            return _webp_bitstream_size(data, fourcc, payload, payload + length)
+        pos = payload + length + (length & 1)
+    raise NotAnImage("WebP frame without a bitstream")
+
+
+def _riff_chunks(data: bytes | mmap.mmap, pos: int, end: int, max_chunks: int) -> Iterator[tuple[bytes, int, int]]:
     """(FourCC, payload start, payload end) of each chunk from `pos` to `end`; fewer
-    than 8 bytes left end the walk. Raises NotAnImage for a chunk past `end`."""
-    while pos + 8 <= end:
-        budget.spend()
+    than 8 bytes left end the walk. Raises NotAnImage for a chunk past `end` or more
+    than `max_chunks` chunks."""
+    for _ in range(max_chunks):
+        if pos + 8 > end:
+            return
         fourcc, length = _WEBP_CHUNK.unpack_from(data, pos)
         payload = pos + 8
         if length > end - payload:
             raise NotAnImage("WebP chunk past the end of its container")
-        yield bytes(fourcc), payload, payload + length
+        yield fourcc, payload, payload + length
         pos = payload + length + (length & 1)
+    if pos + 8 <= end:
+        raise NotAnImage("WebP with more chunks than its size allows")
 
 
 def _webp_bitstream_size(data: bytes | mmap.mmap, fourcc: bytes, start: int, end: int) -> tuple[int, int]:
