@@ -124,16 +124,41 @@ def test_a_6_MB_image_is_refused_before_anything_is_sent(page):
     assert len(uploads) == 1
 
 
-def test_a_file_of_a_type_the_server_does_not_take_is_refused_before_sending(page):
-    uploads = []
-    page.on("request", lambda request: uploads.append(request.url) if request.url.endswith("/upload") else None)
+def test_a_text_file_is_sent_and_refused_with_the_servers_message_listing_the_accepted_types(page):
     page.goto("/#upload")
     choose_files(page, [a_file("notes.txt", NOT_AN_IMAGE, "text/plain")])
 
     expect(upload_row(page, "notes.txt").locator(".upload__status")).to_have_text(
-        "This file type is not accepted. Choose a PNG, JPG or GIF image."
+        "That file is not an image we accept: PNG, JPEG, GIF, WebP or AVIF only."
     )
-    assert uploads == []
+
+
+def test_the_drop_zone_names_the_accepted_types_as_the_server_does(page):
+    page.goto("/#upload")
+    expect(page.locator("#dropzone-limits")).to_have_text("PNG, JPEG, GIF, WebP or AVIF, up to 5 MiB each")
+
+
+def test_a_jpeg_named_photo_heic_uploads_from_the_page_as_a_jpeg(page, stack):
+    page.goto("/#upload")
+    choose_files(page, [a_file("photo.heic", images.jpeg(64, 48), "image/heic")])
+
+    row = upload_row(page, "photo.heic")
+    expect(row.get_by_text("Uploaded")).to_be_visible()
+    [stored] = stored_uploads(page)
+    assert (stored["type"], stored["original_name"]) == ("image/jpeg", "photo.heic")
+    assert stack.get(image_path(link_of(row))).status == 200
+
+
+def test_a_heic_photo_is_sent_and_shows_the_servers_message_saying_what_to_send(page, stack):
+    heic = images.ftyp(b"heic", b"mif1", b"heic") + images.box(b"mdat", bytes(64))
+    refusal = stack.upload(heic, "IMG_0001.HEIC").json()["error"]["message"]
+    assert refusal.startswith("HEIC/HEIF photos are not accepted: send a JPEG")
+    page.goto("/#upload")
+    choose_files(page, [a_file("IMG_0001.HEIC", heic, "image/heic")])
+
+    failed = upload_row(page, "IMG_0001.HEIC")
+    expect(failed.locator(".upload__status")).to_have_text(refusal)
+    expect(failed.get_by_role("button", name="Retry")).to_have_count(0)
 
 
 def test_at_most_three_uploads_run_at_once_and_the_rest_wait(page):

@@ -11,6 +11,7 @@ import pytest
 from support import images
 from support.backend import ADMIN_TOKEN, UPLOAD_TOKEN, Backend
 from support.client import bearer, request, upload
+from support.encoded import animated_webp, encoded, size_of
 
 ADMIN = bearer(ADMIN_TOKEN)
 
@@ -61,8 +62,8 @@ def test_limits_publish_the_upload_limits_and_accepted_types(backend):
     assert reply.json() == {
         "max_upload_bytes": 5 * 1024 * 1024,
         "max_image_pixels": 50_000_000,
-        "accepted_types": ["image/png", "image/jpeg", "image/gif"],
-        "accepted_extensions": [".png", ".jpg", ".gif"],
+        "accepted_types": ["image/png", "image/jpeg", "image/gif", "image/webp", "image/avif"],
+        "accepted_extensions": [".png", ".jpg", ".gif", ".webp", ".avif"],
         "upload_token_required": False,
         "gallery_public": False,
     }
@@ -235,6 +236,49 @@ def test_a_hostile_filename_never_fails_the_upload_and_is_kept_safe(backend, fil
     assert reply.json()["original_name"] == expected
 
 
+@pytest.mark.parametrize(
+    "data, extension",
+    [
+        pytest.param(encoded("WEBP", (37, 23), lossless=False), ".webp", id="webp-lossy"),
+        pytest.param(encoded("WEBP", (37, 23), lossless=True), ".webp", id="webp-lossless"),
+        pytest.param(animated_webp((40, 30)), ".webp", id="webp-animated"),
+        pytest.param(encoded("AVIF", (37, 23)), ".avif", id="avif"),
+    ],
+)
+def test_webp_and_avif_uploads_are_stored_under_their_own_type_with_their_size(backend, data, extension):
+    body = uploaded(backend, data, "photo.jpg")
+    assert body["name"].endswith(extension)
+    assert (body["width"], body["height"]) == size_of(data)
+    assert (backend.images_dir / body["name"]).read_bytes() == data
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        pytest.param(
+            images.ftyp(b"heic", b"mif1", b"heic") + images.box(b"mdat", b"x" * 100),
+            "HEIC/HEIF photos are not accepted: send a JPEG (on iPhone: Settings > Camera > Formats > Most "
+            "Compatible), PNG, GIF, WebP or AVIF.",
+            id="heic",
+        ),
+        pytest.param(
+            b"\xef\xbb\xbf  <svg xmlns='http://www.w3.org/2000/svg'/>",
+            "SVG is not accepted (it can carry scripts): send PNG, JPEG, GIF, WebP or AVIF "
+            "(export the drawing as PNG).",
+            id="svg",
+        ),
+        pytest.param(
+            b"%PDF-1.7", "That file is not an image we accept: PNG, JPEG, GIF, WebP or AVIF only.", id="anything-else"
+        ),
+    ],
+)
+def test_a_refused_type_is_told_what_to_send_instead(backend, data, message):
+    reply = upload(backend.url(), images.file_form(data, "photo.heic"))
+    assert (reply.status, reply.error_code) == (415, "unsupported_type")
+    assert reply.json()["error"]["message"] == message
+    assert files_in(backend.images_dir / ".tmp") == []
+
+
 # --- uploads that are refused -----------------------------------------------------------
 
 
@@ -297,6 +341,9 @@ def form(data: bytes, filename: str = "cat.png") -> tuple[bytes, str]:
         (form(images.png_header_only(10_000, 10_000)), 422, "image_too_large"),
         (form(images.gif(65535, 65535)), 422, "image_too_large"),
         (form(images.jpeg(65000, 65000)), 422, "image_too_large"),
+        (form(images.avif(images.ispe(100_000, 100_000)), "x.avif"), 422, "image_too_large"),
+        (form(images.webp(images.vp8l(16384, 16384)), "x.webp"), 422, "image_too_large"),
+        (form(images.webp(images.vp8x(1, 1, True), images.anmf(0, 0, 10_000, 10_000))), 415, "unsupported_type"),
         (form(images.gif_of_blocks(1, 1, [images.gif_frame(0, 0, 10_000, 10_000)])), 422, "image_too_large"),
         (
             form(images.gif_of_blocks(1, 1, [images.gif_frame(0, 0, 1, 1), images.gif_frame(0, 0, 10_000, 10_000)])),

@@ -14,6 +14,7 @@ import uuid
 import pytest
 from imagehost import errors
 from support import images
+from support.encoded import animated_webp, encoded
 
 MIB = 1024 * 1024
 PAGE_CSP = (
@@ -79,6 +80,8 @@ def test_upload_answer_links_to_the_address_the_client_used(stack):
         ("jpg", "image/jpeg"),
         ("png", "image/png"),
         ("gif", "image/gif"),
+        ("webp", "image/webp"),
+        ("avif", "image/avif"),
     ],
 )
 def test_image_type_comes_from_its_extension(stack, extension, content_type):
@@ -87,6 +90,24 @@ def test_image_type_comes_from_its_extension(stack, extension, content_type):
     reply = stack.get(f"/images/{name}")
     assert reply.status == 200
     assert reply.headers.get("Content-Type") == content_type
+
+
+@pytest.mark.parametrize(
+    "data, content_type",
+    [
+        pytest.param(encoded("WEBP", (30, 20), lossless=False), "image/webp", id="webp-lossy"),
+        pytest.param(encoded("WEBP", (30, 20), lossless=True), "image/webp", id="webp-lossless"),
+        pytest.param(animated_webp((30, 20)), "image/webp", id="webp-animated"),
+        pytest.param(encoded("AVIF", (30, 20)), "image/avif", id="avif"),
+    ],
+)
+def test_a_webp_or_avif_uploaded_through_nginx_is_served_byte_for_byte_as_its_type(stack, data, content_type):
+    reply = stack.upload(data, "from-a-phone.jpg", "image/jpeg")
+    assert reply.status == 201, reply.body
+    created = reply.json()
+    assert (created["type"], created["width"], created["height"]) == (content_type, 30, 20)
+    served = stack.get(f"/images/{created['name']}")
+    assert (served.status, served.headers.get("Content-Type"), served.body) == (200, content_type, data)
 
 
 def test_image_has_nosniff_immutable_cache_and_sandbox_policy(stack):

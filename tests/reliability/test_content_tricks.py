@@ -15,6 +15,7 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 from support import images
+from support.encoded import encoded
 
 from .harness import (
     assert_nothing_left_behind,
@@ -35,6 +36,8 @@ TYPES = {
     "png": ("image/png", ".png", images.png(4, 4)),
     "jpeg": ("image/jpeg", ".jpg", images.jpeg(4, 4)),
     "gif": ("image/gif", ".gif", images.gif(4, 4)),
+    "webp": ("image/webp", ".webp", encoded("WEBP", (4, 4), lossless=True)),
+    "avif": ("image/avif", ".avif", encoded("AVIF", (4, 4))),
 }
 
 
@@ -68,8 +71,11 @@ def refused_and_gone(stack, reply, status: int, code: str) -> None:
 )
 def test_an_image_carrying_html_or_svg_is_served_only_as_its_image_type(stack, tally, kind, filename, declared):
     mime, extension, base = TYPES[kind]
-    # The script rides inside the image: a PNG ancillary chunk, a JPEG comment, a GIF comment.
+    # The script rides inside the image: a PNG ancillary chunk, a JPEG comment, a GIF
+    # comment, a WebP chunk after the bitstream, an AVIF free box.
     data = {
+        "webp": images.webp(images.vp8l(4, 4), images.riff_chunk(b"XMP ", SCRIPT + SVG)),
+        "avif": images.avif(images.ispe(4, 4), extra=images.box(b"free", SCRIPT + SVG)),
         "png": images.png(4, 4, extra=SCRIPT + SVG),
         "jpeg": base[:2] + b"\xff\xfe" + struct.pack(">H", 2 + len(SCRIPT + SVG)) + SCRIPT + SVG + base[2:],
         "gif": base[:-1] + b"\x21\xfe" + bytes([len(SCRIPT)]) + SCRIPT + b"\x00" + base[-1:],
@@ -93,6 +99,8 @@ def test_an_image_carrying_html_or_svg_is_served_only_as_its_image_type(stack, t
         b"GIF8" + SCRIPT,  # the first half of GIF's magic
         b"\x89PNG" + SVG,
         b"\xff\xd8" + SVG,
+        b"RIFF\x00\x00\x00\x00" + SVG,
+        images.ftyp(b"heic") + SVG,
     ],
     ids=[
         "svg",
@@ -104,12 +112,14 @@ def test_an_image_carrying_html_or_svg_is_served_only_as_its_image_type(stack, t
         "half-gif-magic",
         "half-png-magic",
         "half-jpeg-magic",
+        "half-webp-magic",
+        "heic-brand",
     ],
 )
 @pytest.mark.parametrize(
     "filename, declared", [("x.svg", "image/svg+xml"), ("x.png", "image/png"), ("x.gif", "image/gif")]
 )
-def test_svg_and_html_are_refused_whatever_they_are_called_or_declared_as(stack, tally, data, filename, declared):
+def test_svg_html_and_heic_are_refused_whatever_they_are_called_or_declared_as(stack, tally, data, filename, declared):
     refused_and_gone(stack, stack.upload(data, filename, declared), 415, "unsupported_type")
 
 

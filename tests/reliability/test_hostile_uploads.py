@@ -42,6 +42,8 @@ valid_images = st.one_of(
     st.builds(images.png, st.integers(1, 40), st.integers(1, 40), extra=st.binary(max_size=64)),
     st.builds(images.gif, st.integers(1, 4000), st.integers(1, 4000), version=st.sampled_from([b"87a", b"89a"])),
     st.builds(images.jpeg, st.integers(1, 4000), st.integers(1, 4000), app_segments=st.integers(1, 4)),
+    st.builds(images.vp8l, st.integers(1, 4000), st.integers(1, 4000)).map(images.webp),
+    st.builds(images.ispe, st.integers(1, 4000), st.integers(1, 4000)).map(images.avif),
 )
 contents = st.one_of(
     valid_images,

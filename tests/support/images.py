@@ -122,3 +122,82 @@ def multipart(parts: list[tuple[str, str | None, str | None, bytes]], boundary: 
 def file_form(data: bytes, filename: str = "cat.png", content_type: str = "image/png") -> tuple[bytes, str]:
     """The body curl -F file=@cat.png sends."""
     return multipart([("file", filename, content_type, data)])
+
+
+# --- WebP and AVIF: crafted containers (RFC 9649; ISO/IEC 14496-12 and 23008-12) ---------
+
+
+def riff_chunk(fourcc: bytes, payload: bytes) -> bytes:
+    """A RIFF chunk, padded to an even size."""
+    return fourcc + struct.pack("<I", len(payload)) + payload + b"\0" * (len(payload) & 1)
+
+
+def webp(*chunks: bytes, riff_size: int | None = None) -> bytes:
+    body = b"WEBP" + b"".join(chunks)
+    return b"RIFF" + struct.pack("<I", len(body) if riff_size is None else riff_size) + body
+
+
+def vp8l(width: int, height: int, data: bytes = b"\0" * 4) -> bytes:
+    """A VP8L chunk whose header says width x height, then `data` for pixels."""
+    bits = (width - 1) | ((height - 1) << 14)
+    return riff_chunk(b"VP8L", b"\x2f" + struct.pack("<I", bits) + data)
+
+
+def vp8(width: int, height: int) -> bytes:
+    """A VP8 chunk whose key frame header says width x height (no pixel data)."""
+    return riff_chunk(b"VP8 ", b"\x10\x02\x00\x9d\x01\x2a" + struct.pack("<HH", width, height) + b"\0" * 8)
+
+
+def _le24(value: int) -> bytes:
+    return value.to_bytes(3, "little")
+
+
+def vp8x(width: int, height: int, animated: bool = False) -> bytes:
+    flags = 0x02 if animated else 0
+    return riff_chunk(b"VP8X", bytes([flags, 0, 0, 0]) + _le24(width - 1) + _le24(height - 1))
+
+
+def anmf(left: int, top: int, width: int, height: int, bitstream: bytes | None = None) -> bytes:
+    """An ANMF frame at (left, top) (even), of width x height, holding `bitstream`
+    (a VP8L of that size by default)."""
+    header = _le24(left // 2) + _le24(top // 2) + _le24(width - 1) + _le24(height - 1) + _le24(100) + b"\0"
+    return riff_chunk(b"ANMF", header + (vp8l(width, height) if bitstream is None else bitstream))
+
+
+ANIM = riff_chunk(b"ANIM", b"\0" * 6)
+
+
+def box(kind: bytes, payload: bytes, size: int | None = None) -> bytes:
+    return struct.pack(">I", 8 + len(payload) if size is None else size) + kind + payload
+
+
+def full_box(kind: bytes, payload: bytes, version: int = 0, flags: int = 0) -> bytes:
+    return box(kind, bytes([version]) + flags.to_bytes(3, "big") + payload)
+
+
+def ftyp(major: bytes = b"avif", *compatible: bytes) -> bytes:
+    return box(b"ftyp", major + b"\0\0\0\0" + b"".join(compatible or (b"mif1", b"miaf")))
+
+
+def ispe(width: int, height: int) -> bytes:
+    return full_box(b"ispe", struct.pack(">II", width, height))
+
+
+def avif(
+    *properties: bytes,
+    primary: int = 1,
+    associations: dict[int, list[int]] | None = None,
+    brands: bytes | None = None,
+    extra: bytes = b"",
+) -> bytes:
+    """An AVIF's boxes: ftyp, then meta (pitm, iprp with ipco of `properties` and an
+    ipma giving each item its 1-based property indices), then an empty mdat. By
+    default item 1 has every property."""
+    associations = associations if associations is not None else {1: list(range(1, len(properties) + 1))}
+    entries = b"".join(
+        struct.pack(">HB", item, len(indices)) + bytes(indices) for item, indices in associations.items()
+    )
+    ipma = full_box(b"ipma", struct.pack(">I", len(associations)) + entries)
+    iprp = box(b"iprp", box(b"ipco", b"".join(properties)) + ipma)
+    meta = full_box(b"meta", full_box(b"pitm", struct.pack(">H", primary)) + iprp)
+    return (brands if brands is not None else ftyp()) + meta + extra + box(b"mdat", b"")

@@ -139,3 +139,33 @@ def test_the_parts_cap_is_16_and_says_so(tmp_path, monkeypatch):
             RequestBody(io.BytesIO(body), len(body)), "multipart/form-data; boundary=B", tmp_path, 5 * MIB, 50_000_000
         )
     assert refused.value.code == "too_many_fields"
+
+
+def refusal_message(body: bytes, tmp_path, monkeypatch, chunk: int) -> str:
+    monkeypatch.setattr(uploads, "_read_buffer", lambda: bytearray(chunk))
+    request_body = RequestBody(io.BytesIO(body), len(body))
+    with pytest.raises(AppError) as refusal:
+        uploads.receive_image(request_body, "multipart/form-data; boundary=B", tmp_path, 5 * MIB, 50_000_000)
+    assert (refusal.value.code, request_body.remaining, list(tmp_path.iterdir())) == ("unsupported_type", 0, [])
+    return refusal.value.message
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 64, 4096])
+def test_an_svg_after_a_bom_and_white_space_gets_the_svg_message_whatever_the_chunk_edges(tmp_path, monkeypatch, chunk):
+    svg = b"\xef\xbb\xbf" + b" \r\n" * 100 + b'<svg xmlns="http://www.w3.org/2000/svg"/>' + b" " * 5000
+    message = refusal_message(form(file_part(svg)), tmp_path, monkeypatch, chunk)
+    assert message.startswith("SVG is not accepted (it can carry scripts)")
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 64 * 1024])
+def test_a_heic_gets_the_heic_message_whatever_the_chunk_edges(tmp_path, monkeypatch, chunk):
+    heic = images.ftyp(b"heic", b"mif1") + images.box(b"mdat", bytes(100))
+    message = refusal_message(form(file_part(heic)), tmp_path, monkeypatch, chunk)
+    assert message.startswith("HEIC/HEIF photos are not accepted: send a JPEG")
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 9, 64 * 1024])
+@pytest.mark.parametrize("data", [images.webp(images.vp8l(5, 6)), images.avif(images.ispe(5, 6))], ids=["webp", "avif"])
+def test_webp_and_avif_magic_split_over_chunks_is_still_recognised(tmp_path, monkeypatch, chunk, data):
+    stored, _ = receive(form(file_part(data)), tmp_path, monkeypatch, chunk)
+    assert stored == data

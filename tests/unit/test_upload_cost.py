@@ -62,6 +62,22 @@ def frame(width: int = 1, height: int = 1) -> bytes:
     return b"\x2c" + struct.pack("<HHHHB", 0, 0, width, height, 0) + b"\x02"
 
 
+def webp_of(chunks: bytes) -> bytes:
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WEBP" + chunks
+
+
+def avif_of_many_items() -> bytes:
+    """An AVIF whose ipma lists 16,383 other items (255 associations each) before the
+    primary one, and a large mdat to make up 5 MiB."""
+    other = struct.pack(">HB", 2, 255) + bytes(255)
+    entries = other * 16_383 + struct.pack(">HB", 1, 1) + b"\x01"
+    ipma = images.full_box(b"ipma", struct.pack(">I", 16_384) + entries)
+    iprp = images.box(b"iprp", images.box(b"ipco", images.ispe(10, 10)) + ipma)
+    meta = images.full_box(b"meta", images.full_box(b"pitm", struct.pack(">H", 1)) + iprp)
+    head = images.ftyp() + meta
+    return head + images.box(b"mdat", bytes(SIZE - 2048 - len(head) - 8))
+
+
 def tiny_fields(count: int) -> tuple[bytes, str]:
     field = b'--B\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n'
     body = field * count + b"--B\r\n" + FILE_HEAD + images.png() + b"\r\n--B--\r\n"
@@ -94,6 +110,14 @@ CRAFTED = {
     "gif: 1x1 frames without data": lambda: file_body(gif_of(frame() + b"\x00")),
     "gif: empty comment extensions": lambda: file_body(gif_of(b"\x21\xfe\x00")),
     "gif: frames of 1-byte sub-blocks": lambda: file_body(gif_of(frame() + b"\x01\x00" * 20 + b"\x00")),
+    "webp: empty chunks after an animated canvas": lambda: file_body(
+        webp_of(images.vp8x(1, 1, True) + repeat_to(images.riff_chunk(b"XXXX", b""), SIZE - 2048))
+    ),
+    "webp: 1x1 frames without pixel data": lambda: file_body(
+        webp_of(images.vp8x(1, 1, True) + repeat_to(images.anmf(0, 0, 1, 1, images.vp8l(1, 1, b"")), SIZE - 2048))
+    ),
+    "avif: ipma of 16,384 items before the primary's": lambda: file_body(avif_of_many_items()),
+    "avif: ftyp, then empty boxes": lambda: file_body(images.ftyp() + repeat_to(images.box(b"free", b""), SIZE - 2048)),
     "form: 100,000 tiny fields": lambda: tiny_fields(100_000),
     "form: header values after 60 KiB of spaces": spaced_headers,
     "form: Content-Dispositions of 60,000 semicolons": semicolon_dispositions,

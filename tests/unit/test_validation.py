@@ -9,17 +9,23 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from imagehost.validation import (
+    AVIF,
     GIF,
     JPEG,
+    MAGIC_LENGTH,
     PNG,
+    WEBP,
     NotAnImage,
+    RefusedType,
     could_still_be_image,
     detect_type,
     is_image_name,
     read_image_info,
+    refusal_message,
     sanitize_original_name,
 )
 from support import images
+from support.encoded import animated_webp, encoded, size_of
 
 
 def info_of(data: bytes):
@@ -39,14 +45,17 @@ def info_of(data: bytes):
         (b"\x89PNG\r\n\x1a\x0b", None),
         (b"<svg>", None),
         (b"BM\x00\x00", None),
-        (b"RIFF\x00\x00\x00\x00WEBP", None),
+        (b"RIFF\x00\x00\x00\x00WEBP", WEBP),
+        (b"RIFF\x00\x00\x00\x00WAVE", None),
+        (b"\x00\x00\x00\x1cftypavif", AVIF),
+        (b"\x00\x00\x00\x1cftypheic", AVIF),  # by its first bytes: the AVIF reader refuses it
         (b"", None),
         (b"%PDF-1.4", None),
         (b"\x00\x00\x00\x0cjP  ", None),
     ],
 )
 def test_the_type_comes_from_the_magic_bytes(data, expected):
-    assert detect_type(data[:8]) is expected
+    assert detect_type(data[:MAGIC_LENGTH]) is expected
 
 
 @pytest.mark.parametrize(
@@ -340,9 +349,15 @@ def test_a_gif_with_a_script_comment_is_still_only_a_gif():
         (b"GIF8", True),
         (b"GIF87", True),
         (b"GIF86", False),
-        (b"\x89PNX", False),
-        (b"<", False),
-        (b"\xff\xd9", False),
+        (b"\x89PNG\r\n\x1a\x0b", False),
+        (b"RIFF", True),
+        (b"RIFF\x00\x01\x02\x03WEB", True),
+        (b"RIFF\x00\x01\x02\x03WAVE", False),
+        (b"\x00\x00\x00\x1cft", True),  # an ISO-BMFF box size, then the start of ftyp
+        (b"\x00\x00\x00\x1cftyp", True),
+        (b"\x00\x00\x00\x1cmoov", False),
+        (b"<svg xml", False),
+        (b"\xff\xd9\x00\x00abcd", False),
     ],
 )
 def test_uploads_stop_being_written_as_soon_as_the_first_bytes_rule_out_an_image(head, possible):
@@ -399,3 +414,291 @@ def test_original_names_keep_a_safe_short_basename(raw, expected):
 def test_original_names_are_at_most_255_characters_whatever_the_input():
     for raw in ("a" * 10_000, "é" * 10_000 + ".png", "/" * 10_000 + "b", "\x00" * 10_000):
         assert len(sanitize_original_name(raw)) <= 255
+
+
+# --- WebP and AVIF ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data, image_type",
+    [
+        pytest.param(encoded("WEBP", (37, 23), lossless=False), WEBP, id="webp-lossy"),
+        pytest.param(encoded("WEBP", (37, 23), lossless=True), WEBP, id="webp-lossless"),
+        pytest.param(encoded("WEBP", (37, 23), mode="RGBA", lossless=False), WEBP, id="webp-lossy-alpha-vp8x"),
+        pytest.param(animated_webp((40, 30)), WEBP, id="webp-animated"),
+        pytest.param(encoded("WEBP", (16383, 2), lossless=True), WEBP, id="webp-widest-vp8l"),
+        pytest.param(encoded("AVIF", (37, 23)), AVIF, id="avif"),
+        pytest.param(encoded("AVIF", (64, 2), mode="RGBA"), AVIF, id="avif-with-alpha"),
+    ],
+)
+def test_webp_and_avif_sizes_agree_with_an_independent_reader(data, image_type):
+    info = info_of(data)
+    assert (info.type, info.width, info.height) == (image_type, *size_of(data))
+    assert info.pixels == info.width * info.height
+
+
+@pytest.mark.parametrize(
+    "data, shown, canvas",
+    [
+        pytest.param(images.webp(images.vp8(640, 480)), (640, 480), (640, 480), id="vp8"),
+        pytest.param(images.webp(images.vp8(0x4000 | 30, 0x8000 | 20)), (30, 20), (30, 20), id="vp8-scale-bits"),
+        pytest.param(images.webp(images.vp8l(16384, 16384)), (16384, 16384), (16384, 16384), id="vp8l-largest"),
+        pytest.param(
+            images.webp(images.vp8x(300, 200), images.riff_chunk(b"ICCP", b"x"), images.vp8l(300, 200)),
+            (300, 200),
+            (300, 200),
+            id="vp8x-still-with-odd-sized-chunk",
+        ),
+        pytest.param(
+            images.webp(
+                images.vp8x(100, 80, True), images.ANIM, images.anmf(0, 0, 100, 80), images.anmf(50, 40, 50, 40)
+            ),
+            (100, 80),
+            (100, 80),
+            id="animation-frames-inside-the-canvas",
+        ),
+        pytest.param(
+            images.webp(images.vp8l(10, 10)) + b"junk after the RIFF size",
+            (10, 10),
+            (10, 10),
+            id="bytes-after-the-riff-are-ignored",
+        ),
+        pytest.param(images.avif(images.ispe(4000, 3000)), (4000, 3000), (4000, 3000), id="avif-ispe"),
+        pytest.param(
+            images.avif(images.ispe(4000, 3000), images.box(b"irot", b"\x01")),
+            (3000, 4000),
+            (4000, 3000),
+            id="avif-rotated-90",
+        ),
+        pytest.param(
+            images.avif(images.ispe(200, 100), images.ispe(9000, 9000), associations={1: [1], 2: [2]}),
+            (200, 100),
+            (9000, 9000),
+            id="avif-largest-ispe-counts-for-the-limit",
+        ),
+        pytest.param(
+            images.avif(images.ispe(9000, 9000), images.ispe(200, 100), primary=2, associations={1: [1], 2: [0x82]}),
+            (200, 100),
+            (9000, 9000),
+            id="avif-primary-item-is-the-second-essential-bit-set",
+        ),
+        pytest.param(
+            images.avif(images.ispe(50, 60), brands=images.ftyp(b"mif1", b"avif", b"miaf")),
+            (50, 60),
+            (50, 60),
+            id="avif-as-a-compatible-brand",
+        ),
+        pytest.param(
+            images.avif(
+                images.ispe(50, 60),
+                extra=images.box(b"free", b"")[:0] + b"\x00\x00\x00\x01free" + struct.pack(">Q", 20) + b"\0" * 4,
+            ),
+            (50, 60),
+            (50, 60),
+            id="avif-64-bit-box-size",
+        ),
+    ],
+)
+def test_webp_and_avif_sizes_come_from_their_headers_and_the_canvas_covers_what_is_decoded(data, shown, canvas):
+    info = info_of(data)
+    assert (info.width, info.height) == shown
+    assert (info.canvas_width, info.canvas_height) == canvas
+
+
+def test_a_1x1_webp_canvas_holding_a_10000x10000_frame_is_not_an_image():
+    data = images.webp(images.vp8x(1, 1, True), images.ANIM, images.anmf(0, 0, 10_000, 10_000))
+    with pytest.raises(NotAnImage, match="outside its canvas"):
+        info_of(data)
+
+
+def test_an_avif_of_100000x100000_needs_10_gigapixels():
+    assert info_of(images.avif(images.ispe(100_000, 100_000))).pixels == 10_000_000_000
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b"RIFF\x04\x00\x00\x00WEBP", id="webp-no-chunks"),
+        pytest.param(images.webp(images.vp8l(10, 10))[:22], id="webp-bitstream-cut-short"),
+        pytest.param(images.webp(images.vp8l(10, 10), riff_size=10), id="webp-riff-size-hides-the-chunk"),
+        pytest.param(
+            images.webp(b"VP8L" + struct.pack("<I", 0xFFFFFFF0) + b"\x2f" + bytes(8)), id="webp-chunk-size-lies"
+        ),
+        pytest.param(images.webp(images.riff_chunk(b"VP8L", b"\x2e" + bytes(8))), id="vp8l-bad-signature"),
+        pytest.param(
+            images.webp(images.riff_chunk(b"VP8L", b"\x2f" + struct.pack("<I", 1 << 29) + bytes(4))),
+            id="vp8l-version-1",
+        ),
+        pytest.param(
+            images.webp(images.riff_chunk(b"VP8 ", b"\x11\x02\x00\x9d\x01\x2a" + bytes(8))), id="vp8-not-a-key-frame"
+        ),
+        pytest.param(
+            images.webp(images.riff_chunk(b"VP8 ", b"\x10\x02\x00\x9d\x01\x2b" + bytes(8))), id="vp8-bad-start-code"
+        ),
+        pytest.param(images.webp(images.vp8(0, 10)), id="vp8-zero-width"),
+        pytest.param(images.webp(images.riff_chunk(b"ALPH", b"")), id="webp-unknown-first-chunk"),
+        pytest.param(images.webp(images.vp8x(300, 200)), id="vp8x-still-without-bitstream"),
+        pytest.param(
+            images.webp(images.vp8x(1, 1), images.vp8l(10_000, 10_000)), id="vp8x-1x1-holding-a-larger-bitstream"
+        ),
+        pytest.param(images.webp(images.vp8x(10, 10, True), images.ANIM), id="animation-without-frames"),
+        pytest.param(
+            images.webp(images.vp8x(100, 100, True), images.anmf(60, 0, 50, 50)), id="frame-offset-past-the-canvas"
+        ),
+        pytest.param(
+            images.webp(images.vp8x(100, 100, True), images.anmf(0, 0, 50, 50, images.vp8l(5000, 5000))),
+            id="frame-holding-a-larger-bitstream",
+        ),
+        pytest.param(
+            images.webp(images.vp8x(100, 100, True), images.anmf(0, 0, 50, 50, b"")), id="frame-without-bitstream"
+        ),
+        pytest.param(
+            images.webp(images.vp8x(100, 100, True), images.riff_chunk(b"ANMF", bytes(8))), id="frame-cut-short"
+        ),
+        pytest.param(images.ftyp() + images.box(b"mdat", b""), id="avif-without-meta"),
+        pytest.param(images.avif(), id="avif-without-ispe"),
+        pytest.param(images.avif(images.ispe(10, 10), associations={2: [1]}), id="avif-primary-without-ispe"),
+        pytest.param(images.avif(images.ispe(0, 10)), id="avif-zero-width"),
+        pytest.param(images.avif(images.ispe(10, 10), brands=images.ftyp(b"mp42", b"isom")), id="mp4-brands"),
+        pytest.param(images.avif(images.ispe(10, 10))[:-20], id="avif-cut-short"),
+        pytest.param(images.avif(images.ispe(10, 10)) + b"\x00\x00", id="avif-trailing-bytes"),
+        pytest.param(images.box(b"meta", b"") + images.ftyp(), id="avif-ftyp-not-first"),
+        pytest.param(images.ftyp() + images.box(b"meta", bytes(8), size=0xFFFF), id="avif-box-size-lies"),
+        pytest.param(images.ftyp() + b"\x00\x00\x00\x01meta" + struct.pack(">Q", 1 << 62), id="avif-64-bit-size-lies"),
+        pytest.param(images.ftyp() + images.box(b"free", b"") * 5000, id="avif-over-the-box-limit"),
+        pytest.param(images.box(b"ftyp", b"avif" + bytes(4) + b"mif1" * 300), id="avif-too-many-brands"),
+    ],
+)
+def test_truncated_or_lying_webp_and_avif_headers_are_not_images(data):
+    with pytest.raises(NotAnImage):
+        info_of(data)
+
+
+HEIF_MESSAGE = (
+    "HEIC/HEIF photos are not accepted: send a JPEG (on iPhone: Settings > Camera > Formats > Most Compatible), "
+    "PNG, GIF, WebP or AVIF."
+)
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (images.avif(images.ispe(10, 10), brands=images.ftyp(b"heic", b"mif1", b"heic")), HEIF_MESSAGE),
+        (images.avif(images.ispe(10, 10), brands=images.ftyp(b"mif1", b"heix")), HEIF_MESSAGE),
+        (images.avif(images.ispe(10, 10), brands=images.ftyp(b"msf1", b"hevc")), HEIF_MESSAGE),
+        (images.avif(images.ispe(10, 10), brands=images.ftyp(b"mif1", b"miaf")), HEIF_MESSAGE),
+        (images.ftyp(b"heic"), HEIF_MESSAGE),
+        (images.avif(images.ispe(10, 10), brands=images.ftyp(b"avis", b"msf1")), "Animated AVIF"),
+        (images.avif(images.ispe(10, 10), brands=images.ftyp(b"avif", b"avis")), "Animated AVIF"),
+        (images.avif(images.ispe(10, 10), extra=images.box(b"moov", b"")), "Animated AVIF"),
+        (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "SVG is not accepted"),
+        (b'\xef\xbb\xbf\n  <?xml version="1.0"?><svg/>', "SVG is not accepted"),
+        (b"\n" * 100 + b"<!DOCTYPE svg PUBLIC>", "SVG is not accepted"),
+    ],
+)
+def test_heif_svg_and_animated_avif_are_refused_saying_what_to_send_instead(data, message):
+    with pytest.raises(RefusedType) as refusal:
+        info_of(data)
+    assert str(refusal.value).startswith(message)
+
+
+def test_the_svg_refusal_lists_every_accepted_type():
+    assert refusal_message(b"<svg/>") == (
+        "SVG is not accepted (it can carry scripts): send PNG, JPEG, GIF, WebP or AVIF (export the drawing as PNG)."
+    )
+    assert refusal_message(b"<html><svg/>") is None
+
+
+def test_the_webp_walk_stays_inside_its_limits_for_millions_of_empty_chunks():
+    data = images.webp(images.vp8x(10, 10, True), images.riff_chunk(b"XXXX", b"") * 600_000)
+    with pytest.raises(NotAnImage, match="more chunks"):
+        info_of(data)
+
+
+def test_the_webp_walk_limits_leave_room_for_long_animations():
+    # 4,000 frames of 100 bytes of pixel data each (small changes, losslessly coded),
+    # then 4,000 frames of 1,000 bytes.
+    small = images.anmf(0, 0, 64, 64, images.vp8l(64, 64, bytes(100)))
+    large = images.anmf(0, 0, 64, 64, images.vp8l(64, 64, bytes(1000)))
+    data = images.webp(images.vp8x(64, 64, True), images.ANIM, *[small] * 4000, *[large] * 4000)
+    assert len(data) < 5 * 1024 * 1024
+    assert info_of(data).pixels == 64 * 64
+
+
+webp_chunks = st.one_of(
+    st.builds(images.vp8l, st.integers(1, 16384), st.integers(1, 16384)),
+    st.builds(images.vp8, st.integers(0, 65535), st.integers(0, 65535)),
+    st.builds(images.vp8x, st.integers(1, 1 << 24), st.integers(1, 1 << 24), st.booleans()),
+    st.builds(
+        images.anmf,
+        st.integers(0, (1 << 24) - 1).map(lambda v: v * 2),
+        st.integers(0, (1 << 24) - 1).map(lambda v: v * 2),
+        st.integers(1, 16384),
+        st.integers(1, 16384),
+    ),
+    st.builds(
+        images.anmf,
+        st.integers(0, 64).map(lambda v: v * 2),
+        st.integers(0, 64).map(lambda v: v * 2),
+        st.integers(1, 1 << 24),
+        st.integers(1, 1 << 24),
+        st.binary(max_size=20),
+    ),
+    st.builds(
+        images.riff_chunk,
+        st.sampled_from([b"ANMF", b"ANIM", b"ALPH", b"VP8L", b"VP8 ", b"VP8X"]),
+        st.binary(max_size=30),
+    ),
+    st.binary(max_size=12),
+)
+
+
+@given(
+    chunks=st.lists(webp_chunks, max_size=6),
+    riff_size=st.none() | st.integers(0, (1 << 32) - 1),
+    cut=st.integers(0, 40),
+)
+def test_any_webp_is_read_or_refused_as_not_an_image_and_nothing_else(chunks, riff_size, cut):
+    data = images.webp(*chunks, riff_size=riff_size)
+    try:
+        info = info_of(data[: max(12, len(data) - cut)])
+    except NotAnImage:
+        return
+    assert info.width > 0 and info.height > 0 and info.pixels >= info.width * info.height
+
+
+avif_properties = st.one_of(
+    st.builds(images.ispe, st.integers(0, (1 << 32) - 1), st.integers(0, (1 << 32) - 1)),
+    st.builds(images.box, st.sampled_from([b"irot", b"pixi", b"av1C", b"ispe", b"clap"]), st.binary(max_size=16)),
+    st.binary(max_size=16),
+)
+
+
+@given(
+    properties=st.lists(avif_properties, max_size=5),
+    primary=st.integers(0, 3),
+    associations=st.dictionaries(st.integers(0, 3), st.lists(st.integers(0, 255), max_size=6), max_size=3),
+    brands=st.lists(st.sampled_from([b"avif", b"avis", b"mif1", b"heic", b"miaf", b"mp42"]), min_size=1, max_size=4),
+    cut=st.integers(0, 40),
+)
+def test_any_avif_is_read_or_refused_as_not_an_image_and_nothing_else(properties, primary, associations, brands, cut):
+    data = images.avif(*properties, primary=primary, associations=associations, brands=images.ftyp(*brands))
+    try:
+        info = info_of(data[: max(12, len(data) - cut)])
+    except NotAnImage:
+        return
+    assert info.width > 0 and info.height > 0 and info.pixels >= 1
+
+
+@given(
+    data=st.binary(max_size=300),
+    magic=st.sampled_from(
+        [b"RIFF\x00\x00\x00\x00WEBP", b"RIFF\xff\xff\xff\xffWEBP", b"\x00\x00\x00\x10ftypavif", b"\x00\x00\x00\x00ftyp"]
+    ),
+)
+def test_any_bytes_after_webp_or_avif_magic_are_read_or_refused_as_not_an_image(data, magic):
+    try:
+        info = info_of(magic + data)
+    except NotAnImage:
+        return
+    assert info.width > 0 and info.height > 0

@@ -168,7 +168,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "MAX_IMAGE_PIXELS",
         "50000000",
-        "largest width x height (a GIF's canvas)",
+        "largest width x height (a GIF's or WebP's canvas, an AVIF's largest ispe)",
         "max_image_pixels",
         _integer(1, 10**12),
     ),

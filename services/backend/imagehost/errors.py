@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+from .validation import TYPE_NAMES
+
 
 class AppError(Exception):
     status: HTTPStatus = HTTPStatus.INTERNAL_SERVER_ERROR
@@ -154,7 +156,7 @@ class RateLimited(AppError):
 
 class UnsupportedType(AppError):
     status, code = HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_type"
-    message = "That file is not an image we accept: PNG, JPEG or GIF only."
+    message = f"That file is not an image we accept: {TYPE_NAMES} only."
 
 
 class ImageTooLarge(AppError):

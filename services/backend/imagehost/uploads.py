@@ -38,10 +38,13 @@ from .errors import (
 from .storage import TempUpload
 from .validation import (
     MAGIC_LENGTH,
+    SNIFF_LENGTH,
     ImageInfo,
     NotAnImage,
+    RefusedType,
     could_still_be_image,
     read_image_info,
+    refusal_message,
     sanitize_original_name,
 )
 from .web import RequestBody
@@ -129,6 +132,8 @@ def _image_info(temp: TempUpload, max_pixels: int) -> ImageInfo:
     with temp.open_for_reading() as f:
         try:
             info = read_image_info(f)
+        except RefusedType as refusal:
+            raise UnsupportedType(str(refusal)) from None
         except NotAnImage:
             raise UnsupportedType() from None
     if info.pixels > max_pixels:
@@ -302,12 +307,16 @@ class _FilePartWriter:
     def part_data(self, chunk: memoryview) -> None:
         if not self._writing:
             return
-        if len(self._head) < MAGIC_LENGTH:
-            self._head += bytes(chunk[: MAGIC_LENGTH - len(self._head)])
-            if not could_still_be_image(self._head):
-                self.not_an_image = True
-                self._writing = False
-                return
+        if len(self._head) < SNIFF_LENGTH:
+            self._head += bytes(chunk[: SNIFF_LENGTH - len(self._head)])
+        if self.not_an_image:
+            # Only the head is kept: enough to say why (an SVG), nothing is written.
+            self._writing = len(self._head) < SNIFF_LENGTH
+            return
+        if not could_still_be_image(self._head[:MAGIC_LENGTH]):
+            self.not_an_image = True
+            self._writing = len(self._head) < SNIFF_LENGTH
+            return
         if self.temp.size + len(chunk) > self.max_bytes:
             self.too_large = True
             self._writing = False
@@ -331,6 +340,6 @@ class _FilePartWriter:
         if self.too_large:
             raise FileTooLarge(self.max_bytes)
         if self.not_an_image:
-            raise UnsupportedType()
+            raise UnsupportedType(refusal_message(self._head))
         if self.temp.size == 0:
             raise EmptyFile()

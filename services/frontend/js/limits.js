@@ -1,41 +1,40 @@
 // The checks made before sending, from the limits the server publishes at GET /api/limits.
-// They spare a round trip for the obvious cases; the server still decides, and when it
-// refuses, its own message is shown.
+// Only the size is checked here: the type is the server's to decide, by the file's bytes
+// (a JPEG named photo.heic is a JPEG), and when it refuses, its own message is shown.
 
 import { formatBytes, formatList } from './format.js';
 
-function extensionOf(fileName) {
-  const dot = fileName.lastIndexOf('.');
-  return dot > 0 ? fileName.slice(dot).toLowerCase() : '';
+// Subtypes whose name is not simply upper case, written as the server's messages write them.
+const TYPE_NAMES = { webp: 'WebP' };
+
+function typeName(mimeType) {
+  const subtype = mimeType.split('/').pop();
+  return TYPE_NAMES[subtype] ?? subtype.toUpperCase();
 }
 
-/** "JPG, PNG or GIF". */
+/** "PNG, JPEG, GIF, WebP or AVIF", from the server's accepted_types, in its order. */
 export function describeTypes(limits) {
-  return formatList(limits.accepted_extensions.map((extension) => extension.replace(/^\./, '').toUpperCase()));
+  return formatList(limits.accepted_types.map(typeName));
 }
 
-/** "JPG, PNG or GIF, up to 5 MiB each". */
+/** "PNG, JPEG, GIF, WebP or AVIF, up to 5 MiB each". */
 export function describeLimits(limits) {
   return `${describeTypes(limits)}, up to ${formatBytes(limits.max_upload_bytes)} each`;
 }
 
-/** Value for <input type=file accept>. */
+/**
+ * Value for <input type=file accept>: the picker's default filter (any file can still be
+ * chosen, dropped or pasted). iOS converts HEIC photos to JPEG for such an input.
+ */
 export function acceptAttribute(limits) {
   return [...limits.accepted_types, ...limits.accepted_extensions].join(',');
 }
 
 /**
  * What is wrong with `file` for this server, as a sentence to show, or null if it may be sent.
- * The type comes from the browser (by extension); files it cannot type are judged by extension.
+ * Neither its name nor the browser's `file.type` (guessed from the name) is judged.
  */
 export function checkFile(file, limits) {
-  const typeKnown = file.type !== '';
-  const accepted = typeKnown
-    ? limits.accepted_types.includes(file.type)
-    : limits.accepted_extensions.includes(extensionOf(file.name));
-  if (!accepted) {
-    return `This file type is not accepted. Choose a ${describeTypes(limits)} image.`;
-  }
   if (file.size > limits.max_upload_bytes) {
     return `This file is ${formatBytes(file.size)}; the limit is ${formatBytes(limits.max_upload_bytes)}.`;
   }
