@@ -116,3 +116,16 @@ def pixels(data: bytes) -> list[bytes]:
             image.seek(index)
             frames.append(image.convert("RGBA").tobytes())
     return frames
+
+
+def camera_webp(kind: str, width: int = 40, height: int = 24) -> bytes:
+    """A WebP ("lossy", "lossless" or "animated") with EXIF (GPS, camera, owner,
+    orientation 6), XMP and an ICC profile, in a VP8X file."""
+    out = io.BytesIO()
+    options = {"exif": exif(6).tobytes(), "xmp": xmp_packet(), "icc_profile": icc_profile()}
+    if kind == "animated":
+        frames = [picture(width, height, "RGBA", seed) for seed in (1, 2)]
+        frames[0].save(out, "WEBP", save_all=True, append_images=frames[1:], duration=100, lossless=True, **options)
+    else:
+        picture(width, height, "RGBA").save(out, "WEBP", lossless=kind == "lossless", quality=80, **options)
+    return out.getvalue()

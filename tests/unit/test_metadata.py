@@ -148,7 +148,25 @@ GIF_PIECES = st.sampled_from(
         b"\x00",
     ]
 )
+WEBP_PIECES = st.sampled_from(
+    [
+        b"VP8X\x0a\x00\x00\x00\x2c\x00\x00\x00\x01\x00\x00\x01\x00\x00",
+        b"EXIF\x05\x00\x00\x00MM\x00*\x00\x00",
+        b"XMP \x02\x00\x00\x00<x",
+        b"ICCP\x01\x00\x00\x00\x00",
+        b"VP8L\xff\xff\xff\x7f",
+        b"ALPH\x00\x00\x00\x00",
+        b"\x00\x00",
+    ]
+)
+WEBP_HEADS = st.sampled_from([b"RIFF\xff\xff\xff\x00WEBP", b"RIFF\x30\x00\x00\x00WEBP", b"RIFF\x00\x00\x00\x00WEBP"])
 SOUPS = st.one_of(
+    st.tuples(
+        st.just("image/webp"),
+        st.tuples(WEBP_HEADS, st.lists(WEBP_PIECES, max_size=24)).map(
+            lambda head_and_pieces: head_and_pieces[0] + b"".join(head_and_pieces[1])
+        ),
+    ),
     st.tuples(st.just("image/jpeg"), st.lists(JPEG_PIECES, max_size=24).map(lambda p: b"\xff\xd8" + b"".join(p))),
     st.tuples(st.just("image/png"), st.lists(PNG_PIECES, max_size=24).map(lambda p: images.png()[:33] + b"".join(p))),
     st.tuples(st.just("image/gif"), st.lists(GIF_PIECES, max_size=24).map(lambda p: images.gif()[:19] + b"".join(p))),
@@ -196,3 +214,27 @@ def test_a_disk_full_while_stripping_is_a_507_and_leaves_no_file(tmp_path, monke
     with pytest.raises(InsufficientStorage):
         receive(camera.camera_jpeg(6), tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["lossy", "lossless", "animated"])
+def test_a_webp_loses_its_exif_and_xmp_and_keeps_its_pixels_and_colour_profile(kind):
+    data = camera.camera_webp(kind)
+
+    stripped = rewritten("image/webp", data)
+
+    assert [text for text in camera.PRIVATE if text.encode() in stripped] == []
+    assert b"EXIF" not in stripped and b"XMP " not in stripped
+    assert struct.unpack_from("<I", stripped, 4)[0] == len(stripped) - 8
+    assert stripped[12:16] == b"VP8X" and not stripped[20] & 0x0C
+    with Image.open(io.BytesIO(stripped)) as image, Image.open(io.BytesIO(data)) as original:
+        assert not image.getexif() and "xmp" not in image.info
+        assert image.info["icc_profile"] == original.info["icc_profile"] == camera.icc_profile()
+    assert camera.pixels(stripped) == camera.pixels(data)
+
+
+def test_a_webp_chunk_running_past_the_end_keeps_the_rest_as_it_is():
+    data = camera.camera_webp("lossless")
+    exif_at = data.index(b"EXIF")
+    broken = data[:exif_at] + b"EXIF\xff\xff\xff\x00" + data[exif_at + 8 :]
+
+    assert rewritten("image/webp", broken) == broken

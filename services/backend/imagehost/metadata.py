@@ -21,6 +21,10 @@ further images there (MPF previews with their own EXIF, motion-photo videos).
 Every walk is bounded in steps by the file's size and each step is a constant amount of
 Python, so stripping costs no more than validation (tests/unit/test_upload_cost.py).
 The rewriters are keyed by Content-Type (REWRITERS); a type without one is kept as it is.
+WebP's is there for when validation accepts WebP. AVIF has none yet: its EXIF and XMP
+are items of the ISO-BMFF `meta` box, and removing them means rewriting `iinf`, `iloc`
+(whose offsets point into `mdat`), `iref` and `ipma` together; until then an AVIF would
+be kept as it is, so accepting AVIF needs that rewriter first.
 """
 
 from __future__ import annotations
@@ -319,8 +323,62 @@ def _gif_color_table_length(flags: int) -> int:
     return 3 << ((flags & 0x07) + 1) if flags & 0x80 else 0
 
 
+# --- WebP (RFC 9649: RIFF chunks; VP8X flags) ------------------------------------------
+# Ready for when validation accepts WebP ("image/webp" in its type table). Debian's
+# Chromium 156 does not apply a WebP's EXIF orientation (a 40x10 lossless file with
+# orientation 6 has naturalWidth 40), so no EXIF is kept and the size shown is the
+# stored one.
+_WEBP_DROPPED = {b"EXIF", b"XMP "}
+_WEBP_VP8X = b"VP8X"
+_WEBP_EXIF_AND_XMP_FLAGS = 0x08 | 0x04
+_WEBP_MIN_CHUNKS = 4096
+_WEBP_BYTES_PER_CHUNK = 1024
+
+
+def _webp(data: Buffer) -> Rewrite:
+    """Drop the EXIF and XMP chunks, clear their flags in VP8X and give the RIFF header
+    the new size; drop bytes past the RIFF's declared end. A chunk whose size runs past
+    the end keeps the rest of the file as it is."""
+    rewrite = Rewrite()
+    size = len(data)
+    if size < 12:
+        rewrite.keep(0, size)
+        return rewrite
+    riff_end = max(12, min(size, 8 + struct.unpack_from("<I", data, 4)[0]))
+    kept: list[tuple[int, int]] = []
+    pos = 12
+    for _ in range(_WEBP_MIN_CHUNKS + size // _WEBP_BYTES_PER_CHUNK):
+        if pos + 8 > riff_end:
+            break
+        fourcc, length = struct.unpack_from("<4sI", data, pos)
+        end = min(pos + 8 + length + (length & 1), riff_end)  # a missing last pad byte is common
+        if pos + 8 + length > riff_end:
+            break
+        if fourcc in _WEBP_DROPPED:
+            rewrite.drop()
+        else:
+            kept.append((pos, end))
+        pos = end
+    kept.append((pos, riff_end))
+    if riff_end < size:
+        rewrite.drop()
+    if not rewrite.changed:
+        rewrite.keep(0, size)
+        return rewrite
+    total = 4 + sum(end - start for start, end in kept)
+    rewrite.add(b"RIFF" + struct.pack("<I", total) + b"WEBP")
+    for start, end in kept:
+        if data[start : start + 4] == _WEBP_VP8X and end - start >= 9:
+            rewrite.add(bytes(data[start : start + 8]) + bytes([data[start + 8] & ~_WEBP_EXIF_AND_XMP_FLAGS]))
+            rewrite.keep(start + 9, end)
+        else:
+            rewrite.keep(start, end)
+    return rewrite
+
+
 REWRITERS: dict[str, Callable[[Buffer], Rewrite]] = {
     "image/jpeg": _jpeg,
     "image/png": _png,
     "image/gif": _gif,
+    "image/webp": _webp,
 }
