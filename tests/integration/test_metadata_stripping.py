@@ -1,15 +1,20 @@
 """Location and camera data never leave the server (issue 12): camera-like files made in
 tests/support/camera.py are uploaded through nginx, and the file nginx serves is read
-with Pillow (not our parser) and decoded to compare its pixels with the upload's."""
+with Pillow and with exiftool (not our parser) and decoded to compare its pixels with
+the upload's."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
+import shutil
+import subprocess
 
 import pytest
 from PIL import Image
 from support import camera
+from support.stack import require
 
 CAMERA_FILES = {
     "jpeg, orientation 6": (lambda: camera.camera_jpeg(6), "image/jpeg", 6),
@@ -44,6 +49,41 @@ def test_served_file_has_no_location_camera_owner_or_text_metadata(stack, case):
         if content_type == "image/jpeg":
             assert {name for name, _ in image.applist} <= {"APP0", "APP1", "APP2"}
     assert [text for text in camera.PRIVATE if text.encode() in served] == []
+
+
+# exiftool's groups (-G1) that hold only metadata; IFD0 may keep its Orientation alone.
+METADATA_GROUPS = ("GPS", "ExifIFD", "IFD1", "IPTC", "Photoshop", "XMP", "MakerNotes")
+METADATA_TAGS = {"File:Comment", "PNG:Author", "PNG:Comment", "PNG:ModifyDate", "Composite:GPSPosition"}
+
+
+def exiftool_tags(data: bytes, tmp_path) -> dict[str, object]:
+    """Every tag exiftool (Debian's libimage-exiftool-perl) finds in `data`, by group:name."""
+    require(shutil.which("exiftool") is not None, "exiftool is not installed (make test installs it)")
+    path = tmp_path / "served"
+    path.write_bytes(data)
+    result = subprocess.run(
+        ["exiftool", "-j", "-G1", "-a", "-n", str(path)], capture_output=True, check=True, timeout=60
+    )
+    return json.loads(result.stdout)[0]
+
+
+@pytest.mark.parametrize("case", CAMERA_FILES)
+def test_exiftool_finds_no_location_camera_owner_or_text_metadata_in_the_served_file(stack, case, tmp_path):
+    make, content_type, orientation = CAMERA_FILES[case]
+    _, served = upload_and_fetch(stack, make(), content_type)
+
+    tags = exiftool_tags(served, tmp_path)
+
+    found = {
+        name
+        for name in tags
+        if name.split(":")[0].startswith(METADATA_GROUPS)
+        or name in METADATA_TAGS
+        or (name.startswith("IFD0:") and name != "IFD0:Orientation")
+    }
+    assert found == set()
+    assert tags.get("IFD0:Orientation", 1) == orientation
+    assert [text for text in camera.PRIVATE if text in json.dumps(tags)] == []
 
 
 @pytest.mark.parametrize("case", CAMERA_FILES)
