@@ -238,3 +238,13 @@ def test_a_webp_chunk_running_past_the_end_keeps_the_rest_as_it_is():
     broken = data[:exif_at] + b"EXIF\xff\xff\xff\x00" + data[exif_at + 8 :]
 
     assert rewritten("image/webp", broken) == broken
+
+
+def test_c2pa_content_credentials_are_dropped_from_png_and_jpeg():
+    png = images.png()
+    credentials = struct.pack(">I", 9) + b"caBXjumb:c2pa" + bytes(4)
+    jpeg = images.jpeg()
+    app11 = b"\xff\xeb" + struct.pack(">H", 2 + 10) + b"JPjumbc2pa"
+
+    assert rewritten("image/png", png[:-12] + credentials + png[-12:]) == png
+    assert rewritten("image/jpeg", jpeg[:2] + app11 + jpeg[2:]) == jpeg

@@ -141,7 +141,8 @@ _JPEG_MAX_SEGMENTS = 4096
 
 
 def _jpeg(data: Buffer) -> Rewrite:
-    """Drop APP1 (EXIF, XMP), APP13 (Photoshop IPTC), COM and the other APPn; keep the
+    """Drop APP1 (EXIF, XMP), APP13 (Photoshop IPTC), COM and the other APPn (APP11's C2PA
+    credentials, APP2's MPF index of appended previews among them); keep the
     rest, with a minimal EXIF where the first EXIF stood when its orientation is not 1."""
     rewrite = Rewrite()
     size = len(data)
@@ -203,10 +204,11 @@ def _drop_jpeg_app(data: Buffer, marker: int, body: int, end: int, rewrite: Rewr
 
 # --- PNG (PNG 3rd edition, section 11; APNG) -------------------------------------------
 # The chunks that hold text, EXIF (eXIf, and the pre-standard exIf/zxIf some tools
-# wrote) and the time of last change. Every other chunk is kept: critical ones carry the
+# wrote), the time of last change and C2PA content credentials (caBX, which can name the
+# author and the place). Every other chunk is kept: critical ones carry the
 # pixels, and ancillary ones colour (iCCP, sRGB, gAMA, cHRM, cICP...), transparency,
 # animation (acTL, fcTL, fdAT) or data no reader takes for metadata.
-_PNG_DROPPED = {b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"exIf", b"zxIf", b"tIME"}
+_PNG_DROPPED = {b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"exIf", b"zxIf", b"tIME", b"caBX"}
 _PNG_EXIF = b"eXIf"
 _PNG_END = b"IEND"
 # Encoders write IDAT chunks of 8 KiB or more; an APNG a few chunks per frame.
@@ -328,7 +330,7 @@ def _gif_color_table_length(flags: int) -> int:
 # Chromium 156 does not apply a WebP's EXIF orientation (a 40x10 lossless file with
 # orientation 6 has naturalWidth 40), so no EXIF is kept and the size shown is the
 # stored one.
-_WEBP_DROPPED = {b"EXIF", b"XMP "}
+_WEBP_DROPPED = {b"EXIF", b"XMP ", b"C2PA"}  # C2PA: content credentials, as PNG's caBX
 _WEBP_VP8X = b"VP8X"
 _WEBP_EXIF_AND_XMP_FLAGS = 0x08 | 0x04
 _WEBP_MIN_CHUNKS = 4096
