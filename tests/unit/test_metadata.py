@@ -248,3 +248,13 @@ def test_c2pa_content_credentials_are_dropped_from_png_and_jpeg():
 
     assert rewritten("image/png", png[:-12] + credentials + png[-12:]) == png
     assert rewritten("image/jpeg", jpeg[:2] + app11 + jpeg[2:]) == jpeg
+
+
+def test_a_file_needing_more_steps_than_the_walks_bounds_is_kept_whole():
+    comments = b"\x21\xfe\x01c\x00" * 5000  # 5000 blocks in 25 KB: no encoder writes this
+    gif = images.gif_of_blocks(2, 2, [comments, images.gif_frame(0, 0, 2, 2)])
+    jpeg = images.jpeg()
+    jpeg = jpeg[:2] + b"\xff\xfe\x00\x02" * 5000 + jpeg[2:]
+
+    assert rewritten("image/gif", gif) == gif
+    assert rewritten("image/jpeg", jpeg) == jpeg

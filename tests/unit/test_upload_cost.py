@@ -71,6 +71,14 @@ def gif_of_comments_within_validations_bounds() -> bytes:
     return head + repeat_to(b"\xff" + bytes(255), SIZE - 2048 - len(head)) + b"\x00\x3b"
 
 
+def gif_of_comments_within_strippings_bounds() -> bytes:
+    """6,000 comments of four 1-byte sub-blocks (all dropped), then a frame of 255-byte
+    sub-blocks to 5 MiB (copied): as much as metadata.py's GIF walk takes on."""
+    screen = b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0, 0, 0)
+    head = screen + (b"\x21\xfe" + b"\x01x" * 4 + b"\x00") * 6_000 + frame()
+    return head + repeat_to(b"\xff" + bytes(255), SIZE - 2048 - len(head)) + b"\x00\x3b"
+
+
 def tiny_fields(count: int) -> tuple[bytes, str]:
     field = b'--B\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n'
     body = field * count + b"--B\r\n" + FILE_HEAD + images.png() + b"\r\n--B--\r\n"
@@ -108,6 +116,7 @@ CRAFTED = {
         images.png_header_only(1, 1) + repeat_to(b"\0\0\0\0tEXt\0\0\0\0", SIZE - 2048)
     ),
     "gif: as many comments as validation allows": lambda: file_body(gif_of_comments_within_validations_bounds()),
+    "gif: comments to stripping's bounds, a frame": lambda: file_body(gif_of_comments_within_strippings_bounds()),
     "gif: one frame of 1-byte sub-blocks": lambda: file_body(
         gif_of(frame())[:24] + repeat_to(b"\x01\x00", SIZE - 2048)
     ),

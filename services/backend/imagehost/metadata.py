@@ -11,10 +11,11 @@ it a phone photo would show sideways. Debian's Chromium 156 applies it to JPEG's
 Exif and to PNG's eXIf chunk alike (naturalWidth of a 40x10 file with orientation 6 is 10).
 
 Malformed structure: the file passed validation, whose walks stop at the dimensions, so
-the bytes after them may still be broken (cut short, a length past the end, more steps
-than the bounds allow). The walk then keeps everything from that point on as it is and
-never raises: decoders and metadata readers follow the same structure and stop there
-too, and a camera or phone never writes such a file. Bytes after the end marker (JPEG
+the bytes after them may still be broken (cut short, a length past the end). The walk
+then keeps everything from that point on as it is and never raises: decoders and
+metadata readers follow the same structure and stop there too, and a camera or phone
+never writes such a file. A file that needs more steps than the walk's bounds is kept
+whole, unchanged: no camera writes one either, and so a crafted one costs no copy. Bytes after the end marker (JPEG
 EOI, PNG IEND, GIF trailer) are dropped: browsers never read them, and phones append
 further images there (MPF previews with their own EXIF, motion-photo videos).
 
@@ -86,11 +87,14 @@ def plan_rewrite(mime: str, data: Buffer) -> Rewrite:
     metadata. Never raises for any bytes (see the module's note on malformed files); a
     type without a rewriter is kept whole."""
     rewriter = REWRITERS.get(mime)
-    if rewriter is None:
-        rewrite = Rewrite()
-        rewrite.keep(0, len(data))
-        return rewrite
-    return rewriter(data)
+    return _whole(data) if rewriter is None else rewriter(data)
+
+
+def _whole(data: Buffer) -> Rewrite:
+    """The file kept as it is."""
+    rewrite = Rewrite()
+    rewrite.keep(0, len(data))
+    return rewrite
 
 
 # --- EXIF: only the Orientation tag ---------------------------------------------------
@@ -168,20 +172,33 @@ def _jpeg(data: Buffer) -> Rewrite:
         end = body + length
         if length < 2 or end > size:
             break
-        if not (_JPEG_APP0 <= marker <= _JPEG_APP15 or marker == _JPEG_COM):
-            if marker == _JPEG_SOS:
-                following = _JPEG_NEXT_MARKER.search(data, end)
-                if following is None:
-                    break  # cut short in the scan: kept as browsers show it
-                end = following.start()
-            rewrite.keep(pos, end)
-        elif _jpeg_app_is_kept(data, marker, body + 2):
-            rewrite.keep(pos, end)
-        else:
-            _drop_jpeg_app(data, marker, body + 2, end, rewrite)
+        end = _jpeg_segment(data, marker, pos, body + 2, end, rewrite)
+        if end < 0:
+            break  # cut short in the scan: kept as browsers show it
         pos = end
+    else:
+        return _whole(data)
     rewrite.keep(pos, size)
     return rewrite
+
+
+def _jpeg_segment(data: Buffer, marker: int, start: int, body: int, end: int, rewrite: Rewrite) -> int:
+    """Keep or drop the segment from `start` (its marker) to `end`, its body starting at
+    `body`; a scan runs on to the next marker. Returns where the next marker is, or -1
+    when a scan reaches the end of the file."""
+    if _JPEG_APP0 <= marker <= _JPEG_APP15 or marker == _JPEG_COM:
+        if _jpeg_app_is_kept(data, marker, body):
+            rewrite.keep(start, end)
+        else:
+            _drop_jpeg_app(data, marker, body, end, rewrite)
+        return end
+    if marker == _JPEG_SOS:
+        following = _JPEG_NEXT_MARKER.search(data, end)
+        if following is None:
+            return -1
+        end = following.start()
+    rewrite.keep(start, end)
+    return end
 
 
 def _jpeg_app_is_kept(data: Buffer, marker: int, body: int) -> bool:
@@ -241,6 +258,8 @@ def _png(data: Buffer) -> Rewrite:
             if pos < size:
                 rewrite.drop()
             return rewrite
+    else:
+        return _whole(data)
     rewrite.keep(pos, size)
     return rewrite
 
@@ -258,17 +277,18 @@ _GIF_COMMENT, _GIF_APPLICATION = 0xFE, 0xFF
 # Application extensions kept, with their identifier's length byte: the loop count of
 # animations and the ICC profile; the others (XMP's "XMP DataXMP" among them) go.
 _GIF_KEPT_APPLICATIONS = {b"\x0b" + name for name in (b"NETSCAPE2.0", b"ANIMEXTS1.0", b"ICCRGBG1012")}
-# Half validation.py's bounds, so that stripping adds at most half of validation's cost:
-# encoders write 255-byte sub-blocks, and a frame with its graphic control extension
-# rarely takes under 1 KiB (4096 blocks are 2048 frames, whatever their size). The rest
-# of a file that needs more steps is kept as it is, like a malformed one.
-_GIF_BYTES_PER_BLOCK = 1024
-_GIF_BYTES_PER_SUB_BLOCK = 128
+# Tighter than validation.py's bounds, so that stripping adds little to its cost (the
+# crafted GIF of tests/unit/test_upload_cost.py): encoders write 255-byte sub-blocks, so
+# one per 256 bytes is always enough, and 4096 blocks are 2048 frames with their graphic
+# control extensions, whatever their size, plus one frame per 4 KiB of file. The rest of
+# a file that needs more steps is kept as it is, like a malformed one.
+_GIF_BYTES_PER_BLOCK = 2048
+_GIF_BYTES_PER_SUB_BLOCK = 256
 _GIF_MIN_BLOCKS = 4096
 _GIF_MIN_SUB_BLOCKS = 8192
 
 
-def _gif(data: Buffer) -> Rewrite:
+def _gif(data: Buffer) -> Rewrite:  # noqa: PLR0912 (the hot loop, inlined on purpose: a call per block costs)
     """Drop comment extensions and application extensions other than animation and
     colour ones; keep images, graphic control and plain text; stop at the trailer."""
     rewrite = Rewrite()
@@ -284,7 +304,10 @@ def _gif(data: Buffer) -> Rewrite:
             pos += 11 + _gif_color_table_length(data[pos + 9])
             kept = True
         elif introducer == _GIF_EXTENSION:
-            kept = _gif_extension_is_kept(data, pos)
+            label = data[pos + 1]  # tested here, not in a function: this loop is the hot one
+            kept = label != _GIF_COMMENT and (
+                label != _GIF_APPLICATION or data[pos + 2 : pos + 14] in _GIF_KEPT_APPLICATIONS
+            )
             pos += 2
         else:
             break  # the trailer, a block cut short, or a byte that starts no block
@@ -296,12 +319,16 @@ def _gif(data: Buffer) -> Rewrite:
             if not length:
                 break
         else:
-            pos = start  # cut short, or past the bound: kept from this block on
+            if not sub_blocks_left:
+                return _whole(data)
+            pos = start  # cut short: kept from this block on
             break
         if kept:
             rewrite.keep(start, pos)
         else:
-            rewrite.drop()
+            rewrite.changed = True
+    else:
+        return _whole(data)
     if pos < size and data[pos] == _GIF_TRAILER:
         rewrite.keep(pos, pos + 1)
         pos += 1
@@ -310,15 +337,6 @@ def _gif(data: Buffer) -> Rewrite:
         return rewrite
     rewrite.keep(pos, size)
     return rewrite
-
-
-def _gif_extension_is_kept(data: Buffer, pos: int) -> bool:
-    label = data[pos + 1]
-    if label == _GIF_COMMENT:
-        return False
-    if label == _GIF_APPLICATION:
-        return pos + 14 <= len(data) and bytes(data[pos + 2 : pos + 14]) in _GIF_KEPT_APPLICATIONS
-    return True
 
 
 def _gif_color_table_length(flags: int) -> int:
@@ -361,6 +379,8 @@ def _webp(data: Buffer) -> Rewrite:
         else:
             kept.append((pos, end))
         pos = end
+    else:
+        return _whole(data)
     kept.append((pos, riff_end))
     if riff_end < size:
         rewrite.drop()
