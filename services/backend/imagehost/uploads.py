@@ -90,11 +90,12 @@ def receive_image(
     max_bytes: int,
     max_pixels: int,
     *,
-    strip_metadata: bool,
+    strip_metadata: bool = True,
 ) -> ReceivedImage:
     """Read the whole multipart `body` and return the validated image it carries, its
     width and height as displayed (EXIF orientation applied), and, with
-    `strip_metadata`, in a new temp file without its metadata (metadata.py).
+    `strip_metadata` (STRIP_METADATA's default, the safe one), in a new temp file without
+    its metadata (metadata.py).
 
     On failure an AppError is raised after the body has been read completely (or
     ClientGone when the client left), and no temp file remains.
