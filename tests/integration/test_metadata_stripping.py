@@ -12,6 +12,7 @@ import shutil
 import subprocess
 
 import pytest
+from imagehost.validation import ACCEPTED_TYPES
 from PIL import Image
 from support import camera
 from support.stack import require
@@ -23,10 +24,16 @@ CAMERA_FILES = {
     "png, orientation 6": (lambda: camera.camera_png(6), "image/png", 6),
     "png, upright": (lambda: camera.camera_png(1), "image/png", 1),
     "gif, animated": (camera.camera_gif, "image/gif", 1),
+    # Chromium does not apply a WebP's EXIF orientation: none is kept, the size is as stored.
+    "webp, lossy": (lambda: camera.camera_webp("lossy"), "image/webp", 1),
+    "webp, animated": (lambda: camera.camera_webp("animated"), "image/webp", 1),
 }
+ACCEPTED = {image_type.mime for image_type in ACCEPTED_TYPES}
 
 
 def upload_and_fetch(stack, data: bytes, content_type: str) -> tuple[dict, bytes]:
+    if content_type not in ACCEPTED:  # WebP, on a branch where validation does not accept it yet
+        pytest.skip(f"{content_type} is not an accepted type in this version")
     reply = stack.upload(data, "photo", content_type)
     assert reply.status == 201, reply.body
     answer = reply.json()
