@@ -8,6 +8,7 @@ string the files carry is in PRIVATE, so a test can look for it in the served by
 
 from __future__ import annotations
 
+import functools
 import io
 import random
 import struct
@@ -24,6 +25,7 @@ MAKE_TAG, MODEL_TAG, ARTIST_TAG, SOFTWARE_TAG, ORIENTATION_TAG, GPS_IFD = 0x010F
 PRIVATE = [MAKE, MODEL, ARTIST, SOFTWARE, XMP_TEXT, IPTC_TEXT, COMMENT_TEXT, PNG_TEXT]
 
 
+@functools.cache  # a new profile carries the time it was made: one per run, so they compare equal
 def icc_profile() -> bytes:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
