@@ -32,7 +32,7 @@ PIP_INSTALL := $(VENV)/bin/python -m pip install --quiet --disable-pip-version-c
 LOCK_COMPILE := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 \
 	--generate-hashes --custom-compile-command 'make lock' $(LOCK_FLAGS)
 
-.PHONY: run test lint setup bench lock nginx chromium wrk backup restore
+.PHONY: run test lint setup bench lock nginx chromium wrk exiftool backup restore
 
 run: $(RUN_INSTALLED) nginx
 	$(VENV)/bin/python services/local/run.py
@@ -45,7 +45,7 @@ restore: $(RUN_INSTALLED)
 	PYTHONPATH=services/backend $(VENV)/bin/python -m imagehost restore "$(ARCHIVE)"
 
 # -rfEs: the summary also names each skipped test with its reason (what the machine lacks).
-test: setup chromium wrk
+test: setup chromium wrk exiftool
 	$(VENV)/bin/python -m pytest -rfEs tests
 
 # ruff and mypy come with the tests' lock; what they check and how is in pyproject.toml.
@@ -103,6 +103,10 @@ wrk:
 # The benchmark of docs/performance.md (about 20 minutes; e.g. BENCH_FLAGS=--smoke).
 bench: setup wrk
 	bench/run $(BENCH_FLAGS)
+
+# exiftool, the second reader (after Pillow) of what metadata a served image still holds.
+exiftool:
+	@command -v exiftool >/dev/null || { $(call apt_install,libimage-exiftool-perl,exiftool for the metadata tests); }
 
 # Debian's Chromium and its driver, for tests/e2e (Playwright drives the system browser).
 chromium:

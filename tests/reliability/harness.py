@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hypothesis import HealthCheck, settings
+from imagehost import metadata
 from imagehost.instance_lock import IMAGES_LOCK_NAME
+from imagehost.validation import MAGIC_LENGTH, detect_type
 from support import images
 from support.client import request, upload
 
@@ -118,6 +120,18 @@ def write_figures(path: str) -> None:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def as_stored(data: bytes) -> bytes:
+    """What the server stores for an upload of the image `data` with STRIP_METADATA on,
+    the default: metadata.py's rewrite (tests/unit/test_metadata.py and
+    tests/integration/test_metadata_stripping.py check that rewrite itself)."""
+    image_type = detect_type(data[:MAGIC_LENGTH])
+    if image_type is None:
+        return data
+    out = bytearray()
+    metadata.plan_rewrite(image_type.mime, data).write(data, out.extend)
+    return bytes(out)
 
 
 def index_rows(stack) -> dict[str, tuple]:

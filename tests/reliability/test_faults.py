@@ -23,6 +23,7 @@ from .harness import (
     LOAD_SETTINGS,
     Sent,
     access_log_lines,
+    as_stored,
     assert_nothing_left_behind,
     image_files,
     index_rows,
@@ -287,7 +288,7 @@ def test_after_a_restart_of_the_whole_stack_every_image_and_row_is_intact_and_de
     for name in deleted:
         assert again.get(f"/images/{name}").status == 404
     for name, (data, token) in kept.items():
-        assert again.get(f"/images/{name}").body == data
+        assert again.get(f"/images/{name}").body == as_stored(data)
         assert again.request("DELETE", f"/api/images/{name}", headers=bearer(token)).status == 204
         assert again.get(f"/images/{name}").status == 404
     assert all_rows(again) == [] and image_files(again) == set()

@@ -34,7 +34,12 @@ def receive(body: bytes, tmp_path, monkeypatch, chunk: int = 64 * 1024, boundary
     request_body = RequestBody(io.BytesIO(body), len(body))
     try:
         received = uploads.receive_image(
-            request_body, f"multipart/form-data; boundary={boundary}", tmp_path, 5 * MIB, 50_000_000
+            request_body,
+            f"multipart/form-data; boundary={boundary}",
+            tmp_path,
+            5 * MIB,
+            50_000_000,
+            strip_metadata=False,  # the bytes as the splitter wrote them
         )
     except AppError as error:
         outcome = error.code
@@ -136,7 +141,12 @@ def test_the_parts_cap_is_16_and_says_so(tmp_path, monkeypatch):
     body = form(*[field(f"f{i}") for i in range(16)], file_part())
     with pytest.raises(AppError, match="more than 16 parts") as refused:
         uploads.receive_image(
-            RequestBody(io.BytesIO(body), len(body)), "multipart/form-data; boundary=B", tmp_path, 5 * MIB, 50_000_000
+            RequestBody(io.BytesIO(body), len(body)),
+            "multipart/form-data; boundary=B",
+            tmp_path,
+            5 * MIB,
+            50_000_000,
+            strip_metadata=False,
         )
     assert refused.value.code == "too_many_fields"
 

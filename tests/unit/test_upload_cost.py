@@ -78,6 +78,23 @@ def avif_of_many_items() -> bytes:
     return head + images.box(b"mdat", bytes(SIZE - 2048 - len(head) - 8))
 
 
+def gif_of_comments_within_validations_bounds() -> bytes:
+    """A frame, 14,000 comments of four 1-byte sub-blocks, then one comment of 255-byte
+    sub-blocks to 5 MiB: as many blocks and sub-blocks as validation lets through."""
+    screen = b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0, 0, 0)
+    small = (b"\x21\xfe" + b"\x01x" * 4 + b"\x00") * 14_000
+    head = screen + frame() + b"\x00" + small + b"\x21\xfe"
+    return head + repeat_to(b"\xff" + bytes(255), SIZE - 2048 - len(head)) + b"\x00\x3b"
+
+
+def gif_of_comments_within_strippings_bounds() -> bytes:
+    """6,000 comments of four 1-byte sub-blocks (all dropped), then a frame of 255-byte
+    sub-blocks to 5 MiB (copied): as much as metadata.py's GIF walk takes on."""
+    screen = b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0, 0, 0)
+    head = screen + (b"\x21\xfe" + b"\x01x" * 4 + b"\x00") * 6_000 + frame()
+    return head + repeat_to(b"\xff" + bytes(255), SIZE - 2048 - len(head)) + b"\x00\x3b"
+
+
 def tiny_fields(count: int) -> tuple[bytes, str]:
     field = b'--B\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n'
     body = field * count + b"--B\r\n" + FILE_HEAD + images.png() + b"\r\n--B--\r\n"
@@ -104,6 +121,18 @@ CRAFTED = {
     "jpeg: segments behind fill bytes": lambda: file_body(
         b"\xff\xd8" + repeat_to(b"\xff" * 1000 + b"\xfe\x00\x02", SIZE - 2048)
     ),
+    # Metadata stripping (metadata.py) walks further than validation and rewrites the file.
+    "jpeg: frame header, then empty COM segments": lambda: file_body(
+        images.jpeg()[:-28] + repeat_to(b"\xff\xfe\x00\x02", SIZE - 2048)
+    ),
+    "jpeg: a comment, then 5 MiB of scan": lambda: file_body(
+        images.jpeg_of_size(SIZE - 2048)[:2] + b"\xff\xfe\x00\x04hi" + images.jpeg_of_size(SIZE - 2054)[2:]
+    ),
+    "png: empty tEXt chunks": lambda: file_body(
+        images.png_header_only(1, 1) + repeat_to(b"\0\0\0\0tEXt\0\0\0\0", SIZE - 2048)
+    ),
+    "gif: as many comments as validation allows": lambda: file_body(gif_of_comments_within_validations_bounds()),
+    "gif: comments to stripping's bounds, a frame": lambda: file_body(gif_of_comments_within_strippings_bounds()),
     "gif: one frame of 1-byte sub-blocks": lambda: file_body(
         gif_of(frame())[:24] + repeat_to(b"\x01\x00", SIZE - 2048)
     ),
@@ -144,7 +173,9 @@ def cost(body: bytes, content_type: str, tmp_path) -> tuple[float, str]:
         request_body = RequestBody(io.BytesIO(body), len(body))
         started = time.process_time()
         try:
-            received = uploads.receive_image(request_body, content_type, tmp_path, SIZE, MAX_PIXELS)
+            received = uploads.receive_image(
+                request_body, content_type, tmp_path, SIZE, MAX_PIXELS, strip_metadata=True
+            )
         except AppError as error:
             elapsed, outcome = time.process_time() - started, error.code
         else:

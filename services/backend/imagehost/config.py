@@ -181,6 +181,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("GALLERY_PUBLIC", "false", "true: anyone may list the images", "gallery_public", _boolean),
     Setting("PUBLIC_BASE_URL", "", "the address people use, for the URLs in answers", "public_base_url", _base_url),
     Setting("ALLOWED_ORIGINS", "", "other sites whose pages may upload here", "allowed_origins", _origins),
+    Setting(
+        "STRIP_METADATA",
+        "true",
+        "false: images are served byte for byte as uploaded, GPS and camera fields included",
+        "strip_metadata",
+        _boolean,
+    ),
     Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR", "log_level", _log_level),
     Setting(
         "LOG_MAX_BYTES", "10485760", "app.log is rotated at this size", "log_max_bytes", _integer(4096, 1024 * MIB)
@@ -231,6 +238,7 @@ class Config:
     upload_token: str = _default("UPLOAD_TOKEN")
     admin_token: str = _default("ADMIN_TOKEN")
     gallery_public: bool = _default("GALLERY_PUBLIC")
+    strip_metadata: bool = _default("STRIP_METADATA")
     log_level: str = _default("LOG_LEVEL")
     log_max_bytes: int = _default("LOG_MAX_BYTES")
     log_backups: int = _default("LOG_BACKUPS")

@@ -59,7 +59,12 @@ def upload(request: Request, app: App) -> Response:
     _refuse_cross_site(request, app)
     auth.require_upload_token(auth.bearer_token(request.header("Authorization")), config.upload_token)
     received = receive_image(
-        request.body, request.header("Content-Type"), config.tmp_dir, config.max_upload_bytes, config.max_image_pixels
+        request.body,
+        request.header("Content-Type"),
+        config.tmp_dir,
+        config.max_upload_bytes,
+        config.max_image_pixels,
+        strip_metadata=config.strip_metadata,
     )
     with received.temp as temp:
         same_content = app.index.names_with_content(temp.sha256, temp.size)

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from python_multipart.multipart import parse_options_header
 
+from . import metadata
 from .errors import (
     AppError,
     BadRequest,
@@ -47,6 +48,7 @@ from .validation import (
     refusal_message,
     sanitize_original_name,
 )
+from .validation import _contents as file_contents
 from .web import RequestBody
 
 FILE_FIELD = "file"
@@ -85,9 +87,18 @@ def boundary_of(content_type: str | None) -> bytes:
 
 
 def receive_image(
-    body: RequestBody, content_type: str | None, tmp_dir: Path, max_bytes: int, max_pixels: int
+    body: RequestBody,
+    content_type: str | None,
+    tmp_dir: Path,
+    max_bytes: int,
+    max_pixels: int,
+    *,
+    strip_metadata: bool = True,
 ) -> ReceivedImage:
-    """Read the whole multipart `body` and return the validated image it carries.
+    """Read the whole multipart `body` and return the validated image it carries, its
+    width and height as displayed (EXIF orientation applied), and, with
+    `strip_metadata` (STRIP_METADATA's default, the safe one), in a new temp file without
+    its metadata (metadata.py).
 
     On failure an AppError is raised after the body has been read completely (or
     ClientGone when the client left), and no temp file remains.
@@ -99,6 +110,7 @@ def receive_image(
         _parse(body, boundary, form)
         form.check()
         info = _image_info(temp, max_pixels)
+        temp, info = _rewritten(temp, info, tmp_dir, strip_metadata)
         return ReceivedImage(temp, info, form.original_name)
     except BaseException:
         temp.__exit__(None, None, None)
@@ -139,6 +151,28 @@ def _image_info(temp: TempUpload, max_pixels: int) -> ImageInfo:
     if info.pixels > max_pixels:
         raise ImageTooLarge(info.canvas_width, info.canvas_height, max_pixels)
     return info
+
+
+def _rewritten(temp: TempUpload, info: ImageInfo, tmp_dir: Path, strip: bool) -> tuple[TempUpload, ImageInfo]:
+    """The upload without its metadata (a new temp file in `tmp_dir`, `temp` removed) when
+    `strip` and there is any, else `temp` itself; and `info` with the width and height a
+    browser shows once it applies the EXIF orientation (the canvas, what MAX_IMAGE_PIXELS
+    limits, is unchanged). On failure the new file is removed and `temp` left as it was.
+    """
+    with temp.open_for_reading() as f, file_contents(f) as data:
+        rewrite = metadata.plan_rewrite(info.type.mime, data)
+        if rewrite.orientation in metadata.QUARTER_TURNS:
+            info = replace(info, width=info.height, height=info.width)
+        if not (strip and rewrite.changed):
+            return temp, info
+        stripped = TempUpload(tmp_dir)
+        try:
+            rewrite.write(data, stripped.write)
+        except BaseException:
+            stripped.__exit__(None, None, None)
+            raise
+    temp.__exit__(None, None, None)
+    return stripped, info
 
 
 class _MultipartSplitter:
