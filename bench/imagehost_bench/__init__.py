@@ -10,6 +10,7 @@ machine     /proc: the machine's description, CPU time and peak RSS of processes
 floor       the storage floor: an upload's durable steps alone, no HTTP
 report      medians, ratios, targets, Markdown tables
 profile     bench/profile: perf and py-spy while one scenario's load runs
+previews    bench/previews: Pillow or libvips for previews, on 12-megapixel photos
 
 It imports the backend (imagehost), the local runner (local_runner) and the tests'
 helpers (support), which start the stack: bench/run and bench/profile put them on

@@ -2,8 +2,15 @@
 -- (imagehost_bench/wrk.py runs it). wrk's scripting API: /usr/share/doc/wrk/SCRIPTING.
 --
 --   wrk ... -s load.lua URL -- get    STATUS                   GET URL (headers from -H)
---   wrk ... -s load.lua URL -- upload STATUS BODY_FILE TYPE    POST that body, as it is
+--   wrk ... -s load.lua URL -- upload STATUS BODY_FILE TYPE    POST that body, made distinct
 --   wrk ... -s load.lua URL -- delete STATUS PAIRS_FILE THREADS [cycle]
+--
+-- upload: BODY_FILE holds MARK once (scenarios.py puts it where the backend never reads:
+-- inside the JPEG's entropy-coded data). Each request sends the body with MARK replaced by
+-- a tag of the same length, 8 random bytes per thread and a counter, in hex: every body
+-- differs from every other, of this run and any other, so the backend stores each as a
+-- first upload and never takes the path of an identical one (a hard link to the earlier
+-- file). It costs wrk one copy of the body per request, for imagehost and ceiling alike.
 --
 -- delete: PAIRS_FILE has one "name delete_token" per line; thread i of THREADS takes
 -- lines i, i+THREADS, ... and sends DELETE /api/images/<name> with that token, each once.
@@ -34,6 +41,9 @@ local expected
 local pairs_of_thread = {}
 local next_pair = 1
 local cycle = false
+local MARK = "imagehost-bench-distinct"
+local upload_head, upload_tail, upload_tag
+local uploads_sent = 0
 
 local function read_file(path)
     local file = assert(io.open(path, "rb"))
@@ -68,6 +78,18 @@ local function next_delete()
     return wrk.format("DELETE", "/api/images/" .. pair[1], {["Authorization"] = "Bearer " .. pair[2]})
 end
 
+local function random_hex(bytes)
+    local file = assert(io.open("/dev/urandom", "rb"))
+    local data = file:read(bytes)
+    file:close()
+    return (data:gsub(".", function(c) return string.format("%02x", c:byte()) end))
+end
+
+local function next_upload()
+    uploads_sent = uploads_sent + 1
+    return upload_head .. upload_tag .. string.format("%08x", uploads_sent) .. upload_tail
+end
+
 function init(args)
     local mode = args[1]
     if args[2] ~= "-" then
@@ -75,9 +97,14 @@ function init(args)
         response = count
     end
     if mode == "upload" then
-        wrk.method = "POST"
-        wrk.body = read_file(args[3])
         wrk.headers["Content-Type"] = args[4]
+        local whole = wrk.format("POST", nil, nil, read_file(args[3]))
+        local at = string.find(whole, MARK, 1, true)
+        assert(at, "no " .. MARK .. " in " .. args[3])
+        upload_head = string.sub(whole, 1, at - 1)
+        upload_tail = string.sub(whole, at + #MARK)
+        upload_tag = random_hex(8)
+        request = next_upload
     elseif mode == "delete" then
         local stride = tonumber(args[4])
         local line_number = 0

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import sys
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,8 @@ from .wrk import Load, LoadResult
 
 # The stack's settings: uploads must not meet the rate limit (429s would be errors).
 STACK_SETTINGS = {"UPLOAD_RATE_LIMIT": "100000r/s", "UPLOAD_RATE_BURST": "100000"}
+# load.lua writes a distinct tag over these bytes in each upload body (the same length).
+DISTINCT_MARK = b"imagehost-bench-distinct"
 SMALL_IMAGE_BYTES = 200 * 1024
 LARGE_IMAGE_BYTES = 4608 * 1024  # 4.5 MiB, under the 5 MiB default limit
 PAGE = 50
@@ -177,7 +180,11 @@ def compare(
 
 @dataclass(frozen=True)
 class Bodies:
-    """The two upload bodies, as files load.lua reads, and their Content-Type."""
+    """The two upload bodies, as files load.lua reads, and their Content-Type.
+
+    Each holds DISTINCT_MARK once, at the end of the JPEG's entropy-coded data (which
+    neither validation nor metadata stripping reads), for load.lua to vary.
+    """
 
     small: Path
     large: Path
@@ -189,11 +196,18 @@ class Bodies:
         boundary = "----imagehost-bench-boundary"
         for size in (SMALL_IMAGE_BYTES, LARGE_IMAGE_BYTES):
             body, content_type = images.multipart(
-                [("file", "bench.jpg", "image/jpeg", images.jpeg_of_size(size))], boundary
+                [("file", "bench.jpg", "image/jpeg", _with_mark(images.jpeg_of_size(size)))], boundary
             )
             paths.append(folder / f"upload-{size}.body")
             paths[-1].write_bytes(body)
         return cls(paths[0], paths[1], content_type)
+
+
+def _with_mark(jpeg: bytes) -> bytes:
+    """`jpeg` (from images.jpeg_of_size) with DISTINCT_MARK over the last bytes of its
+    zero padding, just before EOI; the same size."""
+    end = len(jpeg) - 2
+    return jpeg[: end - len(DISTINCT_MARK)] + DISTINCT_MARK + jpeg[end:]
 
 
 def run_all(
@@ -316,8 +330,12 @@ def _copy_listing(stack: Stack, ceiling: Ceiling, path: str) -> None:
 
 
 def upload_pool(stack: Stack, count: int) -> list[tuple[str, str]]:
-    """Upload `count` small images through nginx, 16 at a time; (name, delete token) each."""
-    body, content_type = images.file_form(images.jpeg(), "pool.jpg", "image/jpeg")
+    """Upload `count` small images through nginx, 16 at a time; (name, delete token) each.
+
+    Each image's bytes differ (a random tag in its entropy-coded data), so each is stored
+    in its own file, as a first upload: S5 deletes files, not extra links to one.
+    """
+    plain = images.jpeg()
     port = int(stack.env["HTTP_PORT"])
 
     def upload_some(how_many: int) -> list[tuple[str, str]]:
@@ -325,6 +343,7 @@ def upload_pool(stack: Stack, count: int) -> list[tuple[str, str]]:
         try:
             got = []
             for _ in range(how_many):
+                body, content_type = images.file_form(_distinct_tiny_jpeg(plain), "pool.jpg", "image/jpeg")
                 connection.request("POST", "/upload", body, {"Content-Type": content_type})
                 response = connection.getresponse()
                 answer = response.read()
@@ -341,3 +360,10 @@ def upload_pool(stack: Stack, count: int) -> list[tuple[str, str]]:
     ]
     with concurrent.futures.ThreadPoolExecutor(POOL_UPLOAD_CONNECTIONS) as pool:
         return [pair for part in pool.map(upload_some, shares) for pair in part]
+
+
+def _distinct_tiny_jpeg(plain: bytes) -> bytes:
+    """`plain` (images.jpeg(), whose last 16 bytes before EOI are zeros) with a random hex
+    tag over those zeros: ASCII, so no 0xFF a marker search could meet."""
+    tag = uuid.uuid4().hex[:16].encode()
+    return plain[:-18] + tag + plain[-2:]
