@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from imagehost import archives, backups, index, version
+from support.rows import add_row
 from support.tmpfs import tmpfs
 
 NAME = "Abcdefghijkl_-0123456789.png"
@@ -24,16 +25,7 @@ def make_index(folder: Path, names: list[str]) -> Path:
     db = index.Index(path)
     try:
         for name in names:
-            db.add(
-                name=name,
-                type="image/png",
-                size=1,
-                width=1,
-                height=1,
-                sha256="0" * 64,
-                original_name="a.png",
-                delete_token_hash="f" * 64,
-            )
+            add_row(db, name, original_name="a.png", delete_token_hash="f" * 64)
     finally:
         db.close()
     return path
@@ -91,16 +83,7 @@ def test_a_snapshot_taken_while_another_connection_writes_completes_and_is_consi
             if stop.is_set():
                 return
             name = f"{n:012d}.png"
-            writer.add(
-                name=name,
-                type="image/png",
-                size=1,
-                width=1,
-                height=1,
-                sha256="0" * 64,
-                original_name="a.png",
-                delete_token_hash=None,
-            )
+            add_row(writer, name, original_name="a.png")
             written.append(name)
 
     thread = threading.Thread(target=write)

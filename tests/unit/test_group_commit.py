@@ -11,6 +11,7 @@ import pytest
 from imagehost import index, storage
 from imagehost.group_commit import Failed, GroupCommit
 from imagehost.web import ClientGone, RequestBody
+from support.rows import add_row
 
 
 class SlowFlush:
@@ -137,16 +138,7 @@ def test_rows_added_from_many_threads_each_get_their_own_committed_id(tmp_path):
     try:
 
         def add(n):
-            return images.add(
-                name=f"name{n:012d}.png",
-                type="image/png",
-                size=n,
-                width=1,
-                height=1,
-                sha256="0" * 64,
-                original_name="",
-                delete_token_hash=None,
-            )
+            return add_row(images, f"name{n:012d}.png", size=n)
 
         with ThreadPoolExecutor(16) as pool:
             records = list(pool.map(add, range(200)))
@@ -167,19 +159,6 @@ def test_an_item_that_fails_on_its_own_fails_alone_and_the_rest_of_its_flush_suc
     with pytest.raises(ValueError, match="2"):
         group.submit(2)
     assert group.submit(3) == 30
-
-
-def add_row(images: index.Index, name: str) -> index.ImageRecord:
-    return images.add(
-        name=name,
-        type="image/png",
-        size=1,
-        width=1,
-        height=1,
-        sha256="0" * 64,
-        original_name="",
-        delete_token_hash=None,
-    )
 
 
 def test_16_threads_in_one_flush_with_one_name_clash_get_one_integrity_error_and_15_committed_rows(tmp_path):

@@ -11,6 +11,7 @@ from imagehost import handlers, index
 from imagehost.config import Config
 from imagehost.errors import Unavailable
 from imagehost.web import Request
+from support.rows import add_row
 
 
 class IndexStub:
@@ -62,19 +63,6 @@ def opened_index(tmp_path):
     images = index.Index(path)
     yield images
     images.close()
-
-
-def add_row(images: index.Index, name: str = "AbCdEfGhIjKlMnOp.png") -> index.ImageRecord:
-    return images.add(
-        name=name,
-        type="image/png",
-        size=1,
-        width=1,
-        height=1,
-        sha256="0" * 64,
-        original_name="",
-        delete_token_hash=None,
-    )
 
 
 def test_an_index_file_deleted_under_a_worker_makes_health_503_and_uploads_a_503_saying_so(opened_index):
