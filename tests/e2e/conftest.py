@@ -95,3 +95,11 @@ def page(open_page, stack):
 def pytest_terminal_summary(terminalreporter):
     if SAVED:
         terminalreporter.write_line(f"e2e screenshots of {len(SAVED)} tests: {SCREENSHOTS}")
+
+
+@pytest.fixture(scope="module")
+def blank_page(browser):
+    """An empty page, shared by a module's tests that only ask the browser to decode images."""
+    page = browser.new_page()
+    yield page
+    page.close()

@@ -120,3 +120,17 @@ def stored_uploads(page: Page) -> list[dict]:
 def image_path(url: str) -> str:
     """The path /images/<name> of an image URL, to fetch it through the stack."""
     return "/images/" + url.rsplit("/images/", 1)[1]
+
+
+_NATURAL_SIZE = """(src) => new Promise((resolve) => {
+  const image = new Image();
+  image.onload = () => resolve([image.naturalWidth, image.naturalHeight]);
+  image.onerror = () => resolve(null);
+  image.src = src;
+})"""
+
+
+def natural_size(page: Page, src: str) -> list[int] | None:
+    """[width, height] the browser shows the image at `src` with, or None when it cannot
+    decode it (a function, not a string predicate: the page's CSP forbids eval)."""
+    return page.evaluate(_NATURAL_SIZE, src)

@@ -12,6 +12,7 @@ import io
 
 import pytest
 from imagehost.validation import read_image_info
+from page_actions import natural_size
 from support import images
 
 frame, GCE = images.gif_frame, images.GIF_GRAPHIC_CONTROL
@@ -30,24 +31,11 @@ GIFS = {
     + b"\0\0"
     + frame(0, 0, 500, 500),
 }
-NATURAL_SIZE = """(src) => new Promise((resolve) => {
-  const image = new Image();
-  image.onload = () => resolve([image.naturalWidth, image.naturalHeight]);
-  image.onerror = () => resolve(null);
-  image.src = src;
-})"""
-
-
-@pytest.fixture(scope="module")
-def blank_page(browser):
-    page = browser.new_page()
-    yield page
-    page.close()
 
 
 @pytest.mark.parametrize("name", GIFS)
 def test_a_gif_is_stored_with_the_size_chromium_shows_it_at(blank_page, name):
     data = GIFS[name]
     info = read_image_info(io.BytesIO(data))
-    shown = blank_page.evaluate(NATURAL_SIZE, "data:image/gif;base64," + base64.b64encode(data).decode())
+    shown = natural_size(blank_page, "data:image/gif;base64," + base64.b64encode(data).decode())
     assert shown == [info.width, info.height]

@@ -8,6 +8,7 @@ its naturalWidth x naturalHeight, which apply the orientation, are the answer's.
 from __future__ import annotations
 
 import pytest
+from page_actions import natural_size
 from support import camera
 
 PHOTOS = {
@@ -16,19 +17,6 @@ PHOTOS = {
     "png, orientation 6": (lambda: camera.camera_png(6, 40, 24), "image/png"),
     "jpeg, upright": (lambda: camera.camera_jpeg(1, 48, 32), "image/jpeg"),
 }
-NATURAL_SIZE = """(src) => new Promise((resolve) => {
-  const image = new Image();
-  image.onload = () => resolve([image.naturalWidth, image.naturalHeight]);
-  image.onerror = () => resolve(null);
-  image.src = src;
-})"""
-
-
-@pytest.fixture(scope="module")
-def blank_page(browser):
-    page = browser.new_page()
-    yield page
-    page.close()
 
 
 @pytest.mark.parametrize("photo", PHOTOS)
@@ -38,6 +26,6 @@ def test_a_served_photo_shows_upright_at_the_size_the_answer_gives(stack, blank_
     assert reply.status == 201, reply.body
     answer = reply.json()
 
-    shown = blank_page.evaluate(NATURAL_SIZE, f"{stack.base_url}/images/{answer['name']}")
+    shown = natural_size(blank_page, f"{stack.base_url}/images/{answer['name']}")
 
     assert shown == [answer["width"], answer["height"]]

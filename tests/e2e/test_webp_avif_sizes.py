@@ -12,9 +12,9 @@ import io
 
 import pytest
 from imagehost.validation import read_image_info
+from page_actions import natural_size
 from PIL import Image
 from support.encoded import animated_webp, encoded
-from test_gif_sizes import NATURAL_SIZE
 
 
 def rotated_avif(orientation: int) -> bytes:
@@ -37,16 +37,9 @@ FILES = {
 }
 
 
-@pytest.fixture(scope="module")
-def blank_page(browser):
-    page = browser.new_page()
-    yield page
-    page.close()
-
-
 @pytest.mark.parametrize("name", FILES)
 def test_a_webp_or_avif_is_stored_with_the_size_chromium_shows_it_at(blank_page, name):
     data = FILES[name]
     info = read_image_info(io.BytesIO(data))
-    shown = blank_page.evaluate(NATURAL_SIZE, f"data:{info.type.mime};base64," + base64.b64encode(data).decode())
+    shown = natural_size(blank_page, f"data:{info.type.mime};base64," + base64.b64encode(data).decode())
     assert shown == [info.width, info.height]
