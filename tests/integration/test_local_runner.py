@@ -24,6 +24,19 @@ from support.stack import (
 )
 
 
+def run_runner(tmp_path: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    """services/local/run.py in `tmp_path`, to its end: its exit status and output."""
+    return subprocess.run(
+        [sys.executable, str(RUNNER), "--run-dir", str(tmp_path / "run")],
+        check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -115,15 +128,7 @@ def test_unusable_setting_exits_2_naming_the_variable_before_starting_anything(t
         WEB_SERVER_START_PORT="2",
     )
     env[variable] = value
-    result = subprocess.run(
-        [sys.executable, str(RUNNER), "--run-dir", str(tmp_path / "run")],
-        check=False,
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_runner(tmp_path, env, timeout=30)
     assert result.returncode == 2
     assert variable in result.stderr
     assert not (tmp_path / "run" / "backend.pid").exists()
@@ -139,15 +144,7 @@ def test_nginx_failing_to_start_stops_the_backend_and_exits_1(tmp_path):
             WEB_SERVER_START_PORT=str(free_port_block(len(first.worker_ports))),
         )
         # Same HTTP_PORT as the running stack: nginx cannot bind it.
-        result = subprocess.run(
-            [sys.executable, str(RUNNER), "--run-dir", str(tmp_path / "run")],
-            check=False,
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = run_runner(tmp_path, env, timeout=60)
         assert result.returncode == 1
         assert "nginx exited" in result.stderr
         assert "Address already in use" in result.stderr
@@ -196,15 +193,7 @@ def test_a_folder_nginx_workers_cannot_pass_through_stops_the_runner_naming_it_a
         WEB_SERVER_START_PORT=str(first + 1),
         FRONTEND_DIR=str(frontend_copy(tmp_path)),
     )
-    result = subprocess.run(
-        [sys.executable, str(RUNNER), "--run-dir", str(tmp_path / "run")],
-        check=False,
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_runner(tmp_path, env, timeout=30)
     assert result.returncode == 2, result.stderr
     assert f"cannot pass through {closed} to reach IMAGES_DIR" in result.stderr
     assert f"chmod o+x {closed}" in result.stderr
