@@ -28,6 +28,19 @@ def command_env(stack) -> dict[str, str]:
     return {**stack.env, "PYTHONPATH": str(REPO / "services" / "backend")}
 
 
+def run_imagehost(stack, *args: str) -> subprocess.CompletedProcess:
+    """`python -m imagehost ARGS` beside the stack, with its settings, to its end."""
+    return subprocess.run(
+        [sys.executable, "-m", "imagehost", *args],
+        env=command_env(stack),
+        cwd=stack.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def snapshot_rows(data: bytes, folder: Path) -> list[tuple]:
     path = folder / "downloaded.sqlite3"
     path.write_bytes(data)
@@ -144,15 +157,7 @@ def test_a_backup_made_under_load_restores_every_image_row_and_delete_token(stac
     try:
         time.sleep(LOAD_SECONDS / 3)
         backup_started = time.monotonic()
-        backup = subprocess.run(
-            [sys.executable, "-m", "imagehost", "backup", "--output", str(tmp_path / "out")],
-            env=command_env(stack),
-            cwd=stack.root,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        backup = run_imagehost(stack, "backup", "--output", str(tmp_path / "out"))
     finally:
         for thread in uploaders:
             thread.join(LOAD_SECONDS + 30)
@@ -166,15 +171,7 @@ def test_a_backup_made_under_load_restores_every_image_row_and_delete_token(stac
     assert stack.stop() == 0
     shutil.rmtree(stack.images_dir)
     shutil.rmtree(stack.data_dir)
-    restore = subprocess.run(
-        [sys.executable, "-m", "imagehost", "restore", str(archive)],
-        env=command_env(stack),
-        cwd=stack.root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    restore = run_imagehost(stack, "restore", str(archive))
     assert restore.returncode == 0, restore.stderr
     stack.start()
 
@@ -197,40 +194,11 @@ def test_a_backup_made_under_load_restores_every_image_row_and_delete_token(stac
 
 
 def test_restore_refuses_while_the_service_runs(stack, tmp_path):
-    env = command_env(stack)
-    made = subprocess.run(
-        [sys.executable, "-m", "imagehost", "backup", "--output", str(tmp_path)],
-        env=env,
-        cwd=stack.root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    made = run_imagehost(stack, "backup", "--output", str(tmp_path))
     assert made.returncode == 0, made.stderr
-    refused = subprocess.run(
-        [sys.executable, "-m", "imagehost", "restore", made.stdout.strip()],
-        env=env,
-        cwd=stack.root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    refused = run_imagehost(stack, "restore", made.stdout.strip())
     assert refused.returncode == 1
     assert "another imagehost instance" in refused.stderr
-
-
-def run_imagehost(stack, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "imagehost", *args],
-        env=command_env(stack),
-        cwd=stack.root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_identical_uploads_are_backed_up_and_restored_as_one_file_with_every_name_and_token(stack_factory, tmp_path):
