@@ -50,6 +50,10 @@ def upload_request(**headers) -> Request:
     return Request("POST", "/upload", "", headers, None, "rid")
 
 
+def refuse_cross_site(request, app) -> None:
+    handlers._refuse_cross_site(request, app, handlers._base(request, app))
+
+
 @pytest.mark.parametrize(
     "headers",
     [
@@ -63,7 +67,7 @@ def upload_request(**headers) -> Request:
 )
 def test_uploads_that_are_not_from_another_site_pass(headers):
     app = app_with(ALLOWED_ORIGINS="https://friend.example")
-    handlers._refuse_cross_site(upload_request(**headers), app)
+    refuse_cross_site(upload_request(**headers), app)
 
 
 @pytest.mark.parametrize(
@@ -83,14 +87,14 @@ def test_uploads_that_are_not_from_another_site_pass(headers):
 def test_uploads_from_another_site_are_refused(headers):
     app = app_with(ALLOWED_ORIGINS="https://friend.example")
     with pytest.raises(CrossOrigin):
-        handlers._refuse_cross_site(upload_request(**headers), app)
+        refuse_cross_site(upload_request(**headers), app)
 
 
 def test_this_site_is_public_base_url_when_it_is_set():
     app = app_with(PUBLIC_BASE_URL="https://img.example/pictures")
-    handlers._refuse_cross_site(upload_request(Origin="https://img.example"), app)
+    refuse_cross_site(upload_request(Origin="https://img.example"), app)
     with pytest.raises(CrossOrigin):
-        handlers._refuse_cross_site(upload_request(Origin="http://img.example:8080"), app)
+        refuse_cross_site(upload_request(Origin="http://img.example:8080"), app)
 
 
 def test_the_refusal_is_a_403_that_says_what_to_do():

@@ -56,7 +56,8 @@ def upload(request: Request, app: App) -> Response:
     config = app.config
     if not request.body.framed:
         raise LengthRequired()
-    _refuse_cross_site(request, app)
+    base = _base(request, app)
+    _refuse_cross_site(request, app, base)
     auth.require_upload_token(auth.bearer_token(request.header("Authorization")), config.upload_token)
     received = receive_image(
         request.body,
@@ -86,13 +87,12 @@ def upload(request: Request, app: App) -> Response:
         if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
             raise InsufficientStorage() from exc
         raise
-    base = _base(request, app)
     described = _describe(record, base)
     payload = {**described, "delete_token": delete_token, "delete_url": _delete_url(base, name)}
     return json_response(HTTPStatus.CREATED, payload, {"Location": str(described["url"])})
 
 
-def _refuse_cross_site(request: Request, app: App) -> None:
+def _refuse_cross_site(request: Request, app: App, base: str) -> None:
     """Raise CrossOrigin when a browser sends this upload from another site's page.
 
     Without an upload token, any page could otherwise make its visitors upload: a form
@@ -114,7 +114,7 @@ def _refuse_cross_site(request: Request, app: App) -> None:
             raise CrossOrigin()
         return
     sent = origin_of(origin)
-    if sent is None or (sent != origin_of(_base(request, app)) and sent not in app.config.allowed_origins):
+    if sent is None or (sent != origin_of(base) and sent not in app.config.allowed_origins):
         raise CrossOrigin()
 
 
