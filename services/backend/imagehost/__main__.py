@@ -10,7 +10,6 @@ put them back, with the service stopped.
 """
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from loguru import logger
 
 from . import archives, index, storage
 from .config import Config, ConfigError, load_config
-from .instance_lock import InstanceLocked, lock_folders
+from .instance_lock import InstanceLocked, folders_held
 from .reconcile import ReconcileRefused, reconcile
 from .supervisor import main
 
@@ -99,13 +98,8 @@ def run_restore(config: Config, archive: Path) -> int:
     _log_to_stderr()
     try:
         storage.make_public_folder(config.images_dir)
-        # The running service holds these: never restore under it.
-        locks = lock_folders(config.data_dir, config.images_dir, wait_seconds=0)
-        try:
+        with folders_held(config.data_dir, config.images_dir):
             count = archives.restore_archive(archive, config.index_path, config.images_dir)
-        finally:
-            for fd in locks:
-                os.close(fd)
     except (archives.ArchiveError, InstanceLocked, OSError) as exc:
         logger.error("not restored: {}", exc)
         return 1
@@ -122,14 +116,9 @@ def run_reconcile(config: Config, *, forget_missing: bool, index_files: bool) ->
             logger.error("{} ({}) is not a folder: is the path right (and the volume mounted)?", name, folder)
             return 1
     try:
-        # The running service holds these: never reconcile under it.
-        locks = lock_folders(config.data_dir, config.images_dir, wait_seconds=0)
-        try:
+        with folders_held(config.data_dir, config.images_dir):
             index.migrate(config.index_path)
             reconcile(config, forget_missing=forget_missing, index_files=index_files)
-        finally:
-            for fd in locks:
-                os.close(fd)
     except (ReconcileRefused, InstanceLocked, index.IndexFileError) as exc:
         logger.error("{}", exc)
         return 1

@@ -13,10 +13,12 @@ so the instance that is refused can name it.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from loguru import logger
@@ -90,3 +92,15 @@ def _holder(fd: int) -> str:
     """What the holder wrote about itself, e.g. 'pid 42 on host web1, started ...'."""
     text = os.pread(fd, 512, 0).decode("utf-8", "replace").strip()
     return text or "an instance that has not written its pid yet"
+
+
+@contextlib.contextmanager
+def folders_held(data_dir: Path, images_dir: Path) -> Iterator[None]:
+    """The folders locked for a one-off command (reconcile, restore) that must never run
+    beside the service; raises InstanceLocked at once when the service holds them."""
+    held = lock_folders(data_dir, images_dir, wait_seconds=0)
+    try:
+        yield
+    finally:
+        for fd in held:
+            os.close(fd)
