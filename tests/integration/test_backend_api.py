@@ -153,6 +153,7 @@ def test_the_upload_response_describes_the_image_with_absolute_links(backend):
     assert set(body) == {
         "name",
         "url",
+        "thumbnail_url",
         "type",
         "size",
         "width",
@@ -164,6 +165,7 @@ def test_the_upload_response_describes_the_image_with_absolute_links(backend):
         "delete_url",
     }
     assert body["url"] == f"{backend.url()}/images/{body['name']}"
+    assert body["thumbnail_url"] == f"{backend.url()}/images/previews/{body['name']}.webp"
     assert body["delete_url"] == f"{backend.url()}/api/images/{body['name']}"
     assert reply.headers["Location"] == body["url"]
     assert body["original_name"] == "holiday.png"
@@ -449,7 +451,18 @@ def test_the_listing_is_newest_first_and_never_shows_delete_tokens(backend):
     items = reply.json()["items"]
     assert [item["name"] for item in items] == names[::-1]
     assert b"delete_token" not in reply.body and b"delete_url" not in reply.body
-    assert set(items[0]) == {"name", "url", "type", "size", "width", "height", "sha256", "created_at", "original_name"}
+    assert set(items[0]) == {
+        "name",
+        "url",
+        "thumbnail_url",
+        "type",
+        "size",
+        "width",
+        "height",
+        "sha256",
+        "created_at",
+        "original_name",
+    }
     assert request("GET", backend.url() + "/images?limit=3", headers=ADMIN).json() == reply.json()
 
 

@@ -27,7 +27,7 @@ def test_a_full_disk_gives_507_leaves_nothing_and_recovers_without_a_restart(sma
         reply = upload(backend.url(), images.file_form(images.png_of_size(900_000)))
         assert (reply.status, reply.error_code) == (507, "insufficient_storage")
         assert sorted(p.name for p in small_images_dir.iterdir()) == sorted(
-            [IMAGES_LOCK_NAME, ".tmp", small.json()["name"]]
+            [IMAGES_LOCK_NAME, ".tmp", "previews", small.json()["name"]]
         )
         assert list((small_images_dir / ".tmp").iterdir()) == []
 

@@ -116,7 +116,7 @@ def test_a_duplicates_answer_has_a_first_uploads_shape_with_its_own_name_token_a
     data = images.png(6, 4)
     first = upload_ok(fresh_stack, data)
     duplicate = upload_ok(fresh_stack, data)
-    own = ("name", "url", "delete_token", "delete_url", "created_at")
+    own = ("name", "url", "thumbnail_url", "delete_token", "delete_url", "created_at")
     assert duplicate.keys() == first.keys()
     assert all(duplicate[key] != first[key] for key in own if key != "created_at")
     assert duplicate["created_at"] >= first["created_at"]

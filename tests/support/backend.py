@@ -114,8 +114,11 @@ class Backend:
                 time.sleep(0.05)
 
     def worker_pids(self) -> list[int]:
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
-        return [int(pid) for pid in children]
+        """The supervisor's web workers alive right now (not its preview makers)."""
+        return [pid for pid in children_of(self.process.pid) if not is_preview_maker(pid)]
+
+    def preview_maker_pids(self) -> list[int]:
+        return [pid for pid in children_of(self.process.pid) if is_preview_maker(pid)]
 
     def worker_pid(self, worker: int) -> int:
         return request("GET", self.url(worker) + "/api/health").json()["pid"]
@@ -142,3 +145,22 @@ class Backend:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def children_of(pid: int) -> list[int]:
+    """The live children of process `pid` (all its threads')."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(child) for child in task.read_text().split()]
+        except FileNotFoundError:  # a thread that ended meanwhile
+            continue
+    return found
+
+
+def is_preview_maker(pid: int) -> bool:
+    """Whether `pid` runs imagehost.preview_maker (a child the supervisor execs, unlike its workers)."""
+    try:
+        return b"imagehost.preview_maker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return False

@@ -40,7 +40,7 @@ from typing import Self
 import local_runner
 import pytest
 
-from .backend import REPO, environment_without_settings, free_port_block
+from .backend import REPO, children_of, environment_without_settings, free_port_block, is_preview_maker
 from .client import Reply, bearer, request, upload
 from .images import file_form
 
@@ -215,11 +215,11 @@ class Stack:
         return int((self.run_dir / "nginx.pid").read_text())
 
     def worker_pids(self) -> list[int]:
-        """The supervisor's children: its workers, however many are alive right now."""
-        pid = self.supervisor_pid()
-        return [
-            int(child) for task in Path(f"/proc/{pid}/task").glob("*/children") for child in task.read_text().split()
-        ]
+        """The supervisor's web workers, however many are alive right now (not its preview makers)."""
+        return [pid for pid in children_of(self.supervisor_pid()) if not is_preview_maker(pid)]
+
+    def preview_maker_pids(self) -> list[int]:
+        return [pid for pid in children_of(self.supervisor_pid()) if is_preview_maker(pid)]
 
     def output(self, lines: int = 60) -> str:
         """The end of what the runner, the backend and nginx printed."""

@@ -188,6 +188,27 @@ SETTINGS: tuple[Setting, ...] = (
         "strip_metadata",
         _boolean,
     ),
+    Setting(
+        "PREVIEW_WORKERS",
+        "1",
+        "processes that make previews; 0 makes none (the page then shows placeholders)",
+        "preview_workers",
+        _integer(0, 64),
+    ),
+    Setting(
+        "PREVIEW_MEMORY_MB",
+        "1024",
+        "memory a preview process may use; an image needing more gets no preview",
+        "preview_memory_mb",
+        _integer(64, 1024 * 1024),
+    ),
+    Setting(
+        "PREVIEW_TIMEOUT",
+        "20",
+        "seconds a preview may take before its process is killed and the image gets none",
+        "preview_timeout",
+        _seconds,
+    ),
     Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR", "log_level", _log_level),
     Setting(
         "LOG_MAX_BYTES", "10485760", "app.log is rotated at this size", "log_max_bytes", _integer(4096, 1024 * MIB)
@@ -239,6 +260,9 @@ class Config:
     admin_token: str = _default("ADMIN_TOKEN")
     gallery_public: bool = _default("GALLERY_PUBLIC")
     strip_metadata: bool = _default("STRIP_METADATA")
+    preview_workers: int = _default("PREVIEW_WORKERS")
+    preview_memory_mb: int = _default("PREVIEW_MEMORY_MB")
+    preview_timeout: float = _default("PREVIEW_TIMEOUT")
     log_level: str = _default("LOG_LEVEL")
     log_max_bytes: int = _default("LOG_MAX_BYTES")
     log_backups: int = _default("LOG_BACKUPS")

@@ -8,13 +8,14 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 
 from loguru import logger
 
-from . import auth, backups, logs, storage, version
+from . import auth, backups, logs, previews, storage, version
 from .config import Config
 from .errors import (
     BadRequest,
@@ -39,11 +40,13 @@ _CURSOR = re.compile(r"[1-9][0-9]{0,17}")
 
 @dataclass(frozen=True)
 class App:
-    """What handlers share within one worker."""
+    """What handlers share within one worker. `ask_for_previews` tells the supervisor
+    that an image is waiting for its preview (worker_process: SIGUSR1)."""
 
     config: Config
     index: Index
     worker_id: int
+    ask_for_previews: Callable[[], None] = lambda: None
 
 
 def upload(request: Request, app: App) -> Response:
@@ -87,6 +90,7 @@ def upload(request: Request, app: App) -> Response:
         if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
             raise InsufficientStorage() from exc
         raise
+    app.ask_for_previews()
     described = _describe(record, base)
     payload = {**described, "delete_token": delete_token, "delete_url": _delete_url(base, name)}
     return json_response(HTTPStatus.CREATED, payload, {"Location": str(described["url"])})
@@ -161,6 +165,9 @@ def delete_image(request: Request, app: App, name: str) -> Response:
     storage.remove_image(app.config.images_dir, name)
     if not app.index.delete(name):
         raise NotFound("That image was already deleted.")
+    # After the row: a preview maker that finishes later finds no row and removes its
+    # preview itself (preview_queue.py).
+    previews.remove(app.config.images_dir, name)
     return Response(HTTPStatus.NO_CONTENT)
 
 
@@ -317,10 +324,18 @@ def _delete_url(base: str, name: str) -> str:
 
 
 def _describe(record: ImageRecord, base: str) -> dict[str, object]:
-    """What API responses show of an image: everything but its id and token hash."""
+    """What API responses show of an image: everything but its id and token hash, and
+    its preview's address unless that preview could not be made (null then). A pending
+    preview's address answers 404 until it is made, a moment after the upload."""
+    thumbnail = (
+        None
+        if record.preview == previews.FAILED
+        else f"{base}/images/{previews.FOLDER}/{previews.preview_name(record.name)}"
+    )
     return {
         "name": record.name,
         "url": f"{base}/images/{record.name}",
+        "thumbnail_url": thumbnail,
         "type": record.type,
         "size": record.size,
         "width": record.width,

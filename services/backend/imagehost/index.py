@@ -18,18 +18,19 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
+from . import previews
 from .errors import Unavailable
 from .group_commit import Failed, GroupCommit
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 5000
-COLUMNS = "id, name, type, size, width, height, sha256, original_name, created_at, delete_token_hash"
-_INSERT = f"INSERT INTO images ({COLUMNS.removeprefix('id, ')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+COLUMNS = "id, name, type, size, width, height, sha256, original_name, created_at, delete_token_hash, preview"
+_INSERT = f"INSERT INTO images ({COLUMNS.removeprefix('id, ')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 class IndexFileError(Exception):
@@ -50,6 +51,7 @@ class ImageRecord(NamedTuple):
     original_name: str
     created_at: str
     delete_token_hash: str | None
+    preview: str
 
 
 def utc_now() -> str:
@@ -217,7 +219,18 @@ class Index:
         Raises Unavailable when the index file was removed or replaced: the row would
         be committed into a file nobody will read.
         """
-        row = (name, type, size, width, height, sha256, original_name, created_at or utc_now(), delete_token_hash)
+        row = (
+            name,
+            type,
+            size,
+            width,
+            height,
+            sha256,
+            original_name,
+            created_at or utc_now(),
+            delete_token_hash,
+            previews.PENDING,
+        )
         return self._adding.submit(row)
 
     def _insert_rows(self, rows: Sequence[tuple[Any, ...]]) -> list[ImageRecord | Failed]:
@@ -298,6 +311,42 @@ class Index:
         records = list(map(ImageRecord._make, rows[:limit]))
         next_id = records[-1].id if len(rows) > limit else None
         return records, next_id
+
+    def pending_previews(self, limit: int, skip: Collection[str] = ()) -> list[ImageRecord]:
+        """Up to `limit` images whose preview is still to be made, newest first (someone
+        may be waiting for it on the page), leaving out the names in `skip`."""
+        with self._locked() as db:
+            rows = db.execute(
+                f"SELECT {COLUMNS} FROM images WHERE preview = ? ORDER BY id DESC LIMIT ?",
+                (previews.PENDING, limit + len(skip)),
+            ).fetchall()
+        return [record for record in map(ImageRecord._make, rows) if record.name not in skip][:limit]
+
+    def names_with_preview(self, sha256: str, size: int, limit: int = 3) -> list[str]:
+        """Up to `limit` names of images with these bytes whose preview is made, newest first."""
+        with self._locked() as db:
+            rows = db.execute(
+                "SELECT name FROM images WHERE sha256 = ? AND size = ? AND preview = ? ORDER BY id DESC LIMIT ?",
+                (sha256, size, previews.READY, limit),
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def set_preview(self, name: str, state: str) -> bool:
+        """Record where image `name`'s preview stands; False when the image has no row
+        (deleted meanwhile)."""
+        with self._locked() as db:
+            return db.execute("UPDATE images SET preview = ? WHERE name = ?", (state, name)).rowcount > 0
+
+    def preview_states(self) -> dict[str, str]:
+        """Every image's preview state, by name (for the start-up reconcile)."""
+        with self._locked() as db:
+            return dict(db.execute("SELECT name, preview FROM images"))
+
+    def set_previews(self, names: Collection[str], state: str) -> None:
+        with self._locked() as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany("UPDATE images SET preview = ? WHERE name = ?", ((state, n) for n in names))
+            db.execute("COMMIT")
 
     def delete(self, name: str) -> bool:
         """Remove the row; False when there was none (someone else deleted it first).

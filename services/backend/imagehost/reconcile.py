@@ -4,7 +4,10 @@
   unlink and its row leaves one); more than that stops start-up instead;
 - an image file without a row is indexed, without a delete token (only the admin can
   delete it); a file that is not a valid image is left alone and logged;
-- temp files no live process holds are removed.
+- temp files no live process holds are removed;
+- previews follow their images: one without an image row is removed, and a row whose
+  preview is 'ready' but has no file (a restore without previews, a crash before the
+  preview's folder was fsynced) is made 'pending' again, so the preview is made again.
 
 What looks like the wrong folder is never repaired: rows next to an IMAGES_DIR that
 holds none of their files (a volume not mounted, a typo in the path), or more than a few
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 
 from loguru import logger
 
-from . import storage
+from . import previews, storage
 from .config import Config
 from .index import Index, iso_utc
 from .validation import NotAnImage, read_image_info
@@ -44,6 +47,8 @@ class ReconcileReport:
     files_indexed: int
     files_skipped: int
     temp_files_removed: int
+    previews_removed: int
+    previews_to_make_again: int
 
 
 def reconcile(config: Config, *, forget_missing: bool = False, index_files: bool = False) -> ReconcileReport:
@@ -62,12 +67,14 @@ def reconcile(config: Config, *, forget_missing: bool = False, index_files: bool
             _log_dropped(gone)
             index.delete_many(gone)
         indexed, skipped = _index_orphans(index, config, on_disk - in_index)
+        previews_removed, previews_again = _reconcile_previews(index, config)
     finally:
         index.close()
     temp_removed = storage.remove_stale_temp_files(config.tmp_dir)
-    report = ReconcileReport(len(gone), indexed, skipped, temp_removed)
+    report = ReconcileReport(len(gone), indexed, skipped, temp_removed, previews_removed, previews_again)
     logger.info(
-        "reconcile: {} rows without a file removed, {} files indexed, {} files skipped, {} temp files removed",
+        "reconcile: {} rows without a file removed, {} files indexed, {} files skipped, {} temp files removed, "
+        "{} previews without an image removed, {} missing previews to make again",
         *vars(report).values(),
     )
     return report
@@ -133,6 +140,21 @@ def _examples(names: set[str]) -> str:
 
 def _log_dropped(gone: set[str]) -> None:
     logger.warning("reconcile: {} rows whose file is gone are dropped: {}", len(gone), _examples(gone))
+
+
+def _reconcile_previews(index: Index, config: Config) -> tuple[int, int]:
+    """Remove previews whose image has no row; make 'ready' rows without a preview file
+    'pending'. Returns both counts."""
+    previews.remove_temp_files(config.images_dir)  # no maker runs yet
+    states = index.preview_states()
+    on_disk = previews.files(config.images_dir)
+    orphans = on_disk - states.keys()
+    for name in orphans:
+        previews.remove(config.images_dir, name)
+    lost = {name for name, state in states.items() if state == previews.READY and name not in on_disk}
+    if lost:
+        index.set_previews(lost, previews.PENDING)
+    return len(orphans), len(lost)
 
 
 def _index_orphans(index: Index, config: Config, names: set[str]) -> tuple[int, int]:

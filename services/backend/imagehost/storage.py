@@ -35,6 +35,7 @@ from typing import BinaryIO, Self
 
 from loguru import logger
 
+from . import previews
 from .errors import InsufficientStorage
 from .group_commit import GroupCommit
 from .validation import is_image_name
@@ -337,7 +338,7 @@ def remove_stale_temp_files(tmp_dir: Path) -> int:
 
 
 def remove_temp_files_of(tmp_dir: Path, pid: int) -> int:
-    """Remove the temp files of process `pid` (which has exited); returns how many."""
+    """Remove the temp files of worker `pid` (which has exited); returns how many."""
     return _remove_unlocked(map(str, Path(tmp_dir).glob(f"{TEMP_PREFIX}{pid}-*{TEMP_SUFFIX}")))
 
 
@@ -367,15 +368,23 @@ def _remove_unlocked(paths: Iterable[str]) -> int:
 def prepare_directories(images_dir: Path, tmp_dir: Path, data_dir: Path, log_dir: Path) -> None:
     """Create the folders if need be and give them, new or old, the modes they need.
 
-    IMAGES_DIR 0755: nginx, maybe another user, serves it (images are 0644, see
-    publish). Its .tmp 0700, DATA_DIR 0700 and LOG_DIR 0750 are private: the index
+    IMAGES_DIR and its previews folder 0755: nginx, maybe another user, serves them
+    (images and previews are 0644, see publish and preview_maker). Its .tmp 0700,
+    DATA_DIR 0700 and LOG_DIR 0750 are private: the index
     holds the private gallery's names and the original file names, and the log the
     names of every request. LOG_DIR is 0750, not 0700, for an operator's group; nginx
     writes LOG_DIR/nginx as its master process (root in Docker, or the same user under
     `make run`). Raises OSError when a folder cannot be created or changed.
     """
     make_public_folder(images_dir)
-    for directory, mode in ((images_dir, 0o755), (tmp_dir, 0o700), (data_dir, 0o700), (log_dir, 0o750)):
+    previews_dir = images_dir / previews.FOLDER
+    for directory, mode in (
+        (images_dir, 0o755),
+        (previews_dir, 0o755),
+        (tmp_dir, 0o700),
+        (data_dir, 0o700),
+        (log_dir, 0o750),
+    ):
         directory.mkdir(parents=True, exist_ok=True)
         os.chmod(directory, mode)
 

@@ -6,7 +6,9 @@ port itself (so a port that cannot be bound stops start-up with its number, and 
 restarted worker finds connections waiting in the same backlog instead of a refused
 port), forks the workers, relays their log lines, restarts any that die, and stops them
 gracefully on SIGTERM/SIGINT. SIGHUP reopens LOG_DIR/app.log. It also watches the
-index file: deleted or replaced under a running service, it is logged as an error.
+index file: deleted or replaced under a running service, it is logged as an error. And
+it runs the preview makers (preview_queue.py); SIGUSR1, which a worker sends after
+storing an upload, makes it look for previews to make at once.
 
 Signal handlers do nothing but wake the main loop (through `signal.set_wakeup_fd`); all
 the work happens in the loop.
@@ -28,6 +30,7 @@ from loguru import logger
 from . import index, logs, storage, version, worker_process
 from .config import Config
 from .instance_lock import InstanceLocked, lock_folders
+from .preview_queue import PreviewQueue
 from .reconcile import ReconcileRefused, reconcile
 
 # A worker that lived at least this long is healthy again: its next death restarts at once.
@@ -72,6 +75,7 @@ class Supervisor:
         self._folder_locks: list[int] = []  # held until the process ends; workers inherit them
         self._index_identity: tuple[int, int] | None = None
         self._index_state = "ok"
+        self.previews = PreviewQueue(config)
 
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; returns the process exit code (0 after a clean stop).
@@ -116,17 +120,27 @@ class Supervisor:
         )
         while not self.stopping:
             self._start_due_workers()
-            self._wait(self._next_timeout())
+            ready = self._wait(self.previews.next_timeout(self._next_timeout()))
             self._reap()
+            self._tend_previews(ready)
             self._watch_index()
             if self._reopen_log:
                 self._reopen_log_file()
         self._stop_workers()
+        self.previews.stop()
         if self.halt_reason:
             logger.error("stopped: {}", self.halt_reason)
             return 1
         logger.info("supervisor stopped")
         return 0
+
+    def _tend_previews(self, ready: list[int]) -> None:
+        """The preview queue's turn. Previews are not worth the service: a bug in their
+        bookkeeping is logged, and serving goes on."""
+        try:
+            self.previews.tick(ready)
+        except Exception:  # noqa: BLE001
+            logger.exception("the preview queue failed; it tries again at the next tick")
 
     def _reopen_log_file(self) -> None:
         """After SIGHUP: close app.log and open the path again (logrotate has moved it)."""
@@ -172,12 +186,13 @@ class Supervisor:
         os.set_blocking(self._wakeup_r, False)
         os.set_blocking(self._wakeup_w, False)
         signal.set_wakeup_fd(self._wakeup_w)
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP):
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP, signal.SIGUSR1):
             signal.signal(signum, lambda *_: None)  # the wakeup fd carries the signal number
 
-    def _wait(self, timeout: float) -> None:
-        """Sleep until a signal, a log line or `timeout`; handle what arrived."""
-        watched: list[int | socket.socket] = [self._wakeup_r, self._log_receiver]
+    def _wait(self, timeout: float) -> list[int]:
+        """Sleep until a signal, a log line, a preview maker's answer or `timeout`;
+        handle the signals and log lines, and return the makers' descriptors that are ready."""
+        watched: list[int | socket.socket] = [self._wakeup_r, self._log_receiver, *self.previews.readable()]
         try:
             ready, _, _ = select.select(watched, [], [], timeout)
         except InterruptedError:
@@ -191,6 +206,9 @@ class Supervisor:
                     self.stopping = True
                 elif signum == signal.SIGHUP:
                     self._reopen_log = True  # done in the loop, not in the middle of a relay
+                elif signum == signal.SIGUSR1:
+                    self.previews.wake()
+        return [fd for fd in ready if isinstance(fd, int) and fd != self._wakeup_r]
 
     def _read_signals(self) -> bytes:
         try:
@@ -233,6 +251,8 @@ class Supervisor:
         # alone decides to stop (a worker stopping on its own would be restarted).
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+        self.previews.close_in_child()
         os.close(self._wakeup_r)
         os.close(self._wakeup_w)
         self._log_receiver.close()
@@ -249,6 +269,8 @@ class Supervisor:
                 return
             if pid == 0:
                 return
+            if self.previews.reaped(pid, status):
+                continue
             slot = next((s for s in self.slots if s.pid == pid), None)
             if slot is None:
                 continue

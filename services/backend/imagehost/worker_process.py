@@ -36,7 +36,8 @@ def run(worker_id: int, listener: socket.socket, config: Config, log_sender: soc
     supervisor_pid = os.getppid()
     try:
         index = Index(config.index_path)
-        server = WorkerServer(listener, App(config, index, worker_id), Router(ROUTES))
+        app = App(config, index, worker_id, ask_for_previews=lambda: _wake_supervisor(supervisor_pid))
+        server = WorkerServer(listener, app, Router(ROUTES))
     except IndexFileError as exc:  # the message says it all; no traceback needed
         logger.error("worker {} could not start: {}", worker_id, exc)
         return EXIT_BOOT_ERROR
@@ -59,3 +60,10 @@ def run(worker_id: int, listener: socket.socket, config: Config, log_sender: soc
     else:
         logger.warning("worker {} stopped with requests still running after {}s", worker_id, config.shutdown_timeout)
     return 0
+
+
+def _wake_supervisor(supervisor_pid: int) -> None:
+    """SIGUSR1 to the supervisor (previews are waiting), while it is still our parent:
+    once it is gone, its pid may be another process's."""
+    if os.getppid() == supervisor_pid:
+        os.kill(supervisor_pid, signal.SIGUSR1)

@@ -49,8 +49,39 @@ export function icon(name) {
   return svg;
 }
 
-/** Where a thumbnail is loaded from: always this origin, because the CSP allows images
- * from 'self' only and the public URL may name another host (PUBLIC_BASE_URL). */
-export function thumbnailSrc(name) {
-  return `/images/${encodeURIComponent(name)}`;
+/**
+ * Where an image's preview is loaded from, or null when the server could not make one
+ * (thumbnail_url null). Always this origin, because the CSP allows images from 'self'
+ * only and the public URL may name another host (PUBLIC_BASE_URL): the path of
+ * thumbnail_url. Uploads this browser stored before previews existed have no
+ * thumbnail_url; theirs is at the same place (services/backend/imagehost/previews.py).
+ */
+export function previewSrc(image) {
+  if (image.thumbnail_url === null) return null;
+  if (typeof image.thumbnail_url === 'string') return new URL(image.thumbnail_url, location.href).pathname;
+  return `/images/previews/${encodeURIComponent(image.name)}.webp`;
+}
+
+// A preview is made a moment after its upload and answers 404 until then: ask again
+// after these pauses (ms) before giving up on it.
+const PREVIEW_RETRY_DELAYS = [400, 800, 1600, 3200];
+
+/**
+ * An <img> showing `src` (a preview) that asks again when the preview is not made yet,
+ * and calls onGiveUp() once it still will not load. The query string only makes each
+ * attempt a new request: nginx serves the same file whatever it says.
+ */
+export function previewImage(src, attributes, onGiveUp) {
+  const image = h('img', { ...attributes, src });
+  let attempt = 0;
+  image.addEventListener('error', () => {
+    if (attempt >= PREVIEW_RETRY_DELAYS.length) {
+      onGiveUp();
+      return;
+    }
+    const delay = PREVIEW_RETRY_DELAYS[attempt];
+    attempt += 1;
+    setTimeout(() => { if (image.isConnected) image.src = `${src}?attempt=${attempt}`; }, delay);
+  });
+  return image;
 }

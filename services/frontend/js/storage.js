@@ -8,7 +8,7 @@ const ADMIN_TOKEN_KEY = 'imagehost.admin-token';
 const UPLOAD_TOKEN_KEY = 'imagehost.upload-token';
 
 // The fields of the upload response worth keeping (delete_url is derived from name).
-const UPLOAD_FIELDS = ['name', 'url', 'delete_token', 'size', 'width', 'height', 'created_at', 'original_name', 'type'];
+const UPLOAD_FIELDS = ['name', 'url', 'thumbnail_url', 'delete_token', 'size', 'width', 'height', 'created_at', 'original_name', 'type'];
 
 /**
  * Fires "change" with detail {kind, name}: kind is "added" or "removed" for changes made in

@@ -1,7 +1,9 @@
-// One image in a grid (My uploads, All images): thumbnail, name, size, date, copy, open, delete.
+// One image in a grid (My uploads, All images): preview, name, size, date, copy, open, delete.
+// The card shows the image's small preview, never the full file: the file is loaded only
+// when someone opens it.
 
 import { copyButton } from '../clipboard.js';
-import { h, icon, thumbnailSrc } from '../dom.js';
+import { h, icon, previewImage, previewSrc } from '../dom.js';
 import { formatBytes, formatDate, formatDimensions } from '../format.js';
 
 /** What people called the file, or the server's name for it. */
@@ -13,22 +15,15 @@ export function titleOf(image) {
  * Build the card for `image` (an item of GET /api/images or a stored upload).
  *
  * options.onDelete(card): offered as a Delete button when given
- * options.onThumbnailError(card): the thumbnail did not load (the image may be gone)
+ * options.onThumbnailError(card): the preview did not load, after a few tries (the image
+ *   may be gone); an image without a preview shows a placeholder without calling it
  *
  * Returns {element, showError(message), markGone(onRemove), markUnavailable()}.
  */
 export function imageCard(image, { onDelete = null, onThumbnailError = null } = {}) {
   const title = titleOf(image);
-  const thumbnail = h('img', {
-    class: 'card__img',
-    src: thumbnailSrc(image.name),
-    alt: title,
-    loading: 'lazy',
-    decoding: 'async',
-    width: image.width || null,
-    height: image.height || null,
-  });
-  const frame = h('div', { class: 'card__thumb' }, thumbnail);
+  const src = previewSrc(image);
+  const frame = h('div', { class: 'card__thumb' });
   const error = h('p', { class: 'card__error', hidden: true });
   const meta = h('p', { class: 'card__meta' },
     [formatBytes(image.size), formatDimensions(image.width, image.height)].filter(Boolean).join(' · '));
@@ -66,7 +61,7 @@ export function imageCard(image, { onDelete = null, onThumbnailError = null } = 
       actions.replaceChildren(h('button', { type: 'button', class: 'btn btn--small', onclick: onRemove, 'aria-label': `Remove ${title} from the list` }, 'Remove from list'));
     },
 
-    /** The thumbnail would not load, though the image exists. */
+    /** There is no preview (the server could not make one, or it would not load). */
     markUnavailable() {
       frame.replaceChildren(h('span', { class: 'card__placeholder' }, icon('image'), h('span', {}, 'No preview')));
     },
@@ -81,8 +76,17 @@ export function imageCard(image, { onDelete = null, onThumbnailError = null } = 
       onclick: () => onDelete(card),
     }, icon('trash')));
   }
-  if (onThumbnailError) {
-    thumbnail.addEventListener('error', () => onThumbnailError(card), { once: true });
+  if (src === null) {
+    card.markUnavailable();
+  } else {
+    frame.append(previewImage(src, {
+      class: 'card__img',
+      alt: title,
+      loading: 'lazy',
+      decoding: 'async',
+      width: image.width || null,
+      height: image.height || null,
+    }, () => (onThumbnailError ? onThumbnailError(card) : card.markUnavailable())));
   }
   return card;
 }

@@ -1,7 +1,9 @@
-// One row of the upload list: preview, name, size, progress, and what came of it.
+// One row of the upload list: preview, name, size, progress, and what came of it. Until the
+// upload is done the preview is the chosen file itself (nothing is downloaded for it);
+// then the server's small preview takes its place once it has loaded.
 
 import { copyButton, snippets } from '../clipboard.js';
-import { h, icon } from '../dom.js';
+import { h, icon, previewImage, previewSrc } from '../dom.js';
 import { formatBytes, formatDimensions } from '../format.js';
 
 /**
@@ -53,6 +55,20 @@ export class UploadRow {
   /** Free the preview's memory; call when the row leaves the page for good. */
   dispose() {
     if (this.previewUrl) URL.revokeObjectURL(this.previewUrl);
+    this.previewUrl = null;
+  }
+
+  /** Swap the local picture for the server's preview of `result` once that has loaded. */
+  showServerPreview(result) {
+    const src = previewSrc(result);
+    if (src === null) return;
+    const image = previewImage(src, { alt: `Preview of ${this.file.name}`, hidden: true }, () => image.remove());
+    image.addEventListener('load', () => {
+      image.hidden = false;
+      this.preview.replaceChildren(image);
+      this.dispose();
+    });
+    this.preview.append(image);
   }
 
   render(view) {
@@ -86,6 +102,7 @@ export class UploadRow {
       case 'done':
         this.setStatus('Uploaded', 'check');
         this.showResult(view.result);
+        this.showServerPreview(view.result);
         break;
       case 'failed':
         this.setStatus(view.message, 'alert');
