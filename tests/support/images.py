@@ -213,11 +213,18 @@ def iinf(*entries: bytes) -> bytes:
     return full_box(b"iinf", struct.pack(">H", len(entries)) + b"".join(entries))
 
 
-def iloc(items: list[tuple[int, list[tuple[int, int]]]], field_size: int = 4, repeat: int = 1) -> bytes:
-    """A version 1 iloc: each item's extents (file offset, length), as fields of
-    `field_size` bytes (0, 4 or 8), and the whole item list `repeat` times."""
+def iloc(
+    items: list[tuple[int, list[tuple[int, int]]]],
+    field_size: int = 4,
+    repeat: int = 1,
+    method: int = 0,
+    reference: int = 0,
+) -> bytes:
+    """A version 1 iloc: each item's extents (offset, length), as fields of `field_size`
+    bytes (0, 4 or 8), with construction `method` (0: file offsets, 1: idat offsets) and
+    data reference index `reference` (0: this file), the whole item list `repeat` times."""
     entries = b"".join(
-        struct.pack(">HHHH", item, 0, 0, len(extents))
+        struct.pack(">HHHH", item, method, reference, len(extents))
         + b"".join(o.to_bytes(field_size, "big") + n.to_bytes(field_size, "big") for o, n in extents)
         for item, extents in items
     )

@@ -379,6 +379,61 @@ def test_an_avif_iloc_without_offset_or_length_fields_renames_the_exif_item_and_
     assert stripped == data.replace(b"Exif", b"free")
 
 
+def avif_with_exif_in_idat(method: int = 1, reference: int = 0) -> bytes:
+    """An AVIF whose EXIF item (item 2) is in an idat box inside meta, at idat offset 4."""
+    exif = b"\0\0\0\0" + camera.exif(6).tobytes()
+    located = images.iloc([(2, [(4, len(exif))])], method=method, reference=reference)
+    idat = images.box(b"idat", b"head" + exif + b"tail")
+    return images.avif(images.ispe(4, 4), items=images.iinf(images.infe(2, b"Exif")) + located + idat)
+
+
+def test_an_avif_exif_item_in_idat_is_renamed_and_zeroed_there():
+    data = avif_with_exif_in_idat()
+    exif_at = data.index(b"idat") + 4 + 4
+    exif_length = len(camera.exif(6).tobytes()) + 4
+
+    stripped = rewritten("image/avif", data)
+
+    assert stripped == data[:exif_at].replace(b"Exif", b"free") + bytes(exif_length) + data[exif_at + exif_length :]
+
+
+@pytest.mark.parametrize(
+    "method, reference", [(2, 0), (0, 1)], ids=["built from other items", "in another file (data reference)"]
+)
+def test_an_avif_exif_item_whose_bytes_are_not_located_in_the_file_is_renamed_and_its_bytes_kept(method, reference):
+    data = avif_with_exif_in_idat(method, reference)
+
+    assert rewritten("image/avif", data) == data.replace(b"Exif", b"free", 1)
+
+
+def avif_with_image_and_exif_in_mdat(image_length: int) -> tuple[bytes, int]:
+    """An AVIF whose mdat holds 4 bytes of item 1 (av01, located with `image_length`; 0
+    means "to the end of the file") then item 2's EXIF; and where that EXIF starts."""
+    exif = b"\0\0\0\0" + camera.exif(6).tobytes()
+    infos = images.iinf(images.infe(1, b"av01"), images.infe(2, b"Exif"))
+
+    def build(payload_at: int) -> bytes:
+        located = images.iloc([(1, [(payload_at, image_length)]), (2, [(payload_at + 4, len(exif))])])
+        return images.avif(images.ispe(4, 4), items=infos + located, extra=images.box(b"mdat", b"pixl" + exif))
+
+    payload_at = len(build(0)) - 8 - len(exif) - 4  # before the empty mdat images.avif ends with
+    return build(payload_at), payload_at + 4
+
+
+@pytest.mark.parametrize("image_length, zeroed", [(4, True), (0, False)], ids=["4 bytes", "to the end"])
+def test_an_avif_exif_item_is_zeroed_unless_the_image_item_reaches_over_it(image_length, zeroed):
+    data, exif_at = avif_with_image_and_exif_in_mdat(image_length)
+    exif_length = len(camera.exif(6).tobytes()) + 4
+    renamed = data.replace(b"Exif", b"free", 1)
+
+    stripped = rewritten("image/avif", data)
+
+    if zeroed:
+        assert stripped == renamed[:exif_at] + bytes(exif_length) + renamed[exif_at + exif_length :]
+    else:
+        assert stripped == renamed
+
+
 def test_an_avif_without_metadata_items_is_not_rewritten():
     data = encoded.encoded("AVIF", (37, 23), mode="RGBA")
 

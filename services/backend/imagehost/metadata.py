@@ -37,6 +37,7 @@ import itertools
 import mmap
 import re
 import struct
+import sys
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -446,13 +447,6 @@ class _AvifReader:
             raise _Malformed()
         return int.from_bytes(self.data[pos : pos + length], "big")
 
-    def string_end(self, pos: int, end: int) -> int:
-        """Where the NUL-terminated string at `pos` ends, after its NUL."""
-        nul = self.data.find(b"\x00", pos, end)
-        if nul < 0:
-            raise _Malformed()
-        return nul + 1
-
     def boxes(self, pos: int, end: int) -> list[tuple[bytes, int, int]]:
         """(type, payload start, box end) of each box from `pos` to `end`."""
         found = []
@@ -472,8 +466,8 @@ class _AvifReader:
 
 def _avif(data: Buffer) -> Rewrite:
     """Turn the EXIF, XMP and other metadata items into "free" items of zeros, in place
-    (see above). A file whose meta, iinf or iloc is malformed, or needs more steps than
-    its size allows, is kept whole: libavif, which browsers use, refuses to show it."""
+    (see above). A file whose boxes, iinf or iloc are malformed, or that needs more steps
+    than its size allows, is kept whole (the module's note on malformed files)."""
     reader = _AvifReader(data, _AVIF_MIN_STEPS + len(data) // _AVIF_BYTES_PER_STEP)
     try:
         edits = _avif_edits(reader, len(data))
@@ -582,8 +576,13 @@ def _avif_zeroed_ranges(
     """The metadata items' ranges to fill with zeros, merged and in order: those inside
     an mdat or idat payload (`containers`, which do not overlap) that share no byte with
     another item's range. A length of 0 means "to the end" (ISO/IEC 14496-12 8.11.3.3):
-    here, the end of its container."""
-    others = _RangeSet(r for item, ranges in extents.items() if item not in metadata_items for r in ranges)
+    here, the end of its container, and for another item, the end of the file."""
+    others = _RangeSet(
+        (start, end if end > start else sys.maxsize)
+        for item, ranges in extents.items()
+        if item not in metadata_items
+        for start, end in ranges
+    )
     containers.sort()
     container_starts = [start for start, _ in containers]
     zeroed = []
