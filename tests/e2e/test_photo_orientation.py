@@ -16,6 +16,9 @@ PHOTOS = {
     "jpeg, orientation 8": (lambda: camera.camera_jpeg(8, 48, 32), "image/jpeg"),
     "png, orientation 6": (lambda: camera.camera_png(6, 40, 24), "image/png"),
     "jpeg, upright": (lambda: camera.camera_jpeg(1, 48, 32), "image/jpeg"),
+    # An AVIF turns by its irot and imir properties, which stripping leaves as they are.
+    "avif, orientation 6": (lambda: camera.camera_avif(6, 40, 24), "image/avif"),
+    "avif, orientation 8": (lambda: camera.camera_avif(8, 40, 24), "image/avif"),
 }
 
 

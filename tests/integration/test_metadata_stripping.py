@@ -27,6 +27,11 @@ CAMERA_FILES = {
     # Chromium does not apply a WebP's EXIF orientation: none is kept, the size is as stored.
     "webp, lossy": (lambda: camera.camera_webp("lossy"), "image/webp", 1),
     "webp, animated": (lambda: camera.camera_webp("animated"), "image/webp", 1),
+    # An AVIF turns by its irot and imir properties (kept), not by EXIF (all of it goes);
+    # Pillow reports them as an orientation, exiftool as QuickTime:Rotation.
+    "avif, orientation 6": (lambda: camera.camera_avif(6), "image/avif", 6),
+    "avif, orientation 8": (lambda: camera.camera_avif(8), "image/avif", 8),
+    "avif, upright": (lambda: camera.camera_avif(1), "image/avif", 1),
 }
 ACCEPTED = {image_type.mime for image_type in ACCEPTED_TYPES}
 
@@ -89,7 +94,7 @@ def test_exiftool_finds_no_location_camera_owner_or_text_metadata_in_the_served_
         or (name.startswith("IFD0:") and name != "IFD0:Orientation")
     }
     assert found == set()
-    assert tags.get("IFD0:Orientation", 1) == orientation
+    assert tags.get("IFD0:Orientation", 1) == (1 if content_type == "image/avif" else orientation)
     assert [text for text in camera.PRIVATE if text in json.dumps(tags)] == []
 
 
@@ -136,3 +141,18 @@ def test_with_strip_metadata_false_the_file_is_served_as_uploaded(stack_factory)
     assert served == data
     with Image.open(io.BytesIO(data)) as image:
         assert (answer["width"], answer["height"]) == (image.height, image.width)
+
+
+@pytest.mark.parametrize("orientation", [6, 8, 5])
+def test_an_avif_keeps_its_rotation_and_mirroring_and_loses_its_exif_and_xmp_items(stack, tmp_path, orientation):
+    data = camera.camera_avif(orientation)
+    _, served = upload_and_fetch(stack, data, "image/avif")
+
+    tags, uploaded = exiftool_tags(served, tmp_path), exiftool_tags(data, tmp_path)
+
+    assert len(served) == len(data)
+    assert tags.get("QuickTime:Rotation") == uploaded.get("QuickTime:Rotation")
+    with Image.open(io.BytesIO(served)) as image:  # Pillow reads irot and imir as an orientation
+        assert image.getexif().get(camera.ORIENTATION_TAG) == orientation
+    assert "IFD0:Make" in uploaded and "XMP-dc:Creator" in uploaded
+    assert not [name for name in tags if name.startswith(("IFD0", "GPS", "ExifIFD", "XMP"))]

@@ -131,3 +131,14 @@ def camera_webp(kind: str, width: int = 40, height: int = 24) -> bytes:
     else:
         picture(width, height, "RGBA").save(out, "WEBP", lossless=kind == "lossless", quality=80, **options)
     return out.getvalue()
+
+
+def camera_avif(orientation: int, width: int = 40, height: int = 24) -> bytes:
+    """An AVIF with alpha, EXIF (GPS, camera, owner, `orientation`, which Pillow also
+    writes as irot and imir properties), XMP and an ICC profile: EXIF and XMP are items
+    of the meta box, their bytes in mdat beside the pixels'."""
+    out = io.BytesIO()
+    picture(width, height, "RGBA").save(
+        out, "AVIF", quality=90, exif=exif(orientation).tobytes(), xmp=xmp_packet(), icc_profile=icc_profile()
+    )
+    return out.getvalue()

@@ -189,15 +189,44 @@ def avif(
     associations: dict[int, list[int]] | None = None,
     brands: bytes | None = None,
     extra: bytes = b"",
+    items: bytes = b"",
 ) -> bytes:
-    """An AVIF's boxes: ftyp, then meta (pitm, iprp with ipco of `properties` and an
-    ipma giving each item its 1-based property indices), then an empty mdat. By
-    default item 1 has every property."""
+    """An AVIF's boxes: ftyp, then meta (pitm, the boxes `items` (iinf, iloc...), iprp
+    with ipco of `properties` and an ipma giving each item its 1-based property indices),
+    then an empty mdat. By default item 1 has every property."""
     associations = associations if associations is not None else {1: list(range(1, len(properties) + 1))}
     entries = b"".join(
         struct.pack(">HB", item, len(indices)) + bytes(indices) for item, indices in associations.items()
     )
     ipma = full_box(b"ipma", struct.pack(">I", len(associations)) + entries)
     iprp = box(b"iprp", box(b"ipco", b"".join(properties)) + ipma)
-    meta = full_box(b"meta", full_box(b"pitm", struct.pack(">H", primary)) + iprp)
+    meta = full_box(b"meta", full_box(b"pitm", struct.pack(">H", primary)) + items + iprp)
     return (brands if brands is not None else ftyp()) + meta + extra + box(b"mdat", b"")
+
+
+def infe(item: int, item_type: bytes, name: bytes = b"") -> bytes:
+    """A version 2 item info entry."""
+    return full_box(b"infe", struct.pack(">HH", item, 0) + item_type + name + b"\0", version=2)
+
+
+def iinf(*entries: bytes) -> bytes:
+    return full_box(b"iinf", struct.pack(">H", len(entries)) + b"".join(entries))
+
+
+def iloc(
+    items: list[tuple[int, list[tuple[int, int]]]],
+    field_size: int = 4,
+    repeat: int = 1,
+    method: int = 0,
+    reference: int = 0,
+) -> bytes:
+    """A version 1 iloc: each item's extents (offset, length), as fields of `field_size`
+    bytes (0, 4 or 8), with construction `method` (0: file offsets, 1: idat offsets) and
+    data reference index `reference` (0: this file), the whole item list `repeat` times."""
+    entries = b"".join(
+        struct.pack(">HHHH", item, method, reference, len(extents))
+        + b"".join(o.to_bytes(field_size, "big") + n.to_bytes(field_size, "big") for o, n in extents)
+        for item, extents in items
+    )
+    sizes = (field_size << 12) | (field_size << 8)
+    return full_box(b"iloc", struct.pack(">HH", sizes, len(items) * repeat) + entries * repeat, version=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import re
 import struct
 
 import pytest
@@ -14,7 +15,7 @@ from imagehost import metadata, uploads
 from imagehost.errors import InsufficientStorage
 from imagehost.web import RequestBody
 from PIL import Image
-from support import camera, images
+from support import camera, encoded, images
 
 MIB = 1024 * 1024
 
@@ -258,3 +259,182 @@ def test_a_file_needing_more_steps_than_the_walks_bounds_is_kept_whole():
 
     assert rewritten("image/gif", gif) == gif
     assert rewritten("image/jpeg", jpeg) == jpeg
+
+
+def iloc_entries(data: bytes) -> dict[int, int]:
+    """Item id -> where its first extent's offset is, in the version 0 iloc Pillow writes
+    (4-byte offsets and lengths, no base offset, one extent per item)."""
+    payload = data.index(b"iloc") + 4
+    assert data[payload] == 0 and data[payload + 4 : payload + 6] == b"\x44\x00"
+    (count,) = struct.unpack_from(">H", data, payload + 6)
+    entries = range(payload + 8, payload + 8 + 14 * count, 14)
+    return {struct.unpack_from(">H", data, entry)[0]: entry + 6 for entry in entries}
+
+
+def item_extent(data: bytes, item: int) -> tuple[int, int]:
+    offset, length = struct.unpack_from(">II", data, iloc_entries(data)[item])
+    return offset, offset + length
+
+
+def item_type_positions(data: bytes) -> list[int]:
+    """Where each item's type is, in the version 2 infe boxes Pillow writes."""
+    return [match.start() + 12 for match in re.finditer(b"infe\x02", data)]
+
+
+def item_types(data: bytes) -> list[bytes]:
+    return [data[at : at + 4] for at in item_type_positions(data)]
+
+
+AVIF_EXIF_ITEM, AVIF_XMP_ITEM = 3, 4  # Pillow's order: colour, alpha, EXIF, XMP
+
+
+@pytest.mark.parametrize("orientation", [6, 8, 1])
+def test_an_avif_loses_its_exif_and_xmp_items_in_place_and_keeps_its_pixels_and_colour_profile(orientation):
+    data = camera.camera_avif(orientation)
+
+    stripped = rewritten("image/avif", data)
+
+    assert len(stripped) == len(data)
+    assert [text for text in camera.PRIVATE if text.encode() in stripped] == []
+    assert item_types(stripped) == [b"av01", b"av01", b"free", b"free"]
+    for item in (AVIF_EXIF_ITEM, AVIF_XMP_ITEM):
+        start, end = item_extent(data, item)
+        assert stripped[start:end] == bytes(end - start)
+    changed = [at for at in range(len(data)) if data[at] != stripped[at]]
+    zeroed = [range(*item_extent(data, item)) for item in (AVIF_EXIF_ITEM, AVIF_XMP_ITEM)]
+    renamed = [range(at, at + 4) for at in item_type_positions(data)[2:]]
+    assert all(any(at in span for span in zeroed + renamed) for at in changed)
+    with Image.open(io.BytesIO(stripped)) as image, Image.open(io.BytesIO(data)) as original:
+        assert "xmp" not in image.info
+        # Pillow reads the irot and imir properties, which stay, as an EXIF orientation.
+        assert dict(image.getexif()) == ({} if orientation == 1 else {camera.ORIENTATION_TAG: orientation})
+        assert image.info["icc_profile"] == original.info["icc_profile"] == camera.icc_profile()
+    assert camera.pixels(stripped) == camera.pixels(data)
+
+
+def test_an_avif_metadata_item_sharing_bytes_with_the_image_is_renamed_but_its_bytes_are_kept():
+    data = bytearray(camera.camera_avif(6))
+    image_start, _ = item_extent(data, 1)
+    struct.pack_into(">I", data, iloc_entries(data)[AVIF_EXIF_ITEM], image_start)  # EXIF "in" the pixels
+
+    stripped = rewritten("image/avif", bytes(data))
+
+    assert camera.pixels(stripped) == camera.pixels(camera.camera_avif(6))
+    assert item_types(stripped) == [b"av01", b"av01", b"free", b"free"]
+    assert camera.XMP_TEXT.encode() not in stripped
+
+
+def avif_with_empty_extents(items: int, extents: int) -> bytes:
+    """An AVIF whose EXIF item (item 2) has `items` iloc entries of `extents` extents
+    with no offset or length fields: a lot of declared work in few bytes."""
+    entries = [(2, [(0, 0)] * extents)]
+    return images.avif(
+        images.ispe(4, 4), items=images.iinf(images.infe(2, b"Exif")) + images.iloc(entries, 0, repeat=items)
+    )
+
+
+def cut_iloc_items(data: bytes) -> bytes:
+    payload = data.index(b"iloc") + 4
+    return data[: payload + 6] + b"\xff\xff" + data[payload + 8 :]
+
+
+def odd_iloc_offset_size(data: bytes) -> bytes:
+    payload = data.index(b"iloc") + 4
+    return data[: payload + 4] + b"\x54" + data[payload + 5 :]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: cut_iloc_items(camera.camera_avif(6)),
+        lambda: odd_iloc_offset_size(camera.camera_avif(6)),
+        lambda: camera.camera_avif(6) + b"\x00\x00\x00",
+        lambda: camera.camera_avif(6)[:-100],
+        lambda: avif_with_empty_extents(items=2000, extents=65535),
+        lambda: images.ftyp() + images.box(b"mdat", camera.xmp_packet()),
+    ],
+    ids=[
+        "iloc declaring more items than it holds",
+        "iloc offsets of 5 bytes",
+        "bytes after the last box",
+        "cut short in mdat",
+        "more extents than the size allows",
+        "no meta box",
+    ],
+)
+def test_a_malformed_avif_is_kept_whole_without_an_exception(make):
+    data = make()
+
+    rewrite = metadata.plan_rewrite("image/avif", data)
+
+    assert not rewrite.changed
+    assert rewrite.pieces == [(0, len(data))]
+
+
+def test_an_avif_iloc_without_offset_or_length_fields_renames_the_exif_item_and_zeroes_nothing():
+    data = avif_with_empty_extents(items=3, extents=5)
+
+    stripped = rewritten("image/avif", data)
+
+    assert stripped == data.replace(b"Exif", b"free")
+
+
+def avif_with_exif_in_idat(method: int = 1, reference: int = 0) -> bytes:
+    """An AVIF whose EXIF item (item 2) is in an idat box inside meta, at idat offset 4."""
+    exif = b"\0\0\0\0" + camera.exif(6).tobytes()
+    located = images.iloc([(2, [(4, len(exif))])], method=method, reference=reference)
+    idat = images.box(b"idat", b"head" + exif + b"tail")
+    return images.avif(images.ispe(4, 4), items=images.iinf(images.infe(2, b"Exif")) + located + idat)
+
+
+def test_an_avif_exif_item_in_idat_is_renamed_and_zeroed_there():
+    data = avif_with_exif_in_idat()
+    exif_at = data.index(b"idat") + 4 + 4
+    exif_length = len(camera.exif(6).tobytes()) + 4
+
+    stripped = rewritten("image/avif", data)
+
+    assert stripped == data[:exif_at].replace(b"Exif", b"free") + bytes(exif_length) + data[exif_at + exif_length :]
+
+
+@pytest.mark.parametrize(
+    "method, reference", [(2, 0), (0, 1)], ids=["built from other items", "in another file (data reference)"]
+)
+def test_an_avif_exif_item_whose_bytes_are_not_located_in_the_file_is_renamed_and_its_bytes_kept(method, reference):
+    data = avif_with_exif_in_idat(method, reference)
+
+    assert rewritten("image/avif", data) == data.replace(b"Exif", b"free", 1)
+
+
+def avif_with_image_and_exif_in_mdat(image_length: int) -> tuple[bytes, int]:
+    """An AVIF whose mdat holds 4 bytes of item 1 (av01, located with `image_length`; 0
+    means "to the end of the file") then item 2's EXIF; and where that EXIF starts."""
+    exif = b"\0\0\0\0" + camera.exif(6).tobytes()
+    infos = images.iinf(images.infe(1, b"av01"), images.infe(2, b"Exif"))
+
+    def build(payload_at: int) -> bytes:
+        located = images.iloc([(1, [(payload_at, image_length)]), (2, [(payload_at + 4, len(exif))])])
+        return images.avif(images.ispe(4, 4), items=infos + located, extra=images.box(b"mdat", b"pixl" + exif))
+
+    payload_at = len(build(0)) - 8 - len(exif) - 4  # before the empty mdat images.avif ends with
+    return build(payload_at), payload_at + 4
+
+
+@pytest.mark.parametrize("image_length, zeroed", [(4, True), (0, False)], ids=["4 bytes", "to the end"])
+def test_an_avif_exif_item_is_zeroed_unless_the_image_item_reaches_over_it(image_length, zeroed):
+    data, exif_at = avif_with_image_and_exif_in_mdat(image_length)
+    exif_length = len(camera.exif(6).tobytes()) + 4
+    renamed = data.replace(b"Exif", b"free", 1)
+
+    stripped = rewritten("image/avif", data)
+
+    if zeroed:
+        assert stripped == renamed[:exif_at] + bytes(exif_length) + renamed[exif_at + exif_length :]
+    else:
+        assert stripped == renamed
+
+
+def test_an_avif_without_metadata_items_is_not_rewritten():
+    data = encoded.encoded("AVIF", (37, 23), mode="RGBA")
+
+    assert metadata.plan_rewrite("image/avif", data).pieces == [(0, len(data))]

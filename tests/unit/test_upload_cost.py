@@ -78,6 +78,16 @@ def avif_of_many_items() -> bytes:
     return head + images.box(b"mdat", bytes(SIZE - 2048 - len(head) - 8))
 
 
+def avif_of_many_extents() -> bytes:
+    """An AVIF with an EXIF item, whose iloc entries of 8-byte extents (each pointing at the
+    mdat) make up 5 MiB: metadata.py's AVIF walk reads them up to its bounds."""
+    entry_size = 8 + 8 * 1000
+    extents = [(0, 0)] * 1000
+    repeat = (SIZE - 4096) // entry_size
+    items = images.iinf(images.infe(2, b"Exif")) + images.iloc([(2, extents)], repeat=repeat)
+    return images.avif(images.ispe(10, 10), items=items)
+
+
 def gif_of_comments_within_validations_bounds() -> bytes:
     """A frame, 14,000 comments of four 1-byte sub-blocks, then one comment of 255-byte
     sub-blocks to 5 MiB: as many blocks and sub-blocks as validation lets through."""
@@ -146,6 +156,7 @@ CRAFTED = {
         webp_of(images.vp8x(1, 1, True) + repeat_to(images.anmf(0, 0, 1, 1, images.vp8l(1, 1, b"")), SIZE - 2048))
     ),
     "avif: ipma of 16,384 items before the primary's": lambda: file_body(avif_of_many_items()),
+    "avif: an EXIF item and 5 MiB of iloc extents": lambda: file_body(avif_of_many_extents()),
     "avif: ftyp, then empty boxes": lambda: file_body(images.ftyp() + repeat_to(images.box(b"free", b""), SIZE - 2048)),
     "form: 100,000 tiny fields": lambda: tiny_fields(100_000),
     "form: header values after 60 KiB of spaces": spaced_headers,

@@ -22,19 +22,24 @@ further images there (MPF previews with their own EXIF, motion-photo videos).
 Every walk is bounded in steps by the file's size and each step is a constant amount of
 Python, so stripping costs no more than validation (tests/unit/test_upload_cost.py).
 The rewriters are keyed by Content-Type (REWRITERS); a type without one is kept as it is.
-WebP's is there for when validation accepts WebP. AVIF has none yet: its EXIF and XMP
-are items of the ISO-BMFF `meta` box, and removing them means rewriting `iinf`, `iloc`
-(whose offsets point into `mdat`), `iref` and `ipma` together; until then an AVIF would
-be kept as it is, so accepting AVIF needs that rewriter first.
+AVIF's works in place rather than by dropping: its EXIF and XMP are items of the ISO-BMFF
+`meta` box whose bytes sit in `mdat` beside the pixels', and removing them would mean
+rewriting `iinf`, `iloc`'s offsets, `iref` and `ipma` together. Instead each metadata
+item is renamed to a type no reader interprets and its bytes are overwritten with zeros,
+so the file keeps its size and every offset (see the AVIF section). Browsers turn an
+AVIF by its `irot`/`imir` properties, which stay, and ignore its EXIF orientation.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import mmap
 import re
 import struct
+import sys
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 Buffer = bytes | mmap.mmap
@@ -44,6 +49,7 @@ UPRIGHT = 1
 # EXIF orientations 5-8 turn the image a quarter: shown width and height swap.
 QUARTER_TURNS = frozenset({5, 6, 7, 8})
 _WRITE_CHUNK = 1024 * 1024
+_ZEROS = bytes(_WRITE_CHUNK)
 
 
 @dataclass
@@ -398,9 +404,223 @@ def _webp(data: Buffer) -> Rewrite:
     return rewrite
 
 
+# --- AVIF (ISO/IEC 14496-12 4.2, 8.11: meta, iinf/infe, iloc, idat; ISO/IEC 23008-12) --
+# EXIF and XMP are items of the top-level `meta` box, like the pixels: an `infe` in
+# `iinf` gives each item's type, `iloc` where its bytes are (in `mdat`, or in `idat`
+# inside meta). Removing them would mean rewriting iinf, iloc's offsets, iref and ipma
+# together, so they are neutralised in place instead: the item's type becomes "free"
+# (ISO-BMFF's name for space whose contents do not matter; no item type is registered
+# under it, and readers skip item types they do not know) and its bytes become zeros.
+# The file keeps its size and every offset; the image items, their properties (ICC
+# `colr`, `irot`/`imir`, which browsers apply instead of EXIF's orientation) and the
+# `mdat` bytes they point at are untouched. Neutralised: Exif, mime (XMP, and any other
+# typed payload) and "uri " items, the metadata item types of ISO/IEC 23008-12 6.4.
+_AVIF_METADATA_TYPES = {b"Exif", b"mime", b"uri "}
+_AVIF_NEUTRAL_TYPE = b"free"
+_AVIF_FILE_OFFSETS, _AVIF_IDAT_OFFSETS = 0, 1  # iloc construction methods; 2 (item offsets) is left alone
+# Items, extents and boxes walked: a camera file has a handful (a grid image one item per
+# tile); a crafted one may declare millions of empty extents, so the walk grows with the
+# file's size, not with its counts, as for PNG's chunks.
+_AVIF_MIN_STEPS = 4096
+_AVIF_BYTES_PER_STEP = 1024
+
+
+class _Malformed(Exception):
+    """An AVIF structure cut short, past its box, or needing more steps than its size
+    allows: raised inside the AVIF walk only, which then keeps the file whole."""
+
+
+class _AvifReader:
+    """Big-endian reads from `data` within [pos, end), and the walk's step budget;
+    every read past `end` or step past the budget raises _Malformed."""
+
+    def __init__(self, data: Buffer, steps: int):
+        self.data, self.steps = data, steps
+
+    def spend(self, steps: int = 1) -> None:
+        self.steps -= steps
+        if self.steps < 0:
+            raise _Malformed()
+
+    def uint(self, pos: int, end: int, length: int) -> int:
+        if pos + length > end:
+            raise _Malformed()
+        return int.from_bytes(self.data[pos : pos + length], "big")
+
+    def boxes(self, pos: int, end: int) -> list[tuple[bytes, int, int]]:
+        """(type, payload start, box end) of each box from `pos` to `end`."""
+        found = []
+        while pos < end:
+            self.spend()
+            size, header = self.uint(pos, end, 4), 8
+            if size == 1:
+                size, header = self.uint(pos + 8, end, 8), 16
+            elif size == 0:
+                size = end - pos
+            if size < header or size > end - pos:
+                raise _Malformed()
+            found.append((bytes(self.data[pos + 4 : pos + 8]), pos + header, pos + size))
+            pos += size
+        return found
+
+
+def _avif(data: Buffer) -> Rewrite:
+    """Turn the EXIF, XMP and other metadata items into "free" items of zeros, in place
+    (see above). A file whose boxes, iinf or iloc are malformed, or that needs more steps
+    than its size allows, is kept whole (the module's note on malformed files)."""
+    reader = _AvifReader(data, _AVIF_MIN_STEPS + len(data) // _AVIF_BYTES_PER_STEP)
+    try:
+        edits = _avif_edits(reader, len(data))
+    except _Malformed:
+        return _whole(data)
+    rewrite = Rewrite()
+    pos = 0
+    for start, new in edits:
+        rewrite.keep(pos, start)
+        rewrite.add(new)
+        pos = start + len(new)
+    rewrite.keep(pos, len(data))
+    return rewrite
+
+
+def _avif_edits(reader: _AvifReader, size: int) -> list[tuple[int, bytes]]:
+    """The (position, new bytes) that neutralise the metadata items, in file order and
+    not overlapping."""
+    top = reader.boxes(0, size)
+    meta = next(((start, end) for kind, start, end in top if kind == b"meta"), None)
+    if meta is None:
+        raise _Malformed()
+    children = {kind: (start, end) for kind, start, end in reversed(reader.boxes(meta[0] + 4, meta[1]))}
+    if b"iinf" not in children:
+        return []
+    renamed = [
+        (item, at) for item, kind, at in _avif_item_types(reader, *children[b"iinf"]) if kind in _AVIF_METADATA_TYPES
+    ]
+    if not renamed:
+        return []
+    metadata_items = {item for item, _ in renamed}
+    extents = _avif_extents(reader, *children.get(b"iloc", (0, 0)), children.get(b"idat"))
+    containers = [(start, end) for kind, start, end in top if kind == b"mdat"]
+    if b"idat" in children:
+        containers.append(children[b"idat"])
+    edits = [(at, _AVIF_NEUTRAL_TYPE) for _, at in renamed]
+    for start, end in _avif_zeroed_ranges(extents, metadata_items, containers):
+        # One shared block of zeros, so a large item costs no memory of its size.
+        edits += [(at, _ZEROS[: min(_WRITE_CHUNK, end - at)]) for at in range(start, end, _WRITE_CHUNK)]
+    return sorted(edits)
+
+
+def _avif_item_types(reader: _AvifReader, start: int, end: int) -> list[tuple[int, bytes, int]]:
+    """(item id, item_type, where the type is) for each infe of version 2 or 3 in the
+    iinf box [start, end) (AVIF allows no others; an earlier version has no type)."""
+    count_size = 2 if reader.uint(start, end, 1) == 0 else 4
+    types = []
+    for kind, infe, infe_end in reader.boxes(start + 4 + count_size, end):
+        version = reader.uint(infe, infe_end, 1)
+        if kind != b"infe" or version not in (2, 3):
+            continue
+        id_size = 2 if version == 2 else 4
+        item = reader.uint(infe + 4, infe_end, id_size)
+        type_at = infe + 4 + id_size + 2  # after item_protection_index
+        reader.uint(type_at, infe_end, 4)
+        types.append((item, bytes(reader.data[type_at : type_at + 4]), type_at))
+    return types
+
+
+def _avif_extents(
+    reader: _AvifReader, start: int, end: int, idat: tuple[int, int] | None
+) -> dict[int, list[tuple[int, int]]]:
+    """Item id -> its byte ranges in the file, from the iloc box [start, end): extents
+    by file offset, or by idat offset when there is an idat. Items whose data is in
+    another file (a data reference) or built from other items are left out."""
+    if end <= start:
+        return {}
+    version = reader.uint(start, end, 1)
+    if version > 2:
+        raise _Malformed()
+    sizes = reader.uint(start + 4, end, 2)
+    offset_size, length_size, base_size = sizes >> 12, (sizes >> 8) & 15, (sizes >> 4) & 15
+    index_size = sizes & 15 if version else 0
+    if not {offset_size, length_size, base_size, index_size} <= {0, 4, 8}:
+        raise _Malformed()
+    id_size = 2 if version < 2 else 4
+    count, pos = reader.uint(start + 6, end, id_size), start + 6 + id_size
+    extents: dict[int, list[tuple[int, int]]] = {}
+    for _ in range(count):
+        reader.spend()
+        item, pos = reader.uint(pos, end, id_size), pos + id_size
+        method = 0
+        if version:
+            method, pos = reader.uint(pos, end, 2) & 15, pos + 2
+        reference, pos = reader.uint(pos, end, 2), pos + 2
+        base, pos = reader.uint(pos, end, base_size), pos + base_size
+        extent_count, pos = reader.uint(pos, end, 2), pos + 2
+        reader.spend(extent_count)
+        entry = index_size + offset_size + length_size
+        reader.uint(pos, end, entry * extent_count)  # the extents are all there
+        origin = {_AVIF_FILE_OFFSETS: 0, _AVIF_IDAT_OFFSETS: idat[0] if idat else None}.get(method)
+        if reference == 0 and origin is not None and extent_count:
+            ranges = extents.setdefault(item, [])
+            fields = pos + index_size
+            # With no offset, length or index fields (an entry of 0 bytes) all extents are one.
+            for at in range(fields, fields + entry * extent_count, entry) if entry else (fields,):
+                offset = origin + base + reader.uint(at, end, offset_size)
+                ranges.append((offset, offset + reader.uint(at + offset_size, end, length_size)))
+        pos += entry * extent_count
+    return extents
+
+
+def _avif_zeroed_ranges(
+    extents: dict[int, list[tuple[int, int]]], metadata_items: set[int], containers: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """The metadata items' ranges to fill with zeros, merged and in order: those inside
+    an mdat or idat payload (`containers`, which do not overlap) that share no byte with
+    another item's range. A length of 0 means "to the end" (ISO/IEC 14496-12 8.11.3.3):
+    here, the end of its container, and for another item, the end of the file."""
+    others = _RangeSet(
+        (start, end if end > start else sys.maxsize)
+        for item, ranges in extents.items()
+        if item not in metadata_items
+        for start, end in ranges
+    )
+    containers.sort()
+    container_starts = [start for start, _ in containers]
+    zeroed = []
+    for item in metadata_items:
+        for start, declared_end in extents.get(item, []):
+            at = bisect.bisect_right(container_starts, start) - 1
+            if at < 0 or start >= containers[at][1]:
+                continue
+            end = containers[at][1] if declared_end == start else declared_end
+            if end <= containers[at][1] and not others.overlaps(start, end):
+                zeroed.append((start, end))
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(zeroed):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+class _RangeSet:
+    """Byte ranges [start, end), which may overlap, asked whether a range meets any."""
+
+    def __init__(self, ranges: Iterable[tuple[int, int]]):
+        ordered = sorted(ranges)
+        self.starts = [start for start, _ in ordered]
+        self.furthest_ends = list(itertools.accumulate((end for _, end in ordered), max))
+
+    def overlaps(self, start: int, end: int) -> bool:
+        """Whether [start, end) shares a byte with one of the ranges."""
+        before_end = bisect.bisect_left(self.starts, end)  # the ranges starting before `end`
+        return before_end > 0 and self.furthest_ends[before_end - 1] > start
+
+
 REWRITERS: dict[str, Callable[[Buffer], Rewrite]] = {
     "image/jpeg": _jpeg,
     "image/png": _png,
     "image/gif": _gif,
     "image/webp": _webp,
+    "image/avif": _avif,
 }
