@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from support import images
 from support.backend import REPO, free_port_block
-from support.client import bearer, request, upload
+from support.client import Reply, bearer, request, upload
 from support.stack import require
 
 COMPOSE_IMAGES = REPO.parent / "shared" / "tools" / "compose-images"
@@ -94,6 +94,17 @@ def compose_project(tmp_path):
         )
 
 
+def wait_for_preview(url: str, seconds: float = 30.0) -> Reply:
+    """GET `url` until it answers 200 (a preview is made a moment after its upload)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        reply = request("GET", url)
+        if reply.status == 200 or time.monotonic() > deadline:
+            assert reply.status == 200, f"no preview at {url} after {seconds}s: {reply.status}"
+            return reply
+        time.sleep(0.2)
+
+
 def test_image_uploaded_through_compose_stack_survives_a_restart(compose_project):
     compose, folder, base_url = compose_project
     # First start without any .env: the defaults must be enough.
@@ -110,6 +121,10 @@ def test_image_uploaded_through_compose_stack_survives_a_restart(compose_project
     assert (served.status, served.body) == (200, data)
     assert served.headers["Content-Type"] == "image/png"
     assert (folder / "images" / image["name"]).read_bytes() == data
+    # The preview is made by a preview process inside the app container, and served by nginx's.
+    preview_path = image["thumbnail_url"].removeprefix(base_url)
+    preview = wait_for_preview(base_url + preview_path)
+    assert preview.headers["Content-Type"] == "image/webp"
     # The image reads its version from pyproject.toml, its commit from the build argument.
     version = request("GET", base_url + "/version")
     assert version.status == 200, version.body
@@ -124,6 +139,7 @@ def test_image_uploaded_through_compose_stack_survives_a_restart(compose_project
 
     again = request("GET", base_url + path)
     assert (again.status, again.body) == (200, data)
+    assert request("GET", base_url + preview_path).body == preview.body
     listing = request("GET", base_url + "/api/images", headers=bearer(ADMIN_TOKEN))
     assert listing.status == 200, listing.body
     assert [item["name"] for item in listing.json()["items"]] == [image["name"]]
