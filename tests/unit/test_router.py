@@ -52,7 +52,7 @@ def test_an_unknown_path_is_not_found(path):
     [
         ("GET", "/upload", "POST"),
         ("DELETE", "/api/images", "GET, HEAD"),
-        ("PUT", "/api/images/AbCdEfGhIjKlMnOp.png", "DELETE, GET, HEAD"),
+        ("PUT", "/api/images/AbCdEfGhIjKlMnOp.png", "DELETE, GET, HEAD, PATCH"),
         ("POST", "/api/health", "GET, HEAD"),
     ],
 )

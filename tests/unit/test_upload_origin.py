@@ -51,7 +51,7 @@ def upload_request(**headers) -> Request:
 
 
 def refuse_cross_site(request, app) -> None:
-    handlers._refuse_cross_site(request, app, handlers._base(request, app))
+    handlers._refuse_cross_site(request, app, handlers.request_base(request, app))
 
 
 @pytest.mark.parametrize(

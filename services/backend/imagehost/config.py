@@ -24,6 +24,7 @@ from typing import Any
 
 from dotenv import dotenv_values
 
+from .durations import seconds_of
 from .web import origin_of
 
 MIB = 1024 * 1024
@@ -110,6 +111,15 @@ def _token(name: str, raw: str) -> str:
     return value
 
 
+def _duration(name: str, raw: str) -> int | None:
+    try:
+        return seconds_of(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be a number and a unit (s, m, h or d), like 30d, or 'never'; got {raw!r}"
+        ) from None
+
+
 def _log_level(name: str, raw: str) -> str:
     value = raw.strip().upper()
     if value not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -189,6 +199,20 @@ SETTINGS: tuple[Setting, ...] = (
         _boolean,
     ),
     Setting(
+        "DEFAULT_EXPIRY",
+        "never",
+        "how long an upload that names no expires_in is kept (e.g. 30d, or never)",
+        "default_expiry",
+        _duration,
+    ),
+    Setting(
+        "MAX_EXPIRY",
+        "never",
+        "the longest expires_in an upload may ask for (e.g. 365d, or never: no limit)",
+        "max_expiry",
+        _duration,
+    ),
+    Setting(
         "PREVIEW_WORKERS",
         "1",
         "processes that make previews; 0 makes none (the page then shows placeholders)",
@@ -260,6 +284,8 @@ class Config:
     admin_token: str = _default("ADMIN_TOKEN")
     gallery_public: bool = _default("GALLERY_PUBLIC")
     strip_metadata: bool = _default("STRIP_METADATA")
+    default_expiry: int | None = _default("DEFAULT_EXPIRY")
+    max_expiry: int | None = _default("MAX_EXPIRY")
     preview_workers: int = _default("PREVIEW_WORKERS")
     preview_memory_mb: int = _default("PREVIEW_MEMORY_MB")
     preview_timeout: float = _default("PREVIEW_TIMEOUT")
@@ -316,6 +342,8 @@ def load_config(environ: Mapping[str, str] | None = None, env_file: str | os.Pat
 
 
 def _check_consistency(config: Config) -> None:
+    if config.max_expiry is not None and (config.default_expiry is None or config.default_expiry > config.max_expiry):
+        raise ConfigError("DEFAULT_EXPIRY must not be longer than MAX_EXPIRY (with a MAX_EXPIRY, it cannot be never)")
     if config.start_port + config.workers - 1 > 65535:
         raise ConfigError("WEB_SERVER_START_PORT + WEB_SERVER_WORKERS - 1 must be at most 65535")
     # nginx serves IMAGES_DIR as it is: the index (and its delete-token hashes) must not be in it.

@@ -83,7 +83,14 @@ class TooManyFields(AppError):
 
 class EmptyFile(AppError):
     status, code = HTTPStatus.BAD_REQUEST, "empty_file"
-    message = "The file is empty (0 bytes). Choose a PNG, JPEG or GIF image."
+    message = f"The file is empty (0 bytes). Choose a {TYPE_NAMES} image."
+
+
+class BodyTooLarge(AppError):
+    status, code = HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body_too_large"
+
+    def __init__(self, limit: int):
+        super().__init__(f"The request body is too large: send at most {limit} bytes of JSON.")
 
 
 class InvalidName(AppError):

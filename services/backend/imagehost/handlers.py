@@ -5,6 +5,7 @@ Handlers raise AppError subclasses for every refusal; they never touch the socke
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -12,13 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 
 from loguru import logger
 
-from . import auth, backups, logs, previews, storage, version
+from . import auth, backups, expiry, labels, logs, previews, search, storage, version
 from .config import Config
 from .errors import (
     BadRequest,
+    BodyTooLarge,
     CrossOrigin,
     Forbidden,
     InsufficientStorage,
@@ -59,7 +62,7 @@ def upload(request: Request, app: App) -> Response:
     config = app.config
     if not request.body.framed:
         raise LengthRequired()
-    base = _base(request, app)
+    base = request_base(request, app)
     _refuse_cross_site(request, app, base)
     auth.require_upload_token(auth.bearer_token(request.header("Authorization")), config.upload_token)
     received = receive_image(
@@ -69,8 +72,10 @@ def upload(request: Request, app: App) -> Response:
         config.max_upload_bytes,
         config.max_image_pixels,
         strip_metadata=config.strip_metadata,
+        text_fields=UPLOAD_TEXT_FIELDS,
     )
     with received.temp as temp:
+        details = _upload_details(received.fields, config)  # a refusal leaves nothing behind
         same_content = app.index.names_with_content(temp.sha256, temp.size)
         name = temp.publish(config.images_dir, received.info.type.extension, same_content)
     delete_token = auth.new_delete_token()
@@ -84,6 +89,7 @@ def upload(request: Request, app: App) -> Response:
             sha256=temp.sha256,
             original_name=received.original_name,
             delete_token_hash=auth.hash_token(delete_token),
+            **details,
         )
     except BaseException as exc:
         storage.withdraw_image(config.images_dir, name)
@@ -91,9 +97,32 @@ def upload(request: Request, app: App) -> Response:
             raise InsufficientStorage() from exc
         raise
     app.ask_for_previews()
-    described = _describe(record, base)
-    payload = {**described, "delete_token": delete_token, "delete_url": _delete_url(base, name)}
+    described = describe_image(record, base)
+    payload = {
+        **described,
+        "delete_token": delete_token,
+        "delete_url": _delete_url(base, name),
+        "delete_page_url": f"{base}/#/delete/{name}/{delete_token}",
+    }
     return json_response(HTTPStatus.CREATED, payload, {"Location": str(described["url"])})
+
+
+UPLOAD_TEXT_FIELDS = frozenset({"title", "description", "tags", "expires_in"})
+# A PATCH body: the longest title, description and tags, in 4-byte UTF-8 and JSON escapes.
+MAX_JSON_BYTES = 64 * 1024
+
+
+def _upload_details(fields: dict[str, list[str]], config: Config) -> dict[str, Any]:
+    """The upload form's title, description, tags and expiry, checked (BadRequest)."""
+    for name in ("title", "description", "expires_in"):
+        if len(fields.get(name, [])) > 1:
+            raise BadRequest(f"Give the form field '{name}' once.")
+    return {
+        "title": labels.title(fields.get("title", [""])[0]),
+        "description": labels.description(fields.get("description", [""])[0]),
+        "tags": labels.tags_from_form(fields.get("tags", [])),
+        "expires_at": expiry.expires_at(fields.get("expires_in", [None])[0], config),
+    }
 
 
 def _refuse_cross_site(request: Request, app: App, base: str) -> None:
@@ -126,9 +155,9 @@ def list_images(request: Request, app: App) -> Response:
     _require_gallery_access(request, app)
     limit = _page_size(request.query_value("limit"))
     cursor = _cursor(request.query_value("cursor"))
-    records, next_id = app.index.page(limit, cursor)
-    base = _base(request, app)
-    items = [_describe(record, base) for record in records]
+    records, next_id = app.index.page(limit, cursor, search.listing_filter(request))
+    base = request_base(request, app)
+    items = [describe_image(record, base) for record in records]
     return json_response(HTTPStatus.OK, {"items": items, "next_cursor": str(next_id) if next_id else None})
 
 
@@ -142,7 +171,76 @@ def get_image(request: Request, app: App, name: str) -> Response:
         if not auth.matches_hash(token, record.delete_token_hash):
             raise Forbidden("That token is neither this image's delete token nor the admin token.")
     record = _find(app, name)
-    return json_response(HTTPStatus.OK, _describe(record, _base(request, app)))
+    return json_response(HTTPStatus.OK, describe_image(record, request_base(request, app)))
+
+
+def update_image(request: Request, app: App, name: str) -> Response:
+    """PATCH: change an image's title, description and/or tags (JSON), with its delete
+    token or the admin token; answers the image as it is now."""
+    _require_valid_name(name)
+    token = auth.bearer_token(request.header("Authorization"))
+    if token is None:
+        raise Unauthorized(
+            "Changing an image needs its delete token or the admin token: 'Authorization: Bearer <token>'."
+        )
+    record = _find(app, name)
+    if not (auth.is_admin(token, app.config.admin_token) or auth.matches_hash(token, record.delete_token_hash)):
+        raise Forbidden("That token is neither this image's delete token nor the admin token.")
+    changes = json_object(request, {"title", "description", "tags"})
+    tags = changes.get("tags")
+    if tags is not None and not isinstance(tags, list):
+        raise BadRequest('\'tags\' must be a list of strings, like ["cat", "holiday-2026"].')
+    updated = app.index.update_labels(
+        name,
+        title=labels.title(changes["title"]) if "title" in changes else None,
+        description=labels.description(changes["description"]) if "description" in changes else None,
+        tags=labels.tags(tags) if tags is not None else None,
+    )
+    if updated is None:
+        raise NotFound("No image has that name (it may have been deleted).")
+    return json_response(HTTPStatus.OK, describe_image(updated, request_base(request, app)))
+
+
+def json_object(request: Request, allowed: set[str]) -> dict[str, Any]:
+    """The request's JSON object body, with no keys but `allowed`; BadRequest (or
+    BodyTooLarge over MAX_JSON_BYTES) saying what is wrong."""
+    media_type = (request.header("Content-Type") or "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise BadRequest("Send the changes as JSON, with 'Content-Type: application/json'.")
+    if not request.body.framed:
+        raise LengthRequired()
+    if request.body.remaining > MAX_JSON_BYTES:
+        raise BodyTooLarge(MAX_JSON_BYTES)
+    raw = b"".join(iter(lambda: request.body.read(MAX_JSON_BYTES), b""))
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise BadRequest("The body is not valid JSON (UTF-8).") from None
+    if not isinstance(value, dict):
+        raise BadRequest('The body must be a JSON object, like {"title": "..."}.')
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise BadRequest(f"Unknown field '{unknown[0][:40]}': you can send {', '.join(sorted(allowed))}.")
+    return value
+
+
+def stats(request: Request, app: App) -> Response:
+    """For the owner's overview (admin only): images and bytes stored, free disk, uploads
+    per day over the last STATS_DAYS days."""
+    _require_admin(request, app, "The overview")
+    disk = os.statvfs(app.config.images_dir)
+    counts = app.index.stats(STATS_DAYS)
+    return json_response(
+        HTTPStatus.OK,
+        {
+            **counts,
+            "disk_free_bytes": disk.f_bavail * disk.f_frsize,
+            "disk_total_bytes": disk.f_blocks * disk.f_frsize,
+        },
+    )
+
+
+STATS_DAYS = 30
 
 
 def delete_image(request: Request, app: App, name: str) -> Response:
@@ -314,7 +412,7 @@ def _cursor(raw: str | None) -> int | None:
     return int(raw)
 
 
-def _base(request: Request, app: App) -> str:
+def request_base(request: Request, app: App) -> str:
     """The absolute URL prefix for this request's links; computed once per request."""
     return base_url(request, app.config.public_base_url, f"{app.config.bind_host}:{app.config.port_of(app.worker_id)}")
 
@@ -323,7 +421,7 @@ def _delete_url(base: str, name: str) -> str:
     return f"{base}/api/images/{name}"
 
 
-def _describe(record: ImageRecord, base: str) -> dict[str, object]:
+def describe_image(record: ImageRecord, base: str) -> dict[str, object]:
     """What API responses show of an image: everything but its id and token hash, and
     its preview's address unless that preview could not be made (null then). A pending
     preview's address answers 404 until it is made, a moment after the upload."""
@@ -343,4 +441,20 @@ def _describe(record: ImageRecord, base: str) -> dict[str, object]:
         "sha256": record.sha256,
         "original_name": record.original_name,
         "created_at": record.created_at,
+        "title": record.title,
+        "description": record.description,
+        "tags": record.tag_list,
+        "expires_at": record.expires_at,
     }
+
+
+# What anyone with an image's link may see of it (the image page, albums): not the name of
+# the uploader's file, which can say more than the image does, nor its hash.
+PRIVATE_FIELDS = ("original_name", "sha256")
+
+
+def public_image(record: ImageRecord, base: str) -> dict[str, object]:
+    described = describe_image(record, base)
+    for key in PRIVATE_FIELDS:
+        del described[key]
+    return described

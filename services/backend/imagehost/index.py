@@ -29,12 +29,72 @@ from .group_commit import Failed, GroupCommit
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 5000
-COLUMNS = "id, name, type, size, width, height, sha256, original_name, created_at, delete_token_hash, preview"
-_INSERT = f"INSERT INTO images ({COLUMNS.removeprefix('id, ')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+COLUMNS = (
+    "id, name, type, size, width, height, sha256, original_name, created_at, delete_token_hash, preview, "
+    "title, description, tags, expires_at"
+)
+_INSERT = f"INSERT INTO images ({COLUMNS.removeprefix('id, ')}) VALUES ({', '.join('?' * 14)})"
+_TAG_INSERT = "INSERT OR IGNORE INTO image_tags (tag, image_id) VALUES (?, ?)"
 
 
 class IndexFileError(Exception):
     """The index file is missing or is not this service's; the message says which and what to do."""
+
+
+class ListingFilter(NamedTuple):
+    """The listing's conditions, all of which an image must meet. `search` is an FTS5
+    query made by the caller from words only (search.py); `since`/`until` are compared
+    with created_at (`since` <= created_at < `until`)."""
+
+    search: str | None = None
+    tags: tuple[str, ...] = ()
+    type: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+
+def _listing_query(where: ListingFilter, before_id: int | None, limit: int) -> tuple[str, list[object]]:
+    columns = ", ".join(f"i.{column}" for column in COLUMNS.split(", "))
+    conditions: list[str] = []
+    parameters: list[object] = []
+    tags = list(where.tags)
+    if where.search is not None:
+        source, key = "images_search s JOIN images i ON i.id = s.rowid", "s.rowid"
+        conditions.append("images_search MATCH ?")
+        parameters.append(where.search)
+    elif tags:
+        source, key = "image_tags t JOIN images i ON i.id = t.image_id", "t.image_id"
+        conditions.append("t.tag = ?")
+        parameters.append(tags.pop(0))
+    else:
+        source, key = "images i", "i.id"
+    conditions.append(f"{key} < ?")
+    parameters.append(before_id if before_id is not None else 2**63 - 1)
+    for tag in tags:
+        conditions.append("EXISTS (SELECT 1 FROM image_tags x WHERE x.tag = ? AND x.image_id = i.id)")
+        parameters.append(tag)
+    for column, operator, value in (
+        ("type", "=", where.type),
+        ("created_at", ">=", where.since),
+        ("created_at", "<", where.until),
+    ):
+        if value is not None:
+            conditions.append(f"i.{column} {operator} ?")
+            parameters.append(value)
+    sql = f"SELECT {columns} FROM {source} WHERE {' AND '.join(conditions)} ORDER BY {key} DESC LIMIT ?"
+    return sql, [*parameters, limit]
+
+
+class AlbumRecord(NamedTuple):
+    id: int
+    public_id: str
+    title: str
+    description: str
+    token_hash: str
+    created_at: str
+
+
+ALBUM_COLUMNS = "id, public_id, title, description, token_hash, created_at"
 
 
 class ImageRecord(NamedTuple):
@@ -52,6 +112,14 @@ class ImageRecord(NamedTuple):
     created_at: str
     delete_token_hash: str | None
     preview: str
+    title: str = ""
+    description: str = ""
+    tags: str = ""  # space-separated, in order (a tag holds no space)
+    expires_at: str | None = None
+
+    @property
+    def tag_list(self) -> list[str]:
+        return self.tags.split()
 
 
 def utc_now() -> str:
@@ -75,6 +143,8 @@ def _connect(path: Path, create: bool = False) -> sqlite3.Connection:
         uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
     )
     connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    # Tags and album entries go with their image (ON DELETE CASCADE).
+    connection.execute("PRAGMA foreign_keys = ON")
     # FULL: a row that was acknowledged survives a power cut, as the fsynced file does.
     connection.execute("PRAGMA synchronous = FULL")
     return connection
@@ -108,9 +178,8 @@ def _migrate(path: Path) -> int:
                 continue
             connection.execute("BEGIN IMMEDIATE")
             try:
-                for statement in script.read_text().split(";\n"):
-                    if statement.strip():
-                        connection.execute(statement)
+                for statement in sql_statements(script.read_text()):
+                    connection.execute(statement)
                 connection.execute(f"PRAGMA user_version = {number}")
                 connection.execute("COMMIT")
             except BaseException:
@@ -120,6 +189,18 @@ def _migrate(path: Path) -> int:
         return version
     finally:
         connection.close()
+
+
+def sql_statements(script: str) -> Iterator[str]:
+    """The statements of `script`, whole: a trigger's body holds semicolons of its own."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending
+            pending = ""
+    if pending.strip() and not all(part.strip().startswith("--") or not part.strip() for part in pending.splitlines()):
+        yield pending
 
 
 def newest_version() -> int:
@@ -212,6 +293,10 @@ class Index:
         original_name: str,
         delete_token_hash: str | None,
         created_at: str | None = None,
+        title: str = "",
+        description: str = "",
+        tags: Sequence[str] = (),
+        expires_at: str | None = None,
     ) -> ImageRecord:
         """Insert a row and return it once it is committed (with the rows of any
         threads adding at the same time: one transaction, one WAL sync).
@@ -230,6 +315,10 @@ class Index:
             created_at or utc_now(),
             delete_token_hash,
             previews.PENDING,
+            title,
+            description,
+            " ".join(tags),
+            expires_at,
         )
         return self._adding.submit(row)
 
@@ -274,6 +363,7 @@ class Index:
         db.execute("SAVEPOINT row")
         try:
             record = ImageRecord(cast(int, db.execute(_INSERT, row).lastrowid), *row)  # set by every INSERT
+            db.executemany(_TAG_INSERT, ((tag, record.id) for tag in record.tag_list))
         except sqlite3.OperationalError:
             raise
         except Exception as exc:  # noqa: BLE001 (the row's own failure, returned for its thread)
@@ -297,20 +387,62 @@ class Index:
             ).fetchall()
         return [row[0] for row in rows]
 
-    def page(self, limit: int, before_id: int | None = None) -> tuple[list[ImageRecord], int | None]:
-        """Up to `limit` images newest first, older than `before_id` when given.
+    def page(
+        self, limit: int, before_id: int | None = None, where: ListingFilter | None = None
+    ) -> tuple[list[ImageRecord], int | None]:
+        """Up to `limit` images newest first, older than `before_id` when given, that
+        match every condition of `where`.
 
         Returns the records and the id to pass as `before_id` for the next page (None on
-        the last page). Keyset paging: stable while images are added or deleted.
+        the last page). Keyset paging by id, filtered or not: stable while images are
+        added or deleted. The query walks one index newest first and stops after a page:
+        the full-text index for a search, the tag's rows for a tag filter, else the table
+        (or its type index); the other conditions are checked on the way.
         """
+        sql, parameters = _listing_query(where or ListingFilter(), before_id, limit + 1)
         with self._locked() as db:
-            rows = db.execute(
-                f"SELECT {COLUMNS} FROM images WHERE id < ? ORDER BY id DESC LIMIT ?",
-                (before_id if before_id is not None else 2**63 - 1, limit + 1),
-            ).fetchall()
+            rows = db.execute(sql, parameters).fetchall()
         records = list(map(ImageRecord._make, rows[:limit]))
         next_id = records[-1].id if len(rows) > limit else None
         return records, next_id
+
+    def update_labels(
+        self,
+        name: str,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> ImageRecord | None:
+        """Change what is given of an image's title, description and tags; the row as it
+        is now, or None when there is no such image."""
+        self.require_own_file()
+        with self._locked() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                row = db.execute(f"SELECT {COLUMNS} FROM images WHERE name = ?", (name,)).fetchone()
+                if row is None:
+                    db.execute("ROLLBACK")
+                    return None
+                record = ImageRecord._make(row)
+                changed = record._replace(
+                    title=record.title if title is None else title,
+                    description=record.description if description is None else description,
+                    tags=record.tags if tags is None else " ".join(tags),
+                )
+                db.execute(
+                    "UPDATE images SET title = ?, description = ?, tags = ? WHERE id = ?",
+                    (changed.title, changed.description, changed.tags, record.id),
+                )
+                if tags is not None:
+                    db.execute("DELETE FROM image_tags WHERE image_id = ?", (record.id,))
+                    db.executemany(_TAG_INSERT, ((tag, record.id) for tag in changed.tag_list))
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        return changed
 
     def pending_previews(self, limit: int, skip: Collection[str] = ()) -> list[ImageRecord]:
         """Up to `limit` images whose preview is still to be made, newest first (someone
@@ -359,6 +491,127 @@ class Index:
     def names(self) -> set[str]:
         with self._locked() as db:
             return {row[0] for row in db.execute("SELECT name FROM images")}
+
+    def stats(self, days: int) -> dict[str, object]:
+        """Images and bytes stored (bytes counted once per file: identical images share
+        one), and uploads per UTC day over the last `days` days, oldest first, zeros included."""
+        since = time.strftime("%Y-%m-%d", time.gmtime(time.time() - (days - 1) * 86400))
+        with self._locked() as db:
+            images = db.execute("SELECT COUNT(*) FROM images").fetchone()[0]
+            stored = db.execute(
+                "SELECT COALESCE(SUM(size), 0) FROM (SELECT DISTINCT sha256, size FROM images)"
+            ).fetchone()[0]
+            per_day = dict(
+                db.execute(
+                    "SELECT substr(created_at, 1, 10) AS day, COUNT(*) FROM images WHERE created_at >= ? GROUP BY day",
+                    (since,),
+                ).fetchall()
+            )
+        first = time.time() - (days - 1) * 86400
+        all_days = [time.strftime("%Y-%m-%d", time.gmtime(first + n * 86400)) for n in range(days)]
+        return {
+            "images": images,
+            "bytes_stored": stored,
+            "uploads_per_day": [{"date": day, "uploads": per_day.get(day, 0)} for day in all_days],
+        }
+
+    def add_album(
+        self, public_id: str, title: str, description: str, token_hash: str, images: Sequence[tuple[str, bool]]
+    ) -> AlbumRecord:
+        """A new album of `images` ((name, owned) in order). Raises LookupError naming
+        the first image that has no row, and nothing is added then."""
+        self.require_own_file()
+        with self._locked() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                created = utc_now()
+                cursor = db.execute(
+                    "INSERT INTO albums (public_id, title, description, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+                    (public_id, title, description, token_hash, created),
+                )
+                album = AlbumRecord(cast(int, cursor.lastrowid), public_id, title, description, token_hash, created)
+                self._put_album_images(db, album.id, images)
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        return album
+
+    @staticmethod
+    def _put_album_images(db: sqlite3.Connection, album_id: int, images: Sequence[tuple[str, bool]]) -> None:
+        db.execute("DELETE FROM album_images WHERE album_id = ?", (album_id,))
+        for position, (name, owned) in enumerate(images):
+            row = db.execute("SELECT id FROM images WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise LookupError(name)
+            db.execute(
+                "INSERT INTO album_images (album_id, position, image_id, owned) VALUES (?, ?, ?, ?)",
+                (album_id, position, row[0], int(owned)),
+            )
+
+    def album(self, public_id: str) -> tuple[AlbumRecord, list[ImageRecord]] | None:
+        """The album and its images in order (deleted or expired images are gone from it)."""
+        columns = ", ".join(f"i.{column}" for column in COLUMNS.split(", "))
+        with self._locked() as db:
+            row = db.execute(f"SELECT {ALBUM_COLUMNS} FROM albums WHERE public_id = ?", (public_id,)).fetchone()
+            if row is None:
+                return None
+            album = AlbumRecord._make(row)
+            rows = db.execute(
+                f"SELECT {columns} FROM album_images a JOIN images i ON i.id = a.image_id "
+                "WHERE a.album_id = ? ORDER BY a.position",
+                (album.id,),
+            ).fetchall()
+        return album, list(map(ImageRecord._make, rows))
+
+    def album_ownership(self, album_id: int) -> dict[str, bool]:
+        """Each image of the album by name: whether its delete token was shown when it was added."""
+        with self._locked() as db:
+            rows = db.execute(
+                "SELECT i.name, a.owned FROM album_images a JOIN images i ON i.id = a.image_id WHERE a.album_id = ?",
+                (album_id,),
+            ).fetchall()
+        return {name: bool(owned) for name, owned in rows}
+
+    def update_album(
+        self,
+        album_id: int,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        images: Sequence[tuple[str, bool]] | None = None,
+    ) -> None:
+        """Change what is given; `images` replaces the list. LookupError as add_album."""
+        self.require_own_file()
+        with self._locked() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if title is not None:
+                    db.execute("UPDATE albums SET title = ? WHERE id = ?", (title, album_id))
+                if description is not None:
+                    db.execute("UPDATE albums SET description = ? WHERE id = ?", (description, album_id))
+                if images is not None:
+                    self._put_album_images(db, album_id, images)
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
+    def delete_album(self, album_id: int) -> bool:
+        self.require_own_file()
+        with self._locked() as db:
+            return db.execute("DELETE FROM albums WHERE id = ?", (album_id,)).rowcount > 0
+
+    def expired(self, moment: str, limit: int) -> list[str]:
+        """Up to `limit` names of images whose expires_at is at or before `moment`."""
+        with self._locked() as db:
+            rows = db.execute(
+                "SELECT name FROM images WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?",
+                (moment, limit),
+            ).fetchall()
+        return [row[0] for row in rows]
 
     def delete_many(self, names: set[str]) -> None:
         with self._locked() as db:

@@ -4,7 +4,7 @@ nginx serves `/images/<name>` files and the page itself; these are the rest. Eac
 process builds its `Router` from this table (worker_process.run).
 """
 
-from . import handlers
+from . import albums, handlers, pages
 from .router import Route
 
 ROUTES = (
@@ -12,7 +12,16 @@ ROUTES = (
     Route("GET", "/api/images", handlers.list_images),
     Route("GET", "/images", handlers.list_images),  # the design's name for the listing
     Route("GET", "/api/images/{name}", handlers.get_image),
+    Route("PATCH", "/api/images/{name}", handlers.update_image),
     Route("DELETE", "/api/images/{name}", handlers.delete_image),
+    Route("GET", "/api/stats", handlers.stats),
+    Route("GET", "/api/public/images/{name}", pages.public_image_view),
+    Route("POST", "/api/albums", albums.create_album),
+    Route("GET", "/api/albums/{album_id}", albums.get_album),
+    Route("PATCH", "/api/albums/{album_id}", albums.update_album),
+    Route("DELETE", "/api/albums/{album_id}", albums.delete_album),
+    Route("GET", "/api/cards/i/{name}", pages.image_card),
+    Route("GET", "/api/cards/a/{album_id}", pages.album_card),
     Route("GET", "/api/limits", handlers.limits),
     Route("GET", "/api/health", handlers.health),
     Route("POST", "/api/backup", handlers.create_backup),

@@ -299,6 +299,12 @@ def remove_image(images_dir: str | Path, name: str) -> None:
     sync_directory(str(images_dir))
 
 
+def unlink_image(images_dir: str | Path, name: str) -> None:
+    """Unlink a published image, not yet durably: the caller fsyncs the folder once for
+    a batch (fsync_dir) before it removes the rows. Gone already is not an error."""
+    _unlink_quietly(os.path.join(images_dir, name))
+
+
 def withdraw_image(images_dir: str | Path, name: str) -> None:
     """Remove an image whose publication failed: unlink, fsync the directory.
 

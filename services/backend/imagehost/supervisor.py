@@ -8,7 +8,8 @@ port), forks the workers, relays their log lines, restarts any that die, and sto
 gracefully on SIGTERM/SIGINT. SIGHUP reopens LOG_DIR/app.log. It also watches the
 index file: deleted or replaced under a running service, it is logged as an error. And
 it runs the preview makers (preview_queue.py); SIGUSR1, which a worker sends after
-storing an upload, makes it look for previews to make at once.
+storing an upload, makes it look for previews to make at once. And it sweeps expired
+images away (expiry.py).
 
 Signal handlers do nothing but wake the main loop (through `signal.set_wakeup_fd`); all
 the work happens in the loop.
@@ -16,6 +17,7 @@ the work happens in the loop.
 
 from __future__ import annotations
 
+import functools
 import os
 import select
 import signal
@@ -23,12 +25,14 @@ import socket
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from loguru import logger
 
 from . import index, logs, storage, version, worker_process
 from .config import Config
+from .expiry import Sweeper
 from .instance_lock import InstanceLocked, lock_folders
 from .preview_queue import PreviewQueue
 from .reconcile import ReconcileRefused, reconcile
@@ -76,6 +80,7 @@ class Supervisor:
         self._index_identity: tuple[int, int] | None = None
         self._index_state = "ok"
         self.previews = PreviewQueue(config)
+        self.sweeper = Sweeper(config)
 
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; returns the process exit code (0 after a clean stop).
@@ -120,27 +125,30 @@ class Supervisor:
         )
         while not self.stopping:
             self._start_due_workers()
-            ready = self._wait(self.previews.next_timeout(self._next_timeout()))
+            ready = self._wait(self.sweeper.next_timeout(self.previews.next_timeout(self._next_timeout())))
             self._reap()
-            self._tend_previews(ready)
+            self._tend("the preview queue", functools.partial(self.previews.tick, ready))
+            self._tend("the expiry sweep", self.sweeper.tick)
             self._watch_index()
             if self._reopen_log:
                 self._reopen_log_file()
         self._stop_workers()
         self.previews.stop()
+        self.sweeper.close()
         if self.halt_reason:
             logger.error("stopped: {}", self.halt_reason)
             return 1
         logger.info("supervisor stopped")
         return 0
 
-    def _tend_previews(self, ready: list[int]) -> None:
-        """The preview queue's turn. Previews are not worth the service: a bug in their
-        bookkeeping is logged, and serving goes on."""
+    @staticmethod
+    def _tend(what: str, turn: Callable[[], None]) -> None:
+        """A side job's turn (previews, expiry). Neither is worth the service: a bug in
+        one is logged, and serving goes on."""
         try:
-            self.previews.tick(ready)
+            turn()
         except Exception:  # noqa: BLE001
-            logger.exception("the preview queue failed; it tries again at the next tick")
+            logger.exception("{} failed; it tries again at its next turn", what)
 
     def _reopen_log_file(self) -> None:
         """After SIGHUP: close app.log and open the path again (logrotate has moved it)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from python_multipart.multipart import parse_options_header
@@ -62,6 +62,9 @@ MAX_PART_HEADERS = 8
 MAX_DELIMITER_PADDING = 64
 # python-multipart's parse_options_header takes a Python step per ';', however long the value.
 MAX_HEADER_PARAMETERS = 64
+# A text field (title, description, tags, expires_in): the longest description (2,000
+# characters) in 4-byte UTF-8, with room.
+MAX_TEXT_FIELD_BYTES = 16 * 1024
 
 _thread_buffers = threading.local()
 
@@ -73,6 +76,8 @@ class ReceivedImage:
     temp: TempUpload
     info: ImageInfo
     original_name: str
+    # The form's text fields that were asked for, by name: every value, in order.
+    fields: dict[str, list[str]] = field(default_factory=dict)
 
 
 def boundary_of(content_type: str | None) -> bytes:
@@ -94,11 +99,13 @@ def receive_image(
     max_pixels: int,
     *,
     strip_metadata: bool = True,
+    text_fields: frozenset[str] = frozenset(),
 ) -> ReceivedImage:
     """Read the whole multipart `body` and return the validated image it carries, its
     width and height as displayed (EXIF orientation applied), and, with
     `strip_metadata` (STRIP_METADATA's default, the safe one), in a new temp file without
-    its metadata (metadata.py).
+    its metadata (metadata.py). The values of the form fields named in `text_fields`
+    come with it, each at most MAX_TEXT_FIELD_BYTES of UTF-8; other fields are ignored.
 
     On failure an AppError is raised after the body has been read completely (or
     ClientGone when the client left), and no temp file remains.
@@ -106,12 +113,12 @@ def receive_image(
     boundary = boundary_of(content_type)
     temp = TempUpload(tmp_dir)
     try:
-        form = _FilePartWriter(temp, max_bytes)
+        form = _FilePartWriter(temp, max_bytes, text_fields)
         _parse(body, boundary, form)
         form.check()
         info = _image_info(temp, max_pixels)
         temp, info = _rewritten(temp, info, tmp_dir, strip_metadata)
-        return ReceivedImage(temp, info, form.original_name)
+        return ReceivedImage(temp, info, form.original_name, form.text_values())
     except BaseException:
         temp.__exit__(None, None, None)
         raise
@@ -304,9 +311,13 @@ def _header_options(value: bytes | str) -> tuple[bytes, dict[bytes, bytes]]:
 class _FilePartWriter:
     """What the splitter found, turned into a file write and notes of what is wrong."""
 
-    def __init__(self, temp: TempUpload, max_bytes: int):
+    def __init__(self, temp: TempUpload, max_bytes: int, text_fields: frozenset[str] = frozenset()):
         self.temp = temp
         self.max_bytes = max_bytes
+        self.text_fields = text_fields
+        self.texts: list[tuple[str, bytearray]] = []
+        self.text_too_large: str | None = None
+        self._text: bytearray | None = None
         self.file_parts = 0
         self.file_part_named_file = False
         self.original_name = ""
@@ -319,6 +330,7 @@ class _FilePartWriter:
 
     def part_begin(self) -> None:
         self._disposition = b""
+        self._text = None
 
     def header(self, name: bytes, value: bytes) -> None:
         if name.lower() == b"content-disposition":
@@ -329,7 +341,10 @@ class _FilePartWriter:
         field_name = options.get(b"name", b"").decode("latin-1")
         filename = options.get(b"filename")
         if filename is None and field_name != FILE_FIELD:
-            return  # an ordinary form field: ignored
+            if field_name in self.text_fields:  # one the caller wants; others are ignored
+                self._text = bytearray()
+                self.texts.append((field_name, self._text))
+            return
         self.file_parts += 1
         if field_name == FILE_FIELD and self.file_parts == 1:
             self.file_part_named_file = True
@@ -339,6 +354,9 @@ class _FilePartWriter:
             self.original_name = sanitize_original_name(raw)
 
     def part_data(self, chunk: memoryview) -> None:
+        if self._text is not None:
+            self._collect_text(chunk)
+            return
         if not self._writing:
             return
         if len(self._head) < SNIFF_LENGTH:
@@ -359,6 +377,22 @@ class _FilePartWriter:
 
     def part_end(self) -> None:
         self._writing = False
+        self._text = None
+
+    def _collect_text(self, chunk: memoryview) -> None:
+        assert self._text is not None
+        if len(self._text) + len(chunk) > MAX_TEXT_FIELD_BYTES:
+            self.text_too_large = self.text_too_large or self.texts[-1][0]
+            self._text = None
+            return
+        self._text += chunk
+
+    def text_values(self) -> dict[str, list[str]]:
+        """The text fields' values, decoded as UTF-8 (what browsers and curl send)."""
+        values: dict[str, list[str]] = {}
+        for name, raw in self.texts:
+            values.setdefault(name, []).append(bytes(raw).decode("utf-8", "replace"))
+        return values
 
     def end(self) -> None:
         self.finished = True
@@ -377,3 +411,8 @@ class _FilePartWriter:
             raise UnsupportedType(refusal_message(self._head))
         if self.temp.size == 0:
             raise EmptyFile()
+        if self.text_too_large:
+            raise BadRequest(
+                f"The form field '{self.text_too_large}' is longer than {MAX_TEXT_FIELD_BYTES} bytes; "
+                "see the API's limits for titles, descriptions and tags."
+            )

@@ -96,10 +96,17 @@ class Request:
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
 
+    def query_values(self, name: str) -> list[str]:
+        """Every value of query parameter `name` (repeatable, like `tag`), in order."""
+        try:
+            return parse_qs(self.query, keep_blank_values=True, strict_parsing=False, max_num_fields=40).get(name, [])
+        except ValueError:
+            raise BadRequest("The query string has too many parameters.") from None
+
     def query_value(self, name: str) -> str | None:
         """The value of query parameter `name`; BadRequest when it is given twice."""
         try:
-            values = parse_qs(self.query, keep_blank_values=True, strict_parsing=False, max_num_fields=20).get(name)
+            values = parse_qs(self.query, keep_blank_values=True, strict_parsing=False, max_num_fields=40).get(name)
         except ValueError:
             raise BadRequest("The query string has too many parameters.") from None
         if not values:

@@ -1,0 +1,99 @@
+"""Expiry: images that remove themselves after a while.
+
+An upload may ask for `expires_in` (`30s`, `15m`, `1h`, `7d`, ... or `never`); without
+it DEFAULT_EXPIRY applies, and nothing may outlive MAX_EXPIRY. The row keeps the moment
+(`expires_at`, ISO 8601 UTC). The supervisor sweeps every SWEEP_EVERY seconds: each
+image past its moment loses its file (durably, as a DELETE does), its row and its
+preview, so within a minute of expiry nginx answers 404. Request workers never sweep.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from loguru import logger
+
+from . import previews, storage
+from .config import Config
+from .durations import describe, seconds_of
+from .errors import BadRequest, Unavailable
+from .index import Index, IndexFileError, iso_utc
+
+SWEEP_EVERY = 15.0
+SWEEP_BATCH = 200
+
+
+def expires_at(requested: str | None, config: Config, now: float | None = None) -> str | None:
+    """The moment an upload asking for `requested` (None: nothing asked) expires, or None
+    for never. BadRequest for an unreadable value or one past MAX_EXPIRY."""
+    if requested is None or not requested.strip():
+        seconds = config.default_expiry
+    else:
+        try:
+            seconds = seconds_of(requested)
+        except ValueError:
+            raise BadRequest(
+                "'expires_in' must be a number and a unit (s, m, h or d), like 1h or 7d, "
+                f"or 'never'; got {requested[:40]!r}."
+            ) from None
+    longest = config.max_expiry
+    if longest is not None and (seconds is None or seconds > longest):
+        raise BadRequest(f"This server keeps images at most {describe(longest)}: ask for that or less in 'expires_in'.")
+    return None if seconds is None else iso_utc((now if now is not None else time.time()) + seconds)
+
+
+def sweep(config: Config, index: Index, now: float | None = None) -> int:
+    """Remove every image past its expiry: file (the folder fsynced once), row, preview.
+    Returns how many. The order is a DELETE's, so a crash leaves at worst rows without
+    files, which the start-up reconcile removes."""
+    moment = iso_utc(now if now is not None else time.time())
+    removed = 0
+    while True:
+        names = index.expired(moment, SWEEP_BATCH)
+        if not names:
+            return removed
+        for name in names:
+            storage.unlink_image(config.images_dir, name)
+        storage.fsync_dir(config.images_dir)
+        index.delete_many(set(names))
+        for name in names:
+            previews.remove(config.images_dir, name)
+        removed += len(names)
+        logger.info(
+            "expiry: removed {} images ({}{})", len(names), ", ".join(names[:5]), ", ..." if len(names) > 5 else ""
+        )
+        if len(names) < SWEEP_BATCH:
+            return removed
+
+
+class Sweeper:
+    """The supervisor's sweeps: `tick()` in its loop sweeps when SWEEP_EVERY has passed,
+    with its own connection to the index (opened again after a failure, which is logged:
+    the sweep waits for the next turn)."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self._index: Index | None = None
+        self._due = time.monotonic() + 1.0
+
+    def next_timeout(self, longest: float) -> float:
+        return max(0.0, min(longest, self._due - time.monotonic()))
+
+    def tick(self) -> None:
+        if time.monotonic() < self._due:
+            return
+        self._due = time.monotonic() + SWEEP_EVERY
+        try:
+            if self._index is None or self._index.file_state() != "ok":
+                self.close()
+                self._index = Index(self.config.index_path)
+            sweep(self.config, self._index)
+        except (IndexFileError, sqlite3.Error, Unavailable, OSError) as exc:
+            logger.error("expiry: this sweep failed ({}); the next is in {:g}s", exc, SWEEP_EVERY)
+            self.close()
+
+    def close(self) -> None:
+        if self._index is not None:
+            self._index.close()
+            self._index = None
