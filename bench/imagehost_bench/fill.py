@@ -22,6 +22,15 @@ from support import images
 # 16 characters then the number: a valid image name (docs/api.md), apart from uploads'.
 NAME_FORMAT = "bench{:011d}" + JPEG.extension
 BATCH = 10_000
+# Each row gets a title of two words and TAGS_PER_IMAGE tags, picked by its number from
+# these lists, so that a word or a tag matches a known share of the rows: the filtered
+# listing and search scenarios (S6, S7) ask for SEARCHED_TAG and SEARCHED_WORD, each on
+# about one row in ten, whatever the size.
+WORDS = ("beach", "sunset", "mountain", "city", "forest", "river", "portrait", "street", "garden", "winter")
+TAGS = tuple(f"tag-{n:02d}" for n in range(30))
+TAGS_PER_IMAGE = 3
+SEARCHED_WORD = "sunset"
+SEARCHED_TAG = "tag-07"
 
 
 def fill_to(index_path: Path, total: int, images_dir: Path | None = None) -> int:
@@ -44,16 +53,33 @@ def fill_to(index_path: Path, total: int, images_dir: Path | None = None) -> int
             if images_dir is not None:
                 for name in names:
                     _write(images_dir / name, data)
+            numbers = range(start, start + len(names))
             db.execute("BEGIN IMMEDIATE")
             db.executemany(
-                "INSERT INTO images (name, type, size, width, height, sha256, original_name, created_at,"
-                " delete_token_hash) VALUES (?, ?, ?, 4, 3, ?, '', ?, NULL)",
-                ((name, JPEG.mime, len(data), digest, created_at) for name in names),
+                "INSERT INTO images (id, name, type, size, width, height, sha256, original_name, created_at,"
+                " delete_token_hash, title, tags) VALUES (?, ?, ?, ?, 4, 3, ?, '', ?, NULL, ?, ?)",
+                (
+                    (n, name, JPEG.mime, len(data), digest, created_at, _title(n), " ".join(_tags(n)))
+                    for n, name in zip(numbers, names, strict=True)
+                ),
+            )
+            db.executemany(
+                "INSERT INTO image_tags (tag, image_id) VALUES (?, ?)", ((tag, n) for n in numbers for tag in _tags(n))
             )
             db.execute("COMMIT")
         return wanted
     finally:
         db.close()
+
+
+def _title(number: int) -> str:
+    return f"{WORDS[number % len(WORDS)]} {WORDS[(number // len(WORDS)) % len(WORDS)]} {number}"
+
+
+def _tags(number: int) -> list[str]:
+    # 3 distinct tags of 30, a tenth of the rows each: number % 10 picks one of 10 triples.
+    triple = number % 10
+    return [TAGS[triple], TAGS[10 + triple], TAGS[20 + (number // 10) % 10]]
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -21,6 +21,9 @@ SMALL_UPLOAD_P99_MS = 50.0
 STATIC_RATIO = 0.95
 LISTING_P99_MS = 20.0
 LISTING_GROWTH = 1.5
+# Issue 13: a tag filter and a search at the largest index, and their growth from 10,000 images.
+FILTERED_P99_MS = 30.0
+FILTERED_GROWTH = 1.5
 WORKER_PEAK_RSS_MIB = 30.0
 STARTUP_S = 3.0
 
@@ -156,6 +159,29 @@ def verdicts(comparisons: list[Comparison], startups: list[Startup], judged: boo
         passed = ok(value) if judged and value is not None else None
         return Verdict(target, goal, "-" if value is None else shown.format(value), passed)
 
+    filtered = []
+    for key, what in (("S6", "tag filter"), ("S7", "search")):
+        runs = [c for c in two if c.key == key]
+        # The issue's growth target is from 10,000 images to the largest size.
+        base_run = next((c for c in runs if c.title.endswith(" 10,000 images")), runs[0] if runs else None)
+        top = runs[-1] if runs else None
+        filtered += [
+            verdict(
+                f"{key} {what}: p99 at {size(top)}",
+                f"under {FILTERED_P99_MS:g} ms",
+                p99(top),
+                lambda v: v < FILTERED_P99_MS,
+                "{:.1f} ms",
+            ),
+            verdict(
+                f"{key} {what}: p99 at {size(top)} / p99 at {size(base_run)}",
+                f"at most {FILTERED_GROWTH:g}",
+                p99(top) / p99(base_run) if base_run and p99(base_run) and top is not base_run else None,
+                lambda v: v <= FILTERED_GROWTH,
+                "{:.3f}",
+            ),
+        ]
+
     return [
         verdict(
             "S1 200 KiB upload: req/s",
@@ -199,6 +225,7 @@ def verdicts(comparisons: list[Comparison], startups: list[Startup], judged: boo
             lambda v: v <= LISTING_GROWTH,
             "{:.3f}",
         ),
+        *filtered,
         verdict(
             "worker memory: peak RSS during S2, largest worker",
             f"under {WORKER_PEAK_RSS_MIB:g} MiB",

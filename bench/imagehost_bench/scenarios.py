@@ -224,21 +224,28 @@ def run_all(
         results.append(comparison)
         return comparison
 
-    # S4 first: the listing with 1,000, 10,000, 100,000 rows, then a deep page.
+    # S4 first: the listing with 1,000, 10,000, 100,000 rows (and S6, S7: filtered by a
+    # tag, and a search), then a deep page.
     admin = (f"Authorization: Bearer {stack.admin_token}",)
     index_path = stack.data_dir / "index.sqlite3"
     path = f"/api/images?limit={PAGE}"
     for size in index_sizes:
         added = fill.fill_to(index_path, size)
         say(f"{workers} workers: index filled to {size:,} images (+{added:,})")
-        _copy_listing(stack, ceiling, path)
-        compare(
-            *sides,
-            new("S4", f"listing, {size:,} images", "nginx: proxied, same bytes from a file"),
-            (Load(base + path, ("get", "200"), admin), Load(ceiling.url(path), ("get", "200"), admin)),
-            rounds,
-            duration,
-        )
+        for key, label, listing in (
+            ("S4", "listing", path),
+            # S6, S7: the filtered listings of issue 13, each matching about a tenth of the rows.
+            ("S6", f"listing by tag ({fill.SEARCHED_TAG})", f"{path}&tag={fill.SEARCHED_TAG}"),
+            ("S7", f"search (q={fill.SEARCHED_WORD})", f"{path}&q={fill.SEARCHED_WORD}"),
+        ):
+            _copy_listing(stack, ceiling, listing)
+            compare(
+                *sides,
+                new(key, f"{label}, {size:,} images", "nginx: proxied, same bytes from a file"),
+                (Load(base + listing, ("get", "200"), admin), Load(ceiling.url(listing), ("get", "200"), admin)),
+                rounds,
+                duration,
+            )
     deep = f"/api/images?limit={PAGE}&cursor={2 * PAGE + 1}"
     _copy_listing(stack, ceiling, deep)
     compare(

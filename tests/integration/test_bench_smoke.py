@@ -34,7 +34,7 @@ def test_bench_smoke_run_exits_0_and_prints_the_report_tables(tmp_path):
     report = result.stdout
     for heading in ("### Scenarios", "### Start-up", "### Targets"):
         assert heading in report, report
-    for scenario in ("S1 upload", "S2 upload", "S3 GET", "S4 listing", "S5 DELETE"):
+    for scenario in ("S1 upload", "S2 upload", "S3 GET", "S4 listing", "S5 DELETE", "S6 listing by tag", "S7 search"):
         assert f"| {scenario}" in report, report
     assert "not judged" in report, report  # --smoke never judges timings
 
