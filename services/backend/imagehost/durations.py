@@ -7,15 +7,17 @@ import re
 NEVER = "never"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"([1-9][0-9]{0,6})([smhd])")
+# Longer is never: a date past year 9999 would not sort as the index's dates do.
+LONGEST = 100 * 365 * 86400
 
 
 def seconds_of(text: str) -> int | None:
-    """`1h` -> 3600, `never` -> None; ValueError for anything else."""
+    """`1h` -> 3600, `never` -> None; ValueError for anything else, or past 100 years."""
     value = text.strip().lower()
     if value == NEVER:
         return None
     match = _DURATION.fullmatch(value)
-    if match is None:
+    if match is None or int(match[1]) * _UNITS[match[2]] > LONGEST:
         raise ValueError(text)
     return int(match[1]) * _UNITS[match[2]]
 

@@ -34,7 +34,7 @@ def expires_at(requested: str | None, config: Config, now: float | None = None) 
             seconds = seconds_of(requested)
         except ValueError:
             raise BadRequest(
-                "'expires_in' must be a number and a unit (s, m, h or d), like 1h or 7d, "
+                "'expires_in' must be a number and a unit (s, m, h or d), like 1h or 7d (at most 100 years), "
                 f"or 'never'; got {requested[:40]!r}."
             ) from None
     longest = config.max_expiry
