@@ -21,7 +21,7 @@ def a_file(name: str, data: bytes, mime_type: str = "image/png") -> dict:
 def choose_files(page: Page, files: list[dict]) -> None:
     """Click the drop zone (the "choose files" button) and pick `files` in the dialog."""
     with page.expect_file_chooser() as chooser:
-        page.get_by_role("button", name="Choose files to upload").click()
+        page.get_by_role("button", name="Drop images here or choose files").click()
     chooser.value.set_files(files)
 
 

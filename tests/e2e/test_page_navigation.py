@@ -100,12 +100,13 @@ def test_every_control_on_the_upload_view_is_reachable_with_tab(page):
         page.keyboard.press("Tab")
         reached.append(
             page.evaluate(
-                "document.activeElement.getAttribute('aria-label') || document.activeElement.textContent.trim()"
+                "document.activeElement.getAttribute('aria-label')"
+                " || document.activeElement.textContent.replace(/\\s+/g, ' ').trim()"
             )
         )
     for control in (
         "Images",
-        "Choose files to upload",
+        "Drop images here or choose files",  # named by all its text, hint and limits too
         "Clear finished",
         "Link to tabbing.png",
         "Copy URL for tabbing.png",
@@ -113,4 +114,4 @@ def test_every_control_on_the_upload_view_is_reachable_with_tab(page):
         "Open tabbing.png in a new tab",
         "Delete tabbing.png",
     ):
-        assert control in reached, (control, reached)
+        assert any(name.startswith(control) for name in reached), (control, reached)
