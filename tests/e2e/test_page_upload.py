@@ -48,6 +48,7 @@ def test_the_upload_response_is_kept_in_local_storage(page, stack):
     assert set(stored) == {
         "name",
         "url",
+        "thumbnail_url",
         "delete_token",
         "size",
         "width",
