@@ -8,6 +8,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from page_actions import choose_files, picture, press_where_it_stands, stored_uploads, upload_row
 from pictures import landscape
 from playwright.sync_api import expect
@@ -108,6 +109,7 @@ def test_one_waiting_file_can_have_its_own_details(page, stack):
     page.get_by_role("button", name="Add details to special.png").click()
     page.get_by_label("Title (special.png)").fill("The special one")
     page.get_by_label("Tags (special.png)").fill("own-tag")
+    page.locator("#upload-details summary").click()  # closed again: the files still wait for Upload
     page.get_by_role("button", name="Upload 2 files").click()
 
     expect(upload_row(page, "special.png").locator(".upload__title")).to_have_text("The special one")
@@ -210,7 +212,9 @@ LONG_TITLE = "W" * 200
 TWENTY_TAGS = [f"tag-{n:02d}-{'x' * 30}" for n in range(20)]
 
 
-def test_hostile_details_show_as_text_and_never_break_the_page(page, stack):
+@pytest.mark.parametrize("width", [1280, 360])
+def test_hostile_details_show_as_text_and_never_break_the_page(open_page, stack, width):
+    page = open_page(stack.base_url, viewport={"width": width, "height": 800})
     hostile = [
         uploaded_with(stack, 20, "html.png", title=HTML_TITLE, description="<i>desc</i>"),
         uploaded_with(stack, 21, "rtl.png", title="invoice\u202egnp.exe", tags="abc"),
@@ -250,6 +254,29 @@ def test_hostile_details_typed_into_the_page_are_sent_as_text(page, stack):
     expect(row.locator(".chip")).to_have_count(20)
     assert page.locator("#injected").count() == 0
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+
+
+def test_too_many_tags_typed_with_an_upload_show_the_servers_refusal_on_the_row(page, stack):
+    too_many = [f"t{n}" for n in range(21)]
+    refusal = uploaded_refusal(stack, tags=",".join(too_many))
+    page.goto("/#upload")
+    open_details(page)
+    page.get_by_label("Tags (all files)").fill(",".join(too_many))
+    choose_files(page, [picture("too-many-tags.png", 24)])
+    page.get_by_role("button", name="Upload 1 file").click()
+
+    row = upload_row(page, "too-many-tags.png")
+    expect(row).to_have_attribute("data-state", "failed")
+    expect(row.locator(".upload__status")).to_have_text(refusal)
+    assert stored_uploads(page) == []
+
+
+def uploaded_refusal(stack, **fields: str) -> str:
+    """The server's message refusing an upload with these text fields."""
+    parts = [(name, None, None, value.encode()) for name, value in fields.items()]
+    reply = upload(stack.base_url, multipart([*parts, ("file", "x.png", "image/png", landscape(1, 96, 64))]))
+    assert reply.status == 400, reply.body
+    return reply.json()["error"]["message"]
 
 
 # --- search and tags -------------------------------------------------------------------

@@ -20,9 +20,10 @@ export function mountUploadDetails(anchor, { onSend }) {
     h('p', { class: 'upload-details__hint' },
       'For the files you choose next. While this is open, chosen files wait here so each can get its own details; then press Upload.'),
     holder,
-    h('div', { class: 'upload-details__actions' }, send),
   );
-  anchor.after(panel);
+  // Outside the panel, so files left waiting can still be sent after it is closed.
+  const actions = h('div', { class: 'upload-details__actions' }, send);
+  anchor.after(panel, actions);
 
   return {
     isOpen: () => panel.open,
