@@ -27,7 +27,7 @@ export function titleOf(image) {
  *   Edit button opens the form for title, description and tags
  * options.onEdited(image): after a change was saved (the server's answer)
  *
- * Returns {element, showError(message), markGone(onRemove), markUnavailable()}.
+ * Returns {element, image, update(changed), showError(message), markGone(onRemove), markUnavailable()}.
  */
 export function imageCard(image, { onDelete = null, onThumbnailError = null, onTagClick = null, editToken = null, onEdited = null } = {}) {
   const title = titleOf(image);
@@ -49,7 +49,7 @@ export function imageCard(image, { onDelete = null, onThumbnailError = null, onT
     heading,
     tags,
     meta,
-      date,
+    date,
     error,
     actions,
   );
@@ -80,6 +80,7 @@ export function imageCard(image, { onDelete = null, onThumbnailError = null, onT
     /** The server no longer has it: say so and offer to drop it from the list. */
     markGone(onRemove) {
       element.classList.add('is-gone');
+      heading.querySelector('button')?.remove(); // nothing left to edit
       frame.replaceChildren(h('span', { class: 'card__placeholder' }, icon('gone'), h('span', {}, 'Gone')));
       meta.textContent = 'Deleted from the server';
       actions.replaceChildren(h('button', { type: 'button', class: 'btn btn--small', onclick: onRemove, 'aria-label': `Remove ${title} from the list` }, 'Remove from list'));
