@@ -192,6 +192,25 @@ def test_a_refused_edit_shows_the_servers_message_next_to_the_field(page, stack)
     assert (on_server["title"], on_server["tags"]) == ("Kept title", [])
 
 
+def test_editing_an_image_deleted_meanwhile_shows_the_servers_answer_under_the_form(page, stack):
+    answer = uploaded_with(stack, 13, "deleted-meanwhile.png")
+    remember_in_page(page, [answer])
+    mine = page.locator(f'#mine-grid .card[data-name="{answer["name"]}"]')
+    mine.get_by_role("button", name="Edit deleted-meanwhile.png").click()
+    mine.get_by_label("Title", exact=True).fill("Too late")
+    path = f"/api/images/{answer['name']}"
+    assert stack.request("DELETE", path, headers=bearer(answer["delete_token"])).status == 204
+
+    mine.get_by_role("button", name="Save").click()
+
+    answer_now = stack.request(
+        "PATCH", path, b"{}", {**bearer(answer["delete_token"]), "Content-Type": "application/json"}
+    )
+    assert answer_now.status == 404
+    expect(mine.locator(".edit-form > .field-error")).to_have_text(answer_now.json()["error"]["message"])
+    expect(mine.locator(".edit-form .details .field-error:not(:empty)")).to_have_count(0)
+
+
 def test_the_admin_edits_any_image_in_all_images(page, stack):
     answer = uploaded_with(stack, 12, "theirs-to-edit.png", tags="before-edit-x1")
     unlock_all_images(page, stack)

@@ -65,13 +65,14 @@ function field(label, control, hint = null) {
 
 /**
  * The fields, empty or filled from `values` ({title, description, tags}). With `limits`
- * (GET /api/limits) an expiry select is added, offering what the server allows, its
- * default chosen.
+ * given (GET /api/limits, or null while unknown) an expiry select is added, offering what
+ * the server allows, its default chosen.
  *
- * Returns {element, values(), uploadFields(), showError(message), clearErrors(), focus(), touched()}:
- * values() is what PATCH takes ({title, description, tags: [..]}); uploadFields() the upload
- * form's text fields; showError puts the server's message under the field it names (tags,
- * description or title; else under the last field); touched() says whether anything was typed.
+ * Returns {element, values(), uploadFields(), snapshot(), showError(message), clearErrors(),
+ * focus(), touched()}: values() is what PATCH takes ({title, description, tags: [..]});
+ * uploadFields() the upload form's text fields; showError puts the server's message under
+ * the field it names (tags, description, title or expiry) and returns that field's key, or
+ * null when it names none; touched() says whether anything was typed.
  */
 export function detailsFields({ values = {}, limits = undefined, label = '' } = {}) {
   const id = `details-${++lastId}`;
@@ -135,7 +136,8 @@ export function detailsFields({ values = {}, limits = undefined, label = '' } = 
       const named = /\btags?\b/i.test(message) ? 'tags'
         : /\bdescription\b/i.test(message) ? 'description'
           : /\btitle\b/i.test(message) ? 'title'
-            : /expir/i.test(message) && expiry ? 'expiry' : 'tags';
+            : /expir/i.test(message) && expiry ? 'expiry' : null;
+      if (named === null) return null;
       fields[named].error.textContent = message;
       fields[named].element.querySelector('input, textarea, select').setAttribute('aria-invalid', 'true');
       return named;
