@@ -4,12 +4,13 @@ scene can still be staged (into test-output/e2e/docs/); to replace the files in 
     UPDATE_SCREENSHOTS=1 .venv/bin/python -m pytest tests/e2e/test_page_screenshots.py
 
 upload.png: the Upload view with an upload in progress, one the server refused and some
-finished ones. images.png: the Images view with this browser's uploads and, unlocked with
-the admin token, all images.
+finished ones. images.png: the Images view unlocked with the admin token: the owner's
+overview, this browser's uploads and all images, some with titles and tags.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import struct
@@ -75,14 +76,25 @@ def test_the_docs_screenshots_show_a_finished_a_refused_and_an_uploading_file(st
     )
     expect(upload_row(page, "panorama.png").get_by_text("Uploaded")).to_be_visible(timeout=30_000)
 
-    # Images from other people, for "All images".
-    for seed, name in enumerate(["teal-bay.png", "pink-hour.png", "golden-dunes.png", "first-snow.png"], start=6):
-        assert stack.upload(landscape(seed, 240, 160), name).status == 201
+    # Images from other people, for "All images", with titles and tags.
+    others = {
+        "teal-bay.png": ("Teal bay", ["sea", "summer"]),
+        "pink-hour.png": ("The pink hour", ["evening"]),
+        "golden-dunes.png": ("Golden dunes", ["desert", "summer"]),
+        "first-snow.png": ("First snow", ["winter"]),
+    }
+    for seed, (name, (title, tags)) in enumerate(others.items(), start=6):
+        answer = stack.upload(landscape(seed, 240, 160), name)
+        assert answer.status == 201
+        labels = json.dumps({"title": title, "tags": tags}).encode()
+        headers = {**stack.admin(), "Content-Type": "application/json"}
+        assert stack.request("PATCH", f"/api/images/{answer.json()['name']}", labels, headers).status == 200
 
     page.get_by_role("link", name="Images", exact=True).click()
     page.get_by_placeholder("Admin token").fill(stack.admin_token)
     page.get_by_role("button", name="Show all images").click()
     expect(page.locator("#all-grid .card")).to_have_count(8)
+    expect(page.locator("#overview rect.chart__bar")).to_have_count(30)
     expect_every_image_loaded(page)
     screenshot(page, DOCS / "images.png")
 

@@ -56,6 +56,11 @@ def test_the_upload_response_is_kept_in_local_storage(page, stack):
         "created_at",
         "original_name",
         "type",
+        "thumbnail_url",
+        "title",
+        "description",
+        "tags",
+        "expires_at",
     }
     assert stored["original_name"] == "kept.png"
     assert stored["type"] == "image/png"

@@ -66,7 +66,15 @@ def test_limits_publish_the_upload_limits_and_accepted_types(backend):
         "accepted_extensions": [".png", ".jpg", ".gif", ".webp", ".avif"],
         "upload_token_required": False,
         "gallery_public": False,
+        "max_expiry": None,
+        "default_expiry": None,
     }
+
+
+def test_limits_publish_the_longest_and_the_default_expiry_in_seconds(tmp_path):
+    with Backend(tmp_path, MAX_EXPIRY="30d", DEFAULT_EXPIRY="1d") as limited:
+        limits = request("GET", limited.url() + "/api/limits").json()
+    assert (limits["max_expiry"], limits["default_expiry"]) == (30 * 86400, 86400)
 
 
 def test_an_unknown_path_is_a_json_404(backend):

@@ -280,6 +280,9 @@ def limits(request: Request, app: App) -> Response:
             "accepted_extensions": [t.extension for t in ACCEPTED_TYPES],
             "upload_token_required": bool(config.upload_token),
             "gallery_public": config.gallery_public,
+            # Seconds, or None for never: the page offers only expiries within max_expiry.
+            "max_expiry": config.max_expiry,
+            "default_expiry": config.default_expiry,
         },
     )
 

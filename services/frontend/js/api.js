@@ -38,18 +38,21 @@ function authorization(token) {
   return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
-async function request(method, path, token) {
+async function request(method, path, token, json = undefined) {
+  const headers = authorization(token);
+  if (json !== undefined) headers['Content-Type'] = 'application/json';
+  const body = json === undefined ? undefined : JSON.stringify(json);
   let response;
   try {
-    response = await fetch(path, { method, headers: authorization(token), cache: 'no-store' });
+    response = await fetch(path, { method, headers, body, cache: 'no-store' });
   } catch {
     throw new ApiError(NETWORK_MESSAGE, 0, 'network');
   }
   if (response.status === 204) return null;
-  const body = await response.json().catch(() => null);
-  if (!response.ok) throw errorFrom(response.status, body);
-  if (body === null) throw errorFrom(response.status, null);
-  return body;
+  const answer = await response.json().catch(() => null);
+  if (!response.ok) throw errorFrom(response.status, answer);
+  if (answer === null) throw errorFrom(response.status, null);
+  return answer;
 }
 
 function imagePath(name) {
@@ -61,11 +64,31 @@ export function getLimits() {
   return request('GET', '/api/limits');
 }
 
-/** One page of images, newest first: {items, next_cursor}. Needs the admin token unless the gallery is public. */
-export function listImages({ limit, cursor = null, token = '' }) {
+/**
+ * One page of images, newest first: {items, next_cursor}. Needs the admin token unless the
+ * gallery is public. `q` searches titles, descriptions, tags and names; every one of `tags`
+ * must match.
+ */
+export function listImages({ limit, cursor = null, token = '', q = '', tags = [] }) {
   const query = new URLSearchParams({ limit: String(limit) });
   if (cursor) query.set('cursor', cursor);
+  if (q) query.set('q', q);
+  for (const tag of tags) query.append('tag', tag);
   return request('GET', `/api/images?${query}`, token);
+}
+
+/**
+ * Change an image's title, description and/or tags; resolves with the image as it is now.
+ * `token`: its delete token or the admin token. A refused value rejects with status 400
+ * and the server's message naming the field.
+ */
+export function updateImage(name, token, changes) {
+  return request('PATCH', imagePath(name), token, changes);
+}
+
+/** The owner's overview (admin token): images, bytes_stored, disk_free_bytes, uploads_per_day. */
+export function getStats(token) {
+  return request('GET', '/api/stats', token);
 }
 
 /** One image's record; rejects with status 404 once it is gone. `token`: its delete token or the admin token. */
@@ -85,10 +108,12 @@ export function deleteImage(name, token) {
  * (https://github.com/whatwg/fetch/issues/607); everything else uses fetch.
  *
  * @param {File} file
- * @param {{token?: string, signal?: AbortSignal, onProgress?: (loaded: number, total: number) => void}} options
+ * @param {{token?: string, signal?: AbortSignal, onProgress?: (loaded: number, total: number) => void,
+ *   fields?: Object<string, string>}} options
  *   `onProgress` is called as bytes leave the browser; aborting `signal` rejects with code "aborted".
+ *   `fields`: text fields sent before the file (title, description, tags, expires_in); empty ones are left out.
  */
-export function uploadImage(file, { token = '', signal, onProgress } = {}) {
+export function uploadImage(file, { token = '', signal, onProgress, fields = {} } = {}) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', '/upload');
@@ -113,6 +138,9 @@ export function uploadImage(file, { token = '', signal, onProgress } = {}) {
       signal.addEventListener('abort', () => xhr.abort(), { once: true });
     }
     const form = new FormData();
+    for (const [name, value] of Object.entries(fields)) {
+      if (value) form.append(name, value);
+    }
     form.append('file', file, file.name);
     xhr.send(form);
   });

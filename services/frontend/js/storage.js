@@ -8,10 +8,13 @@ const ADMIN_TOKEN_KEY = 'imagehost.admin-token';
 const UPLOAD_TOKEN_KEY = 'imagehost.upload-token';
 
 // The fields of the upload response worth keeping (delete_url is derived from name).
-const UPLOAD_FIELDS = ['name', 'url', 'thumbnail_url', 'delete_token', 'size', 'width', 'height', 'created_at', 'original_name', 'type'];
+const UPLOAD_FIELDS = ['name', 'url', 'thumbnail_url', 'delete_token', 'size', 'width', 'height', 'created_at', 'original_name', 'type',
+  'title', 'description', 'tags', 'expires_at'];
+// What PATCH /api/images/<name> can change.
+const LABEL_FIELDS = ['title', 'description', 'tags'];
 
 /**
- * Fires "change" with detail {kind, name}: kind is "added" or "removed" for changes made in
+ * Fires "change" with detail {kind, name}: kind is "added", "updated" or "removed" for changes made in
  * this tab, "other" when another tab changed the list.
  */
 export const uploadsEvents = new EventTarget();
@@ -65,6 +68,15 @@ export function rememberUpload(response) {
   const list = loadUploads().filter((item) => item.name !== record.name);
   list.push(record);
   return saveUploads(list, 'added', record.name);
+}
+
+/** Store the title, description and tags of `image` (the server's answer to a change) with its upload. */
+export function updateUploadLabels(image) {
+  const list = loadUploads();
+  const record = list.find((item) => item.name === image.name);
+  if (!record) return false;
+  for (const field of LABEL_FIELDS) record[field] = image[field] ?? null;
+  return saveUploads(list, 'updated', image.name);
 }
 
 /** Forget an upload (after deleting it, or when it is gone from the server). */

@@ -14,7 +14,7 @@ export class UploadQueue extends EventTarget {
   #running = 0;
 
   /**
-   * @param {(file: File, options: {signal: AbortSignal, onProgress: Function}) => Promise<object>} send
+   * @param {(file: File, options: {fields: object, signal: AbortSignal, onProgress: Function}) => Promise<object>} send
    *   uploads one file; resolves with the server's answer, rejects with an ApiError
    * @param {number} concurrency
    */
@@ -24,9 +24,9 @@ export class UploadQueue extends EventTarget {
     this.#concurrency = concurrency;
   }
 
-  /** Queue a file; returns its job. */
-  add(file) {
-    const job = { id: ++lastId, file, state: 'queued', loaded: 0, total: file.size, result: null, error: null, controller: null };
+  /** Queue a file, to be sent with the text `fields` (title, tags...); returns its job. */
+  add(file, fields = {}) {
+    const job = { id: ++lastId, file, fields, state: 'queued', loaded: 0, total: file.size, result: null, error: null, controller: null };
     this.#enqueue(job);
     return job;
   }
@@ -66,6 +66,7 @@ export class UploadQueue extends EventTarget {
     this.#changed(job);
     try {
       job.result = await this.#send(job.file, {
+        fields: job.fields,
         signal: job.controller.signal,
         onProgress: (loaded, total) => {
           job.loaded = loaded;

@@ -4,15 +4,18 @@
 
 import { listImages } from '../api.js';
 import { announce } from '../announce.js';
+import { h } from '../dom.js';
 import { deleteWithConfirmation } from '../delete-image.js';
-import { adminToken, findUpload, setAdminToken, uploadsEvents } from '../storage.js';
+import { adminToken, findUpload, setAdminToken, updateUploadLabels, uploadsEvents } from '../storage.js';
 import { imageCard, titleOf } from './image-card.js';
+import { searchBar } from './search-bar.js';
 
 const PAGE_SIZE = 24;
 
 const byId = (id) => document.getElementById(id);
 
-export function mountAllImages() {
+/** `onTokenChange(token)`: called with the admin token ('' for none) whenever the list starts over. */
+export function mountAllImages({ onTokenChange = () => {} } = {}) {
   const grid = byId('all-grid');
   const empty = byId('all-empty');
   const sub = byId('all-sub');
@@ -36,6 +39,11 @@ export function mountAllImages() {
   let stale = true;
   let generation = 0; // bumped by reset(), so answers to an earlier listing are dropped
   const cards = new Map(); // name → card
+  // Filters are the server's to apply; a change starts the listing over with them.
+  const search = searchBar('Search all images', () => reset());
+  grid.before(search.element);
+  const noMatch = h('p', { class: 'search__none', hidden: true }, 'No images on this server match.');
+  grid.after(noMatch);
 
   const isPublic = () => Boolean(limits && limits.gallery_public);
 
@@ -54,18 +62,23 @@ export function mountAllImages() {
     cards.clear();
     grid.replaceChildren();
     empty.hidden = true;
+    noMatch.hidden = true;
     error.textContent = '';
 
     locked = limits !== null && !isPublic() && !token;
     form.hidden = !locked;
     grid.hidden = locked;
+    search.element.hidden = locked;
+    onTokenChange(token);
     unlock.hidden = !(isPublic() && !token);
     forget.hidden = !token;
     sub.textContent = limits === null
       ? 'Loading…'
       : locked
         ? 'Only the owner of this server can see every image.'
-        : 'Everything on this server, newest first.';
+        : search.active()
+          ? 'Images on this server that match, newest first.'
+          : 'Everything on this server, newest first.';
     updatePager();
     if (limits !== null && !locked && visible) loadNextPage();
     else if (!visible) stale = true;
@@ -78,7 +91,7 @@ export function mountAllImages() {
     error.textContent = '';
     updatePager();
     try {
-      const page = await listImages({ limit: PAGE_SIZE, cursor, token });
+      const page = await listImages({ limit: PAGE_SIZE, cursor, token, ...search.filters() });
       if (mine !== generation) return;
       showPage(page);
     } catch (failure) {
@@ -107,7 +120,8 @@ export function mountAllImages() {
     grid.append(...fresh.map((item) => cardFor(item).element));
     cursor = page.next_cursor || null;
     exhausted = cursor === null;
-    empty.hidden = cards.size > 0;
+    empty.hidden = cards.size > 0 || search.active();
+    noMatch.hidden = cards.size > 0 || !search.active();
     grid.hidden = cards.size === 0;
     if (fresh.length > 0 && grid.children.length > fresh.length) {
       announce(`Showing ${grid.children.length} images.`);
@@ -132,6 +146,9 @@ export function mountAllImages() {
         }
         : null,
       onThumbnailError: (self) => self.markUnavailable(),
+      onTagClick: (tag) => search.addTag(tag),
+      editToken: deleteToken,
+      onEdited: (changed) => updateUploadLabels(changed),
     });
     cards.set(item.name, card);
     return card;

@@ -5,10 +5,15 @@
 import { copyButton } from '../clipboard.js';
 import { h, icon, previewImage, previewSrc } from '../dom.js';
 import { formatBytes, formatDate, formatDimensions } from '../format.js';
+import { tagChips } from './details-fields.js';
+import { editDetails } from './edit-details.js';
 
-/** What people called the file, or the server's name for it. */
+// Tags shown on a card; the rest are counted, and all of them are in its Edit form.
+const CARD_TAGS = 8;
+
+/** Its title, or what people called the file, or the server's name for it. */
 export function titleOf(image) {
-  return image.original_name || image.name;
+  return image.title || image.original_name || image.name;
 }
 
 /**
@@ -17,10 +22,14 @@ export function titleOf(image) {
  * options.onDelete(card): offered as a Delete button when given
  * options.onThumbnailError(card): the preview did not load, after a few tries (the image
  *   may be gone); an image without a preview shows a placeholder without calling it
+ * options.onTagClick(tag): makes its tags buttons (filter by that tag)
+ * options.editToken(): the token that may change it (delete or admin token); with one, an
+ *   Edit button opens the form for title, description and tags
+ * options.onEdited(image): after a change was saved (the server's answer)
  *
- * Returns {element, showError(message), markGone(onRemove), markUnavailable()}.
+ * Returns {element, image, update(changed), showError(message), markGone(onRemove), markUnavailable()}.
  */
-export function imageCard(image, { onDelete = null, onThumbnailError = null } = {}) {
+export function imageCard(image, { onDelete = null, onThumbnailError = null, onTagClick = null, editToken = null, onEdited = null } = {}) {
   const title = titleOf(image);
   const src = previewSrc(image);
   const frame = h('div', { class: 'card__thumb' });
@@ -33,20 +42,35 @@ export function imageCard(image, { onDelete = null, onThumbnailError = null } = 
     h('a', { class: 'btn btn--small btn--icon', href: image.url, target: '_blank', rel: 'noopener', 'aria-label': `Open ${title}`, title: 'Open in a new tab' },
       icon('external')),
   );
-  const element = h('li', { class: 'card', 'data-name': image.name },
-    frame,
-    h('div', { class: 'card__body' },
-      h('p', { class: 'card__name', title }, title),
-      meta,
-      date,
-      error,
-      actions,
-    ),
+  const name = h('p', { class: 'card__name', title }, title);
+  const tags = h('div', { class: 'card__tags' });
+  const heading = h('div', { class: 'card__heading' }, name);
+  const body = h('div', { class: 'card__body' },
+    heading,
+    tags,
+    meta,
+    date,
+    error,
+    actions,
   );
+  const element = h('li', { class: 'card', 'data-name': image.name }, frame, body);
+
+  function showLabels(shown) {
+    name.textContent = titleOf(shown);
+    name.title = titleOf(shown);
+    tags.replaceChildren(tagChips(shown.tags || [], { onClick: onTagClick, limit: CARD_TAGS }));
+  }
+  showLabels(image);
 
   const card = {
     element,
     image,
+
+    /** Show the title, description and tags of `changed` (the server's answer to an edit). */
+    update(changed) {
+      card.image = { ...card.image, title: changed.title, description: changed.description, tags: changed.tags };
+      showLabels(card.image);
+    },
 
     showError(message) {
       error.textContent = message;
@@ -56,6 +80,7 @@ export function imageCard(image, { onDelete = null, onThumbnailError = null } = 
     /** The server no longer has it: say so and offer to drop it from the list. */
     markGone(onRemove) {
       element.classList.add('is-gone');
+      heading.querySelector('button')?.remove(); // nothing left to edit
       frame.replaceChildren(h('span', { class: 'card__placeholder' }, icon('gone'), h('span', {}, 'Gone')));
       meta.textContent = 'Deleted from the server';
       // The visible word begins the name, so saying it works (WCAG 2.5.3, Label in Name).
@@ -68,6 +93,20 @@ export function imageCard(image, { onDelete = null, onThumbnailError = null } = 
     },
   };
 
+  if (editToken && editToken()) {
+    const edit = h('button', { type: 'button', class: 'btn btn--small btn--icon btn--quiet', 'aria-label': `Edit ${title}`, title: 'Edit title, description and tags' },
+      icon('edit'));
+    edit.addEventListener('click', () => editDetails(card, {
+      after: tags,
+      opener: edit,
+      token: editToken(),
+      onSaved: (changed) => {
+        card.update(changed);
+        if (onEdited) onEdited(changed);
+      },
+    }));
+    heading.append(edit);
+  }
   if (onDelete) {
     actions.append(h('button', {
       type: 'button',

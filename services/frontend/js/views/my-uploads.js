@@ -7,11 +7,30 @@
 
 import { getImage } from '../api.js';
 import { announce } from '../announce.js';
+import { h } from '../dom.js';
 import { deleteWithConfirmation } from '../delete-image.js';
-import { forgetUpload, listUploads, uploadsEvents } from '../storage.js';
+import { forgetUpload, listUploads, updateUploadLabels, uploadsEvents } from '../storage.js';
 import { imageCard, syncChildren, titleOf } from './image-card.js';
+import { searchBar } from './search-bar.js';
+
+/**
+ * Whether `upload` passes `filters` ({q, tags}): every word of q is found (ignoring case) in
+ * its title, description, tags or original name, and it has every tag.
+ */
+export function matches(upload, { q, tags }) {
+  const own = upload.tags || [];
+  if (!tags.every((tag) => own.includes(tag))) return false;
+  const text = [upload.title, upload.description, own.join(' '), upload.original_name]
+    .filter(Boolean).join('\n').toLocaleLowerCase();
+  return q.toLocaleLowerCase().split(/\s+/).filter(Boolean).every((word) => text.includes(word));
+}
 
 const byId = (id) => document.getElementById(id);
+
+function labelsChanged(before, after) {
+  const labels = (image) => JSON.stringify([image.title || '', image.description || '', image.tags || []]);
+  return labels(before) !== labels(after);
+}
 
 export function mountMyUploads() {
   const grid = byId('mine-grid');
@@ -19,6 +38,10 @@ export function mountMyUploads() {
   const count = byId('mine-count');
   const clearGone = byId('clear-gone');
   const heading = byId('mine-title');
+  const search = searchBar('Search my uploads', () => render());
+  grid.before(search.element);
+  const noMatch = h('p', { class: 'search__none', hidden: true }, 'None of your uploads match.');
+  grid.after(noMatch);
 
   const cards = new Map(); // name → card
   const gone = new Set(); // names the server answered 404 for
@@ -48,18 +71,24 @@ export function mountMyUploads() {
     for (const name of gone) {
       if (!names.has(name)) gone.delete(name);
     }
-    syncChildren(grid, uploads.map((upload) => cardFor(upload).element));
+    const shown = uploads.filter((upload) => matches(upload, search.filters()));
+    syncChildren(grid, shown.map((upload) => cardFor(upload).element));
 
     empty.hidden = uploads.length > 0;
-    grid.hidden = uploads.length === 0;
+    grid.hidden = shown.length === 0;
+    search.element.hidden = uploads.length === 0;
+    noMatch.hidden = uploads.length === 0 || shown.length > 0;
     count.textContent = uploads.length === 0
       ? 'Uploads from this browser, newest first.'
-      : `${uploads.length} ${uploads.length === 1 ? 'image' : 'images'} uploaded from this browser, newest first.`;
+      : shown.length < uploads.length
+        ? `${shown.length} of ${uploads.length} images uploaded from this browser match.`
+        : `${uploads.length} ${uploads.length === 1 ? 'image' : 'images'} uploaded from this browser, newest first.`;
     clearGone.hidden = gone.size === 0;
   }
 
   function cardFor(upload) {
     let card = cards.get(upload.name);
+    if (card && labelsChanged(card.image, upload)) card.update(upload);
     if (!card) {
       card = imageCard(upload, {
         onDelete: (self) => deleteWithConfirmation({
@@ -74,6 +103,9 @@ export function mountMyUploads() {
           self.markUnavailable();
           queueCheck(self);
         },
+        onTagClick: (tag) => search.addTag(tag),
+        editToken: () => upload.delete_token,
+        onEdited: (changed) => updateUploadLabels(changed),
       });
       cards.set(upload.name, card);
       visibility.observe(card.element);

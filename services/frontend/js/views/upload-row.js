@@ -4,13 +4,15 @@
 
 import { copyButton, snippets } from '../clipboard.js';
 import { h, icon, previewImage, previewSrc } from '../dom.js';
-import { formatBytes, formatDimensions } from '../format.js';
+import { formatBytes, formatDate, formatDimensions } from '../format.js';
+import { tagChips } from './details-fields.js';
 
 /**
  * A row for `file`. `actions` are callbacks the row offers as buttons when they apply:
  * {retry, cancel, dismiss, remove}; `remove(row)` deletes the uploaded image.
  * Call `render(view)` with {state, loaded, total, result, message, retryable}, where state is
- * refused | queued | uploading | done | failed | cancelled.
+ * ready | refused | queued | uploading | done | failed | cancelled; a ready row waits for
+ * "Upload" with the fields given to holdForDetails().
  */
 export class UploadRow {
   constructor(file, actions) {
@@ -109,6 +111,11 @@ export class UploadRow {
         if (view.retryable) this.addButton('retry', 'retry', 'Retry', `Retry the upload of ${this.file.name}`);
         this.addButton('dismiss', 'close', null, `Dismiss ${this.file.name}`);
         break;
+      case 'ready':
+        this.setStatus('Waiting for Upload');
+        this.showDetailsToggle();
+        this.addButton('dismiss', 'close', null, `Remove ${this.file.name}`);
+        break;
       case 'refused':
         this.setStatus(view.message, 'alert');
         this.addButton('dismiss', 'close', null, `Dismiss ${this.file.name}`);
@@ -121,6 +128,28 @@ export class UploadRow {
       default:
         throw new Error(`unknown upload state ${view.state}`);
     }
+  }
+
+  /** Keep `fields` (a detailsFields) for this file until it is sent. */
+  holdForDetails(fields) {
+    this.fields = fields;
+  }
+
+  /** "Add details": shows the fields kept by holdForDetails(), collapsed at first. */
+  showDetailsToggle() {
+    const body = h('div', { class: 'upload__fields', hidden: true }, this.fields.element);
+    const toggle = h('button', {
+      type: 'button',
+      class: 'btn btn--small btn--quiet',
+      'aria-expanded': 'false',
+      'aria-label': `Add details to ${this.file.name}`,
+      onclick: () => {
+        body.hidden = !body.hidden;
+        toggle.setAttribute('aria-expanded', String(!body.hidden));
+        if (!body.hidden) this.fields.focus();
+      },
+    }, 'Add details');
+    this.detail.append(toggle, body);
   }
 
   setStatus(text, iconName = null) {
@@ -150,6 +179,10 @@ export class UploadRow {
     const link = h('input', { class: 'link-field', type: 'text', readonly: true, value: result.url, 'aria-label': `Link to ${name}` });
     link.addEventListener('focus', () => link.select());
     this.detail.append(
+      h('div', { class: 'upload__labels' },
+        result.title && h('p', { class: 'upload__title' }, result.title),
+        result.tags && result.tags.length > 0 && tagChips(result.tags),
+        result.expires_at && h('p', { class: 'upload__expiry' }, 'Deleted on ', h('time', { datetime: result.expires_at }, formatDate(result.expires_at)))),
       link,
       h('div', { class: 'upload__actions' },
         h('div', { class: 'copy-group', role: 'group', 'aria-label': `Copy the link to ${name} as` },

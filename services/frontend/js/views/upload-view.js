@@ -6,6 +6,8 @@ import { deleteWithConfirmation } from '../delete-image.js';
 import { acceptAttribute, checkFile, describeLimits } from '../limits.js';
 import { rememberUpload, setUploadToken, uploadToken } from '../storage.js';
 import { UploadQueue } from '../upload-queue.js';
+import { detailsFields } from './details-fields.js';
+import { mountUploadDetails } from './upload-details.js';
 import { UploadRow } from './upload-row.js';
 
 const byId = (id) => document.getElementById(id);
@@ -25,6 +27,9 @@ export function mountUploadView() {
 
   let limits = null;
   const rows = new Map(); // UploadRow → its job (null for a file refused before sending)
+
+  const ready = new Set(); // rows waiting for "Upload" (chosen while "Add details" is open)
+  const details = mountUploadDetails(tokenField, { onSend: sendReady });
 
   const queue = new UploadQueue(async (file, options) => {
     const response = await uploadImage(file, { ...options, token: uploadToken() });
@@ -81,6 +86,7 @@ export function mountUploadView() {
     if (job) jobRows.delete(job.id);
     rows.delete(row);
     listHead.hidden = rows.size === 0;
+    if (ready.delete(row)) details.setWaiting(ready.size);
   }
 
   function removeRow(row, { focusNext = false } = {}) {
@@ -105,15 +111,44 @@ export function mountUploadView() {
         added.push(row);
         continue;
       }
-      // add() reports the job's first state before returning it: show that state here.
-      const job = queue.add(file);
-      rows.set(row, job);
-      jobRows.set(job.id, row);
-      showJob(row, job);
+      if (details.isOpen()) {
+        hold(row);
+      } else {
+        send(row, {});
+      }
       added.push(row);
     }
+    details.setWaiting(ready.size);
     list.prepend(...added.map((row) => row.element));
     listHead.hidden = rows.size === 0;
+  }
+
+  /** Keep `row` until "Upload", with its own details starting from those for all files. */
+  function hold(row) {
+    const fields = detailsFields({ limits, values: details.fields().snapshot(), label: row.file.name });
+    row.holdForDetails(fields);
+    rows.set(row, null);
+    ready.add(row);
+    row.render({ state: 'ready' });
+  }
+
+  /** Queue `row`'s file with the upload form's text `fields`. */
+  function send(row, fields) {
+    // add() reports the job's first state before returning it: show that state here.
+    const job = queue.add(row.file, fields);
+    rows.set(row, job);
+    jobRows.set(job.id, row);
+    showJob(row, job);
+  }
+
+  /** "Upload": send every waiting file, with its own details if any were typed, else those for all files. */
+  function sendReady() {
+    for (const row of ready) {
+      send(row, (row.fields.touched() ? row.fields : details.fields()).uploadFields());
+    }
+    ready.clear();
+    details.setWaiting(0);
+    dropzone.focus();
   }
 
   dropzone.addEventListener('click', () => input.click());
@@ -140,6 +175,7 @@ export function mountUploadView() {
     addFiles,
     setLimits(value) {
       limits = value;
+      details.setLimits(value);
       if (limits) {
         limitsText.textContent = describeLimits(limits);
         input.accept = acceptAttribute(limits);
