@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import json
 
-from pictures import landscape
 from playwright.sync_api import Locator, Page, expect
+from support.pictures import landscape
 
 
 def picture(name: str, seed: int) -> dict:

@@ -17,8 +17,8 @@ import zlib
 from pathlib import Path
 
 from page_actions import a_file, choose_files, expect_every_image_loaded, picture, upload_row
-from pictures import landscape
 from playwright.sync_api import expect
+from support.pictures import landscape
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = (
