@@ -17,14 +17,13 @@ import pytest
 from page_actions import a_file, choose_files, stored_uploads, upload_row
 from playwright.sync_api import expect
 from support import images
-from support.gallery import FULL_FILE, open_gallery
+from support.gallery import FULL_FILE, PREVIEWS_WAIT_S, open_gallery, put_photos, wait_for_previews
 from support.pictures import landscape, photo
 from support.stack import nginx_binary, require, start_stack
 
 TILES = 24  # one page of All images (js/views/all-images.js)
 MAX_IMAGE_BYTES = 1_500_000
 MAX_DRAWN_MS = 1000
-PREVIEWS_WAIT_S = 90
 # The fields a stored upload had before previews existed (js/storage.js, without thumbnail_url).
 FIELDS_BEFORE_PREVIEWS = [
     "name",
@@ -37,17 +36,6 @@ FIELDS_BEFORE_PREVIEWS = [
     "original_name",
     "type",
 ]
-
-
-def wait_for_previews(stack, answers: list[dict]) -> None:
-    """Until every upload answer's thumbnail_url answers 200; fails after PREVIEWS_WAIT_S."""
-    waiting = {urlsplit(answer["thumbnail_url"]).path for answer in answers}
-    deadline = time.monotonic() + PREVIEWS_WAIT_S
-    while waiting and time.monotonic() < deadline:
-        waiting = {path for path in waiting if stack.get(path).status != 200}
-        if waiting:
-            time.sleep(0.2)
-    assert not waiting, f"no preview within {PREVIEWS_WAIT_S} s for {sorted(waiting)}"
 
 
 def wait_for_failed_preview(stack, name: str) -> None:
@@ -79,12 +67,7 @@ def gallery(tmp_path_factory):
     """A stack of its own holding exactly TILES photos of 3000x2000, their previews made."""
     require(nginx_binary() is not None, "nginx is not installed (make test installs it)")
     with start_stack(tmp_path_factory.mktemp("gallery")) as stack:
-        answers = []
-        for seed in range(TILES):
-            reply = stack.upload(photo(seed), f"photo-{seed:02d}.jpg", "image/jpeg")
-            assert reply.status == 201, reply.body[:300]
-            answers.append(reply.json())
-        wait_for_previews(stack, answers)
+        put_photos(stack, TILES)
         yield stack
 
 

@@ -3,6 +3,7 @@ how soon its visible tiles are drawn. Shared by the browser tests
 (tests/e2e/test_page_previews.py) and the bench (bench/imagehost_bench/gallery.py), so
 both measure the same thing the same way.
 
+    put_photos(stack, 24)                    # 24 photos of 3000x2000, their previews made
     page = browser.new_context(base_url=stack.base_url).new_page()  # nothing cached
     weight = open_gallery(page, stack.admin_token, tiles=24)
     weight.image_bytes, weight.drawn_ms, weight.full_files
@@ -18,13 +19,19 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from .pictures import photo
+from .stack import Stack
 
 # What the page keeps the admin token under (services/frontend/js/storage.js).
 ADMIN_TOKEN_KEY = "imagehost.admin-token"
 # An image's full file, as opposed to its preview under /images/previews/.
 FULL_FILE = re.compile(r"^/images/(?!previews/)[^/]+$")
+
+PREVIEWS_WAIT_S = 90
 
 # Runs in every document before the page's scripts: notes when each <img> loaded, and
 # hands the tab the admin token as the Images view's form would have stored it.
@@ -87,6 +94,33 @@ _IMAGE_RESOURCES = """
   .filter((entry) => entry.initiatorType === 'img' || new URL(entry.name).pathname.startsWith('/images/'))
   .map((entry) => [entry.name, entry.encodedBodySize])
 """
+
+
+def put_photos(stack: Stack, count: int) -> list[dict]:
+    """Upload `count` camera-sized photos (pictures.photo: 3000x2000 JPEGs of 2-3 MB),
+    named photo-00.jpg and on, and wait until their previews are made; their upload
+    answers. Raises RuntimeError if an upload is refused, TimeoutError (wait_for_previews)."""
+    answers = []
+    for seed in range(count):
+        reply = stack.upload(photo(seed), f"photo-{seed:02d}.jpg", "image/jpeg")
+        if reply.status != 201:
+            raise RuntimeError(f"uploading photo-{seed:02d}.jpg answered {reply.status}: {reply.body[:300]!r}")
+        answers.append(reply.json())
+    wait_for_previews(stack, answers)
+    return answers
+
+
+def wait_for_previews(stack: Stack, answers: list[dict], timeout: float = PREVIEWS_WAIT_S) -> None:
+    """Until every upload answer's thumbnail_url answers 200 through nginx; TimeoutError
+    naming the missing ones after `timeout` seconds."""
+    waiting = {urlsplit(answer["thumbnail_url"]).path for answer in answers}
+    deadline = time.monotonic() + timeout
+    while waiting and time.monotonic() < deadline:
+        waiting = {path for path in waiting if stack.get(path).status != 200}
+        if waiting:
+            time.sleep(0.2)
+    if waiting:
+        raise TimeoutError(f"no preview within {timeout:g} s for {sorted(waiting)}")
 
 
 @dataclass(frozen=True)
