@@ -55,6 +55,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--smoke", action="store_true", help="for CI: 1 round of 2 s, small index, 2 workers, targets not judged"
     )
+    parser.add_argument(
+        "--previews", action="store_true", help="only what previews cost the uploads (S6) and spare the gallery (G1)"
+    )
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (1 if args.smoke else 3)
     args.duration = args.duration or (2 if args.smoke else 10)
@@ -70,9 +73,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace, folder: Path, command: str) -> list[str]:
-    """Everything; returns the report's lines."""
+    """Everything (or, with --previews, S6 and G1 only); returns the report's lines."""
     header = machine.describe()
     peaks_per_run = machine.reset_peak_rss(os.getpid())
+    if args.previews:
+        comparisons, views = measure_previews(args, folder)
+        header.append(("load average at end", machine.load_average()))
+        return format_report(args, command, header, comparisons, [], [], views, peaks_per_run)
     bodies = scenarios.Bodies.write(folder)
     comparisons = []
     startups = []
@@ -104,10 +111,8 @@ def run(args: argparse.Namespace, folder: Path, command: str) -> list[str]:
                     stack, ceiling, bodies, folder, args.index_sizes, args.rounds, args.duration
                 )
             shutil.rmtree(stack_dir, ignore_errors=True)  # gigabytes of uploads
-    photo_body, photo_type = preview_cost.photo_body(folder)
-    for workers in args.workers:
-        comparisons.append(preview_cost.run(folder, photo_body, photo_type, workers, args.rounds, args.duration))
-    views = gallery.measure(folder, args.workers[0], args.rounds)
+    issue_12, views = measure_previews(args, folder)
+    comparisons += issue_12
     startup_dir = folder / "startup"
     say(f"start-up: writing {args.startup_images:,} image files and their rows")
     startup.prepare(startup_dir, args.startup_images)
@@ -119,6 +124,16 @@ def run(args: argparse.Namespace, folder: Path, command: str) -> list[str]:
         startups.append(report.Startup(workers, args.startup_images, times))
     header.append(("load average at end", machine.load_average()))
     return format_report(args, command, header, comparisons, startups, floors, views, peaks_per_run)
+
+
+def measure_previews(args: argparse.Namespace, folder: Path) -> tuple[list[scenarios.Comparison], gallery.Gallery]:
+    """S6 for each worker count, then G1 with the first (issue 12's scenarios)."""
+    photo_body, photo_type = preview_cost.photo_body(folder)
+    comparisons = [
+        preview_cost.run(folder, photo_body, photo_type, workers, args.rounds, args.duration)
+        for workers in args.workers
+    ]
+    return comparisons, gallery.measure(folder, args.workers[0], args.rounds)
 
 
 def format_report(args, command, header, comparisons, startups, floors, views, peaks_per_run) -> list[str]:
@@ -161,18 +176,19 @@ def format_report(args, command, header, comparisons, startups, floors, views, p
     notes = report.notes(comparisons)
     if notes:
         lines += ["", "Notes:", "", *notes]
-    lines += [
-        "",
-        "### Storage floor",
-        "",
-        *report.floor_rows(floors, comparisons),
-        "",
-        (
-            "The storage steps of an upload alone (bench/imagehost_bench/floor.py): temp file, SHA-256, "
-            "fsync, link, directory fsync, index row, with the backend's code, in threads as many as wrk's "
-            "connections, no HTTP. What the upload path can reach at most on this machine."
-        ),
-    ]
+    if floors:
+        lines += [
+            "",
+            "### Storage floor",
+            "",
+            *report.floor_rows(floors, comparisons),
+            "",
+            (
+                "The storage steps of an upload alone (bench/imagehost_bench/floor.py): temp file, SHA-256, "
+                "fsync, link, directory fsync, index row, with the backend's code, in threads as many as wrk's "
+                "connections, no HTTP. What the upload path can reach at most on this machine."
+            ),
+        ]
     lines += [
         "",
         f"### Gallery page weight ({views.workers} workers)",
@@ -187,17 +203,12 @@ def format_report(args, command, header, comparisons, startups, floors, views, p
             "until every tile in the window has its preview loaded (img.complete, naturalWidth > 0)."
         ),
     ]
-    lines += [
-        "",
-        "### Start-up",
-        "",
-        *report.startup_rows(startups),
-        "",
-        "### Targets",
-        "",
-        *report.verdict_rows(report.verdicts(comparisons, startups, not args.smoke, views)),
-        "",
-    ]
+    if startups:
+        lines += ["", "### Start-up", "", *report.startup_rows(startups)]
+    judged = report.verdicts(comparisons, startups, not args.smoke, views)
+    if args.previews:  # only the targets this run measured
+        judged = [verdict for verdict in judged if verdict.figure != "-"]
+    lines += ["", "### Targets", "", *report.verdict_rows(judged), ""]
     return lines
 
 

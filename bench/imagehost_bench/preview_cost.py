@@ -88,6 +88,7 @@ def run(folder: Path, body: Path, content_type: str, workers: int, rounds: int, 
         "the same upload on a stack with PREVIEW_WORKERS=0 (no previews made)",
     )
     for number in range(rounds):
+        made: dict[str, int] = {}
         for makers, samples in (("1", comparison.imagehost), ("0", comparison.ceiling)):
             stack_dir = folder / f"previews-{makers}-{workers}-workers"
             with start_stack(
@@ -105,17 +106,29 @@ def run(folder: Path, body: Path, content_type: str, workers: int, rounds: int, 
                 f"{sample.load.rate:.0f} uploads/s, p99 {sample.load.p99_ms:.1f} ms, {sample.load.errors} errors"
             )
             if makers == "1":
-                comparison.notes.append(_made_note(number, sample, before, after))
+                made = {
+                    state: after.get(state, 0) - before.get(state, 0) for state in (previews.READY, previews.FAILED)
+                }
+                made[previews.PENDING] = after.get(previews.PENDING, 0)
+        comparison.notes.append(_round_note(number, comparison.imagehost[-1], comparison.ceiling[-1], made))
     return comparison
 
 
-def _made_note(number: int, sample: Sample, before: dict[str, int], after: dict[str, int]) -> str:
-    made = after.get(previews.READY, 0) - before.get(previews.READY, 0)
-    failed = after.get(previews.FAILED, 0) - before.get(previews.FAILED, 0)
-    cpu = sample.cpu_ms_per_request.get("previews")
-    queued = after.get(previews.PENDING, 0)
+def _round_note(number: int, with_previews: Sample, without: Sample, made: dict[str, int]) -> str:
+    """What the maker got done in the round, and what each side's processes used per upload."""
+    cpu = lambda sample, group: sample.cpu_ms_per_request.get(group)
+    shown = lambda value: "-" if value is None else f"{value:.2f}"
+    maker = cpu(with_previews, "previews")
+    per_preview = (
+        maker * with_previews.load.requests / made[previews.READY]
+        if maker is not None and made[previews.READY]
+        else None
+    )
     return (
-        f"round {number + 1}: the maker made {made:,} previews ({failed:,} failed) while "
-        f"{sample.load.requests:,} uploads were answered; {queued:,} were still queued at the end"
-        + (f"; it used {cpu:.1f} CPU ms per upload answered" if cpu is not None else "")
+        f"round {number + 1}: the maker made {made[previews.READY]:,} previews ({made[previews.FAILED]:,} failed) "
+        f"while {with_previews.load.requests:,} uploads were answered, {made[previews.PENDING]:,} still queued at the "
+        f"end; {shown(per_preview)} CPU ms per preview. CPU ms per upload with previews / without: workers "
+        f"{shown(cpu(with_previews, 'worker'))} / {shown(cpu(without, 'worker'))}, supervisor "
+        f"{shown(cpu(with_previews, 'supervisor'))} / {shown(cpu(without, 'supervisor'))}, nginx "
+        f"{shown(cpu(with_previews, 'nginx'))} / {shown(cpu(without, 'nginx'))}"
     )
