@@ -92,16 +92,6 @@ def press_where_it_stands(button: Locator) -> None:
     button.page.keyboard.press("Enter")
 
 
-def expect_every_image_loaded(page: Page) -> None:
-    """Wait until every <img> of the page has loaded (or failed: `complete` either way);
-    fails after expect's timeout. Polled from here, not with a string predicate for
-    page.wait_for_function: Playwright evaluates that with eval in the page whenever it is
-    not true at once, which the page's CSP (script-src 'self') rightly refuses."""
-    images = page.locator("img")
-    for index in range(images.count()):
-        expect(images.nth(index)).to_have_js_property("complete", True)
-
-
 def upload_row(page: Page, file_name: str) -> Locator:
     """The row of the upload list for `file_name`."""
     return page.locator(".upload").filter(has=page.locator(".upload__name", has_text=file_name))

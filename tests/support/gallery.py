@@ -123,6 +123,18 @@ def wait_for_previews(stack: Stack, answers: list[dict], timeout: float = PREVIE
         raise TimeoutError(f"no preview within {timeout:g} s for {sorted(waiting)}")
 
 
+def wait_for_failed_preview(stack: Stack, name: str, timeout: float = PREVIEWS_WAIT_S) -> None:
+    """Until the listing gives image `name` no thumbnail_url (its preview could not be
+    made); TimeoutError after `timeout` seconds. Looks at the newest 100 images."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        items = stack.get("/api/images?limit=100", headers=stack.admin()).json()["items"]
+        if any(item["name"] == name and item["thumbnail_url"] is None for item in items):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"{name}'s preview was not given up on within {timeout:g} s")
+
+
 @dataclass(frozen=True)
 class GalleryWeight:
     """What opening the All images view cost, in one fresh browser context."""
