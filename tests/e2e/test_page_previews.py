@@ -118,6 +118,24 @@ def test_an_image_whose_preview_cannot_be_made_shows_a_placeholder_and_its_file_
     assert full_files == []
 
 
+def test_my_uploads_believes_the_server_that_a_preview_failed_instead_of_asking_for_it_again_and_again(page, stack):
+    page.goto("/#upload")
+    choose_files(page, [a_file("unreadable.jpg", images.jpeg_of_size(4096, 800, 600), "image/jpeg")])
+    expect(upload_row(page, "unreadable.jpg").get_by_text("Uploaded")).to_be_visible()
+    [stored] = [upload for upload in stored_uploads(page) if upload["original_name"] == "unreadable.jpg"]
+    assert stored["thumbnail_url"] is not None  # the upload's answer came before the maker gave up
+    wait_for_failed_preview(stack, stored["name"])
+    tries: list[str] = []
+    page.on("request", lambda request: tries.append(request.url) if stored["name"] in request.url else None)
+    page.reload()  # a new page: nothing asked yet
+
+    page.get_by_role("link", name="Images", exact=True).click()
+    card = page.locator("#mine-grid .card").filter(has_text="unreadable.jpg")
+    expect(card.locator(".card__placeholder")).to_have_text("No preview")
+    previews = [url for url in tries if "/images/previews/" in url]
+    assert len(previews) < 5, f"asked for the preview {len(previews)} times: {previews}"  # 5: every retry (js/dom.js)
+
+
 def test_an_upload_rows_picture_becomes_the_servers_preview(page):
     full_files = full_files_requested(page.context)
     page.goto("/#upload")
