@@ -3,8 +3,10 @@
 Starts, in a fresh temporary folder, the real stack (services/local/run.py: nginx from
 the production template via render-config.sh, the supervisor and its workers) with the
 upload rate limit raised out of the way, and a ceiling nginx (ceiling.conf.template);
-runs every scenario against both in alternation; measures the start-up on an index of
-100,000 images; prints the report (Markdown) on stdout and progress on stderr.
+runs every scenario against both in alternation; then what previews cost the uploads
+(S6, preview_cost.py: stacks with and without preview makers in alternation) and what
+they spare the gallery (G1, gallery.py: headless Chromium); measures the start-up on an
+index of 100,000 images; prints the report (Markdown) on stdout and progress on stderr.
 
 Everything binds 127.0.0.1, every load stops by itself, and everything started is
 stopped before the command ends, also on Ctrl-C, SIGTERM or an error. The folder is
@@ -29,7 +31,7 @@ from pathlib import Path
 from imagehost.config import Config
 from support.stack import StackError, nginx_binary, start_stack
 
-from . import floor, machine, report, scenarios, startup, wrk
+from . import floor, gallery, machine, preview_cost, report, scenarios, startup, wrk
 from .ceiling import Ceiling, CeilingError
 from .scenarios import STACK_SETTINGS, say
 
@@ -53,6 +55,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--smoke", action="store_true", help="for CI: 1 round of 2 s, small index, 2 workers, targets not judged"
     )
+    parser.add_argument(
+        "--previews", action="store_true", help="only what previews cost the uploads (S6) and spare the gallery (G1)"
+    )
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (1 if args.smoke else 3)
     args.duration = args.duration or (2 if args.smoke else 10)
@@ -68,9 +73,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace, folder: Path, command: str) -> list[str]:
-    """Everything; returns the report's lines."""
+    """Everything (or, with --previews, S6 and G1 only); returns the report's lines."""
     header = machine.describe()
     peaks_per_run = machine.reset_peak_rss(os.getpid())
+    if args.previews:
+        comparisons, views = measure_previews(args, folder)
+        header.append(("load average at end", machine.load_average()))
+        return format_report(args, command, header, comparisons, [], [], views, peaks_per_run)
     bodies = scenarios.Bodies.write(folder)
     comparisons = []
     startups = []
@@ -102,6 +111,8 @@ def run(args: argparse.Namespace, folder: Path, command: str) -> list[str]:
                     stack, ceiling, bodies, folder, args.index_sizes, args.rounds, args.duration
                 )
             shutil.rmtree(stack_dir, ignore_errors=True)  # gigabytes of uploads
+    issue_12, views = measure_previews(args, folder)
+    comparisons += issue_12
     startup_dir = folder / "startup"
     say(f"start-up: writing {args.startup_images:,} image files and their rows")
     startup.prepare(startup_dir, args.startup_images)
@@ -112,10 +123,20 @@ def run(args: argparse.Namespace, folder: Path, command: str) -> list[str]:
             say(f"start-up, {workers} workers, round {number + 1}/{args.rounds}: {times[-1]:.2f} s")
         startups.append(report.Startup(workers, args.startup_images, times))
     header.append(("load average at end", machine.load_average()))
-    return format_report(args, command, header, comparisons, startups, floors, peaks_per_run)
+    return format_report(args, command, header, comparisons, startups, floors, views, peaks_per_run)
 
 
-def format_report(args, command, header, comparisons, startups, floors, peaks_per_run) -> list[str]:
+def measure_previews(args: argparse.Namespace, folder: Path) -> tuple[list[scenarios.Comparison], gallery.Gallery]:
+    """S6 for each worker count, then G1 with the first (issue 12's scenarios)."""
+    photo_body, photo_type = preview_cost.photo_body(folder)
+    comparisons = [
+        preview_cost.run(folder, photo_body, photo_type, workers, args.rounds, args.duration)
+        for workers in args.workers
+    ]
+    return comparisons, gallery.measure(folder, args.workers[0], args.rounds)
+
+
+def format_report(args, command, header, comparisons, startups, floors, views, peaks_per_run) -> list[str]:
     lines = [f"## imagehost benchmark, {header[0][1]}", "", f"- command: `{command}`"]
     lines += [f"- {what}: {value}" for what, value in header[1:]]
     lines += [
@@ -155,29 +176,39 @@ def format_report(args, command, header, comparisons, startups, floors, peaks_pe
     notes = report.notes(comparisons)
     if notes:
         lines += ["", "Notes:", "", *notes]
+    if floors:
+        lines += [
+            "",
+            "### Storage floor",
+            "",
+            *report.floor_rows(floors, comparisons),
+            "",
+            (
+                "The storage steps of an upload alone (bench/imagehost_bench/floor.py): temp file, SHA-256, "
+                "fsync, link, directory fsync, index row, with the backend's code, in threads as many as wrk's "
+                "connections, no HTTP. What the upload path can reach at most on this machine."
+            ),
+        ]
     lines += [
         "",
-        "### Storage floor",
+        f"### Gallery page weight ({views.workers} workers)",
         "",
-        *report.floor_rows(floors, comparisons),
+        *report.gallery_rows(views),
         "",
         (
-            "The storage steps of an upload alone (bench/imagehost_bench/floor.py): temp file, SHA-256, "
-            "fsync, link, directory fsync, index row, with the backend's code, in threads as many as wrk's "
-            "connections, no HTTP. What the upload path can reach at most on this machine."
+            f"G1: All images with {views.photos} photos of 3000x2000 (JPEGs of 2-3 MB), opened in headless "
+            "Chromium in a fresh context (nothing cached), 1280x800 window, with the admin token "
+            "(bench/imagehost_bench/gallery.py). Image bytes: Resource Timing's encodedBodySize of every "
+            "image response, the whole grid scrolled through. Drawn: ms from the start of the navigation "
+            "until every tile in the window has its preview loaded (img.complete, naturalWidth > 0)."
         ),
     ]
-    lines += [
-        "",
-        "### Start-up",
-        "",
-        *report.startup_rows(startups),
-        "",
-        "### Targets",
-        "",
-        *report.verdict_rows(report.verdicts(comparisons, startups, not args.smoke)),
-        "",
-    ]
+    if startups:
+        lines += ["", "### Start-up", "", *report.startup_rows(startups)]
+    judged = report.verdicts(comparisons, startups, not args.smoke, views)
+    if args.previews:  # only the targets this run measured
+        judged = [verdict for verdict in judged if verdict.figure != "-"]
+    lines += ["", "### Targets", "", *report.verdict_rows(judged), ""]
     return lines
 
 

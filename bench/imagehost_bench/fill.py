@@ -24,7 +24,7 @@ NAME_FORMAT = "bench{:011d}" + JPEG.extension
 BATCH = 10_000
 # Each row gets a title of two words and TAGS_PER_IMAGE tags, picked by its number from
 # these lists, so that a word or a tag matches a known share of the rows: the filtered
-# listing and search scenarios (S6, S7) ask for SEARCHED_TAG and SEARCHED_WORD, each on
+# listing and search scenarios (S7, S8) ask for SEARCHED_TAG and SEARCHED_WORD, each on
 # about one row in ten, whatever the size.
 WORDS = ("beach", "sunset", "mountain", "city", "forest", "river", "portrait", "street", "garden", "winter")
 TAGS = tuple(f"tag-{n:02d}" for n in range(30))

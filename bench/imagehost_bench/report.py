@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .floor import Floor
+from .gallery import Gallery
 from .scenarios import SMALL_IMAGE_BYTES, Comparison, Sample
 
 # The targets, judged on the 2-worker figures (docs/performance.md).
@@ -26,6 +27,11 @@ FILTERED_P99_MS = 30.0
 FILTERED_GROWTH = 1.5
 WORKER_PEAK_RSS_MIB = 30.0
 STARTUP_S = 3.0
+# Issue 12: previews may cost the uploads this much at most, and must spare the gallery this much.
+PREVIEW_UPLOAD_RATIO = 0.70
+PREVIEW_P99_GROWTH_MS = 20.0
+GALLERY_IMAGE_BYTES = 1_500_000
+GALLERY_DRAWN_MS = 1000.0
 
 
 @dataclass(frozen=True)
@@ -141,13 +147,55 @@ def startup_rows(startups: list[Startup]) -> list[str]:
     return table(["workers", "images on disk and in the index", "start-up s (median)", "each round s"], rows)
 
 
-def verdicts(comparisons: list[Comparison], startups: list[Startup], judged: bool) -> list[Verdict]:
-    """The targets, on the 2-worker figures. A verdict's `passed` is None when it is not
-    judged: a smoke run, or no 2-worker run."""
+def p99_growth(comparison: Comparison) -> float | None:
+    """The median over rounds of imagehost's p99 less the other side's, in ms."""
+    return median(a.load.p99_ms - b.load.p99_ms for a, b in zip(comparison.imagehost, comparison.ceiling, strict=True))
+
+
+def gallery_rows(gallery: Gallery) -> list[str]:
+    if gallery.not_measured:
+        return [f"Not measured: {gallery.not_measured}."]
+    rows = [
+        [
+            str(number + 1),
+            f"{weight.tiles} / {weight.visible_tiles}",
+            str(weight.image_requests),
+            f"{weight.image_bytes:,}",
+            str(len(weight.full_files)),
+            "-" if weight.drawn_ms is None else f"{weight.drawn_ms:.0f}",
+            f"{weight.drawn_tiles} / {weight.visible_tiles}",
+        ]
+        for number, weight in enumerate(gallery.rounds)
+    ]
+    header = [
+        "round",
+        "tiles / in the window",
+        "image requests",
+        "image bytes",
+        "full files requested",
+        "visible tiles drawn, ms",
+        "drawn / visible",
+    ]
+    return table(header, rows)
+
+
+def _gallery_drawn_ms(gallery: Gallery | None) -> float | None:
+    """The median over rounds; a round whose visible tiles were not all drawn counts as endless."""
+    if not gallery or not gallery.rounds:
+        return None
+    return statistics.median(w.drawn_ms if w.drawn_ms is not None else float("inf") for w in gallery.rounds)
+
+
+def verdicts(
+    comparisons: list[Comparison], startups: list[Startup], judged: bool, gallery: Gallery | None = None
+) -> list[Verdict]:
+    """The targets, on the 2-worker figures (the gallery's on its own run). A verdict's
+    `passed` is None when it is not judged: a smoke run, or no 2-worker run."""
     two = [c for c in comparisons if c.workers == TARGET_WORKERS]
     first = lambda key: next((c for c in two if c.key == key), None)
     p99 = lambda c: of(c.imagehost, lambda s: s.load.p99_ms) if c else None
-    s1, s2, s3 = first("S1"), first("S2"), first("S3")
+    s1, s2, s3, s6 = first("S1"), first("S2"), first("S3"), first("S6")
+    gallery_bytes = max((w.image_bytes for w in gallery.rounds), default=None) if gallery else None
     listings = [c for c in two if c.key == "S4" and "deep" not in c.title]
     small, large = (listings[0], listings[-1]) if listings else (None, None)
     size = lambda c: c.title.split(", ")[-1] if c else "?"
@@ -160,7 +208,7 @@ def verdicts(comparisons: list[Comparison], startups: list[Startup], judged: boo
         return Verdict(target, goal, "-" if value is None else shown.format(value), passed)
 
     filtered = []
-    for key, what in (("S6", "tag filter"), ("S7", "search")):
+    for key, what in (("S7", "tag filter"), ("S8", "search")):
         runs = [c for c in two if c.key == key]
         # The issue's growth target is from 10,000 images to the largest size.
         base_run = next((c for c in runs if c.title.endswith(" 10,000 images")), runs[0] if runs else None)
@@ -239,6 +287,34 @@ def verdicts(comparisons: list[Comparison], startups: list[Startup], judged: boo
             median(start.seconds) if start else None,
             lambda v: v < STARTUP_S,
             "{:.2f} s",
+        ),
+        verdict(
+            "S6 previews: upload req/s with previews / without",
+            f"at least {PREVIEW_UPLOAD_RATIO:.2f}",
+            ratio(s6) if s6 else None,
+            lambda v: v >= PREVIEW_UPLOAD_RATIO,
+            "{:.3f}",
+        ),
+        verdict(
+            "S6 previews: upload p99 with previews less without",
+            f"at most +{PREVIEW_P99_GROWTH_MS:g} ms",
+            p99_growth(s6) if s6 else None,
+            lambda v: v <= PREVIEW_P99_GROWTH_MS,
+            "{:+.1f} ms",
+        ),
+        verdict(
+            f"G1 gallery: image bytes for {gallery.photos if gallery else '?'} photos of 3000x2000, largest round",
+            f"at most {GALLERY_IMAGE_BYTES:,} bytes",
+            gallery_bytes,
+            lambda v: v <= GALLERY_IMAGE_BYTES,
+            "{:,.0f} bytes",
+        ),
+        verdict(
+            "G1 gallery: visible tiles drawn after navigation",
+            f"within {GALLERY_DRAWN_MS:,.0f} ms",
+            _gallery_drawn_ms(gallery),
+            lambda v: v <= GALLERY_DRAWN_MS,
+            "{:.0f} ms",
         ),
     ]
 

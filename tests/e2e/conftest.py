@@ -10,27 +10,21 @@ page throws or the browser reports a Content-Security-Policy violation.
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
+from support.browser import CHROMIUM_ARGS, VIEWPORT, chromium_binary
 from support.stack import require
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (make test installs it)")
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-output" / "e2e"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-VIEWPORT = {"width": 1280, "height": 800}
 SAVED: list[str] = []  # tests whose pages were screenshotted in this run
 
 # Longer than Playwright's 5 s default: two CPUs run the stack and the browser together,
 # often beside other test suites.
 sync_api.expect.set_options(timeout=15_000)
-
-
-def chromium_binary() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import json
 
-from pictures import landscape
 from playwright.sync_api import Locator, Page, expect
+from support.pictures import landscape
 
 
 def picture(name: str, seed: int) -> dict:
@@ -90,16 +90,6 @@ def press_where_it_stands(button: Locator) -> None:
     button.evaluate("(button) => button.focus({ preventScroll: true })")
     expect(button).to_be_focused()
     button.page.keyboard.press("Enter")
-
-
-def expect_every_image_loaded(page: Page) -> None:
-    """Wait until every <img> of the page has loaded (or failed: `complete` either way);
-    fails after expect's timeout. Polled from here, not with a string predicate for
-    page.wait_for_function: Playwright evaluates that with eval in the page whenever it is
-    not true at once, which the page's CSP (script-src 'self') rightly refuses."""
-    images = page.locator("img")
-    for index in range(images.count()):
-        expect(images.nth(index)).to_have_js_property("complete", True)
 
 
 def upload_row(page: Page, file_name: str) -> Locator:

@@ -7,9 +7,9 @@ import re
 
 import pytest
 from page_actions import choose_files, image_path, picture, press_where_it_stands, stored_uploads, upload_row
-from pictures import landscape
 from playwright.sync_api import expect
 from support.client import bearer
+from support.pictures import landscape
 
 PAGE_SIZE = 24  # what the page asks for per request (js/views/all-images.js)
 

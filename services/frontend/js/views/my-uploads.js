@@ -131,12 +131,18 @@ export function mountMyUploads() {
     }
   }
 
-  /** Ask the API about the card's image with its own delete token; mark the card gone on 404. */
+  /**
+   * Ask the API about the card's image with its own delete token; mark the card gone on
+   * 404, and without a preview when the server could not make one.
+   */
   async function checkGone(card) {
     const upload = card.image;
     if (!cards.has(upload.name)) return; // removed from the list meanwhile
     try {
-      await getImage(upload.name, upload.delete_token);
+      const current = await getImage(upload.name, upload.delete_token);
+      // The stored answer named a preview still to be made; the server has since given up
+      // on it: show the placeholder now rather than after every retry (js/dom.js).
+      if (current.thumbnail_url === null) card.markUnavailable();
     } catch (error) {
       if (error.status !== 404) return; // unknown: keep showing it as it is
       gone.add(upload.name);

@@ -1,16 +1,21 @@
-"""Pictures made in code for the browser tests: small landscapes (sky, sun, hills) that
-look like photos in a thumbnail grid, so the screenshots show something real.
+"""Pictures made in code for the browser tests and the bench: landscapes (sky, sun, hills)
+that look like photos in a thumbnail grid, so the screenshots show something real.
 
 `landscape(seed)` returns the bytes of a valid PNG of a few KB; the same seed gives the
 same picture, different seeds give different colours and hills, hence different bytes.
+`photo(seed)` returns a camera-sized JPEG of that landscape, with a camera's grain, as
+heavy as a real photo (2-3 MB at 3000x2000): what previews exist to spare a gallery.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import random
 import struct
 import zlib
+
+from PIL import Image, ImageChops
 
 # (sky top, sky at the horizon, sun, far hills, near hills)
 PALETTES = [
@@ -72,3 +77,20 @@ def landscape(seed: int, width: int = 240, height: int = 160) -> bytes:
             row += bytes(colour)
         rows.append(bytes(row))
     return encode_png(width, height, rows)
+
+
+def photo(seed: int, width: int = 3000, height: int = 2000, quality: int = 90) -> bytes:
+    """A JPEG photo of landscape(seed): the small picture scaled up, then grain at two
+    scales (blotches of about 6 px and per-pixel noise), as a sensor and a lens leave
+    them. The grain is what makes it weigh as much as a real photo and its preview as
+    much as a real preview; without it both would be a few KB. The grain is drawn anew
+    each call (Pillow's own generator), so two calls give different bytes of the same
+    scene and about the same size."""
+    small = Image.open(io.BytesIO(landscape(seed, max(1, width // 10), max(1, height // 10))))
+    picture = small.resize((width, height), Image.Resampling.BICUBIC)
+    blotches = Image.effect_noise((max(1, width // 6), max(1, height // 6)), 12)
+    for grain in (blotches.resize((width, height), Image.Resampling.BICUBIC), Image.effect_noise((width, height), 12)):
+        picture = ImageChops.add(picture, Image.merge("RGB", [grain] * 3), offset=-128)
+    out = io.BytesIO()
+    picture.save(out, "JPEG", quality=quality)
+    return out.getvalue()
