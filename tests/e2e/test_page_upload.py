@@ -56,7 +56,6 @@ def test_the_upload_response_is_kept_in_local_storage(page, stack):
         "created_at",
         "original_name",
         "type",
-        "thumbnail_url",
         "title",
         "description",
         "tags",

@@ -72,7 +72,7 @@ def _decoded(settings: Settings, path: Path, mime: str) -> Image.Image:
             orientation = image.getexif().get(0x0112, 1) if turned_by_exif else 1
             icc_profile = image.info.get("icc_profile")
             # thumbnail() lets a JPEG decode at 1/2 to 1/8 scale (draft), then resizes.
-            image.thumbnail((settings.max_side, settings.max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+            image.thumbnail((settings.max_side, settings.max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
             picture = _as_rgb_or_rgba(image)
     except (UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, ValueError, EOFError) as exc:
         raise PreviewFailed(f"{type(exc).__name__}: {exc}") from exc
