@@ -62,6 +62,7 @@ export function mountMyUploads() {
     let card = cards.get(upload.name);
     if (!card) {
       card = imageCard(upload, {
+        selectable: true,
         onDelete: (self) => deleteWithConfirmation({
           name: upload.name,
           title: titleOf(upload),

@@ -6,6 +6,7 @@ import { deleteWithConfirmation } from '../delete-image.js';
 import { acceptAttribute, checkFile, describeLimits } from '../limits.js';
 import { rememberUpload, setUploadToken, uploadToken } from '../storage.js';
 import { UploadQueue } from '../upload-queue.js';
+import { albumOffer } from './album-offer.js';
 import { UploadRow } from './upload-row.js';
 
 const byId = (id) => document.getElementById(id);
@@ -95,6 +96,7 @@ export function mountUploadView() {
   /** Check each file against the limits; queue the good ones, show the others as refused. */
   function addFiles(files) {
     const added = [];
+    const jobs = [];
     for (const file of files) {
       const row = new UploadRow(file, actions);
       const problem = limits ? checkFile(file, limits) : null;
@@ -111,8 +113,10 @@ export function mountUploadView() {
       jobRows.set(job.id, row);
       showJob(row, job);
       added.push(row);
+      jobs.push(job);
     }
     list.prepend(...added.map((row) => row.element));
+    if (jobs.length > 1) byId('album-offers').prepend(albumOffer(queue, jobs).element);
     listHead.hidden = rows.size === 0;
   }
 
