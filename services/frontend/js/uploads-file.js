@@ -40,12 +40,15 @@ export function uploadFrom(entry) {
   if (typeof entry.delete_token !== 'string' || !TOKEN.test(entry.delete_token)) return null;
   const url = linkEndingWith(entry.url, `/images/${name}`);
   if (!url) return null;
-  const thumbnail = linkEndingWith(entry.thumbnail_url, `/images/previews/${name}.webp`);
+  // null means "the server could not make one"; anything else not well formed becomes the
+  // place previews are kept, beside the file.
+  const thumbnail = entry.thumbnail_url === null
+    ? null
+    : linkEndingWith(entry.thumbnail_url, `/images/previews/${name}.webp`) || url.replace(/\/images\/[^/]+$/, `/images/previews/${name}.webp`);
   return {
     name,
     url,
-    // null means "the server could not make one"; unknown shapes become "ask where it usually is".
-    thumbnail_url: entry.thumbnail_url === null ? null : thumbnail,
+    thumbnail_url: thumbnail,
     delete_token: entry.delete_token,
     size: count(entry.size),
     width: count(entry.width),
