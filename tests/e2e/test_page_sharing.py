@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from page_actions import choose_files, link_of, picture, stored_uploads, upload_row
+from page_actions import choose_files, link_of, paste, picture, stored_uploads, upload_row
 from pictures import landscape
 from playwright.sync_api import expect
 from support.client import bearer
@@ -95,6 +95,18 @@ def test_the_tabs_of_an_image_page_lead_to_the_main_views(page, stack):
     expect(page.get_by_role("heading", name="My uploads")).to_be_visible()
     page.go_back()
     expect(page.get_by_role("heading", level=1)).to_have_text("Untitled image")
+
+
+def test_an_image_pasted_on_an_album_page_is_uploaded_from_the_upload_view_at_its_own_address(page, stack):
+    album = album_of(stack, uploaded(stack, "in-album.png", 68))
+    page.goto(f"/a/{album['id']}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Album")
+
+    paste(page, [picture("pasted.png", 69)])
+    expect(upload_row(page, "pasted.png").get_by_text("Uploaded")).to_be_visible()
+    expect(page).to_have_url(f"{stack.base_url}/#upload")
+    page.go_back()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Album")
 
 
 def test_hostile_titles_and_descriptions_show_as_text_on_the_image_and_album_pages(page, stack):
