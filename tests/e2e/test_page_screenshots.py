@@ -7,7 +7,8 @@ upload.png: the Upload view with an upload in progress, one the server refused a
 finished ones. images.png: the Images view unlocked with the admin token: the owner's
 overview, this browser's uploads and all images: camera-sized photos (3000x2000) with
 titles and tags, shown by their previews, and the placeholder of an image whose preview
-could not be made.
+could not be made. album.png: an album's page (/a/<id>). image-page.png: an image's page
+(/i/<name>) with its title, description and tags.
 """
 
 from __future__ import annotations
@@ -22,10 +23,20 @@ from pathlib import Path
 from page_actions import a_file, choose_files, picture, upload_row
 from playwright.sync_api import expect
 from support import images
+from support.client import bearer
 from support.gallery import wait_for_failed_preview, wait_for_previews
 from support.pictures import landscape, photo
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def expect_every_image_loaded(page) -> None:
+    """Every <img> of the page has been drawn (a preview still being made is asked for again)."""
+    pictures = page.locator("img")
+    for index in range(pictures.count()):
+        expect(pictures.nth(index)).not_to_have_js_property("naturalWidth", 0)
+
+
 DOCS = (
     REPO / "docs" / "screenshots"
     if os.environ.get("UPDATE_SCREENSHOTS") == "1"
@@ -111,6 +122,47 @@ def test_the_docs_screenshots_show_a_finished_a_refused_and_an_uploading_file(st
     for index in range(previews.count()):  # a preview still being made is asked for again
         expect(previews.nth(index)).not_to_have_js_property("naturalWidth", 0)
     screenshot(page, DOCS / "images.png")
+
+
+# (file name, title, description, tags) of the album's images, in order.
+ALBUM = [
+    ("harbour.png", "Harbour at dusk", "Fishing boats coming in as the sun goes down.", ["sea", "evening"]),
+    ("valley.png", "Green valley", "", ["hills"]),
+    ("violet.png", "Violet hour", "", []),
+    ("dunes.png", "Golden dunes", "", ["desert"]),
+    ("snow.png", "First snow", "", ["winter"]),
+    ("bay.png", "Teal bay", "", ["sea"]),
+]
+
+
+def test_the_docs_screenshots_show_an_album_and_an_image_page(stack_factory, open_page):
+    stack = stack_factory()
+    DOCS.mkdir(parents=True, exist_ok=True)
+    images = []
+    for seed, (file_name, title, description, tags) in enumerate(ALBUM):
+        image = stack.upload(landscape(seed, 480, 320), file_name).json()
+        labels = json.dumps({"title": title, "description": description, "tags": tags}).encode()
+        headers = {"Content-Type": "application/json", **bearer(image["delete_token"])}
+        assert stack.request("PATCH", f"/api/images/{image['name']}", labels, headers).status == 200
+        images.append(image)
+    body = {
+        "title": "A week by the sea",
+        "description": "Six pictures from the coast and the hills behind it.",
+        "images": [{"name": image["name"], "delete_token": image["delete_token"]} for image in images],
+    }
+    album = stack.request("POST", "/api/albums", json.dumps(body).encode(), {"Content-Type": "application/json"})
+    assert album.status == 201
+    page = open_page(stack.base_url, viewport=DESKTOP, color_scheme="light")
+
+    page.goto(f"/a/{album.json()['id']}")
+    expect(page.locator("#album-body .card")).to_have_count(len(ALBUM))
+    expect_every_image_loaded(page)
+    screenshot(page, DOCS / "album.png")
+
+    page.goto(f"/i/{images[0]['name']}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Harbour at dusk")
+    expect_every_image_loaded(page)
+    screenshot(page, DOCS / "image-page.png")
 
 
 def screenshot(page, path: Path) -> None:

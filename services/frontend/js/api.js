@@ -38,13 +38,16 @@ function authorization(token) {
   return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
+/** `json`, when given, is sent as the JSON body. */
 async function request(method, path, token, json = undefined) {
-  const headers = authorization(token);
-  if (json !== undefined) headers['Content-Type'] = 'application/json';
-  const body = json === undefined ? undefined : JSON.stringify(json);
+  const init = { method, headers: authorization(token), cache: 'no-store' };
+  if (json !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(json);
+  }
   let response;
   try {
-    response = await fetch(path, { method, headers, body, cache: 'no-store' });
+    response = await fetch(path, init);
   } catch {
     throw new ApiError(NETWORK_MESSAGE, 0, 'network');
   }
@@ -144,4 +147,31 @@ export function uploadImage(file, { token = '', signal, onProgress, fields = {} 
     form.append('file', file, file.name);
     xhr.send(form);
   });
+}
+
+/** What the image page shows of image `name` (public: no original file name); 404 once it is gone. */
+export function getPublicImage(name) {
+  return request('GET', `/api/public/images/${encodeURIComponent(name)}`);
+}
+
+function albumPath(id) {
+  return `/api/albums/${encodeURIComponent(id)}`;
+}
+
+/** An album, for anyone with its id: {id, url, title, description, created_at, images}; 404 once it is gone. */
+export function getAlbum(id) {
+  return request('GET', albumPath(id));
+}
+
+/**
+ * Make an album of `images` ([{name, delete_token}], in order; with their tokens the album
+ * may delete them later). Resolves with the album and its album_token (shown only now).
+ */
+export function createAlbum({ title = '', images }) {
+  return request('POST', '/api/albums', '', { title, images });
+}
+
+/** Delete an album with its token; `withImages` deletes the images it was given tokens for too. */
+export function deleteAlbum(id, token, { withImages = false } = {}) {
+  return request('DELETE', `${albumPath(id)}${withImages ? '?with_images=true' : ''}`, token);
 }

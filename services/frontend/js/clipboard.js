@@ -13,11 +13,25 @@ function escapeMarkdown(text) {
   return String(text).replace(/[\\[\]]/g, '\\$&');
 }
 
-/** The snippets for an uploaded image: [{label, text}] for URL, Markdown, HTML and BBCode. */
+/**
+ * The address of an image's page, /i/<name>, on the same host as its file's URL (which
+ * follows PUBLIC_BASE_URL): the link to share, where the file's is for embedding.
+ */
+export function pageUrl(image) {
+  const file = `/images/${image.name}`;
+  if (typeof image.url === 'string' && image.url.endsWith(file)) return `${image.url.slice(0, -file.length)}/i/${image.name}`;
+  return new URL(`/i/${encodeURIComponent(image.name)}`, location.href).href;
+}
+
+/**
+ * The snippets for an uploaded image: [{label, text}] for its page's link, the file's URL,
+ * and Markdown, HTML and BBCode that embed the file.
+ */
 export function snippets(image) {
   const alt = image.original_name || image.name;
   const size = image.width && image.height ? ` width="${image.width}" height="${image.height}"` : '';
   return [
+    { label: 'Page link', text: pageUrl(image) },
     { label: 'URL', text: image.url },
     { label: 'Markdown', text: `![${escapeMarkdown(alt)}](${image.url})` },
     { label: 'HTML', text: `<img src="${escapeHtml(image.url)}" alt="${escapeHtml(alt)}"${size}>` },

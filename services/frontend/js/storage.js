@@ -91,6 +91,9 @@ window.addEventListener('storage', (event) => {
   if (event.key === UPLOADS_KEY || event.key === null) {
     uploadsEvents.dispatchEvent(new CustomEvent('change', { detail: { kind: 'other', name: null } }));
   }
+  if (event.key === ALBUMS_KEY || event.key === null) {
+    albumsEvents.dispatchEvent(new CustomEvent('change', { detail: { kind: 'other', id: null } }));
+  }
 });
 
 export const adminToken = () => read(sessionStorage, ADMIN_TOKEN_KEY) || '';
@@ -98,3 +101,73 @@ export const setAdminToken = (token) => write(sessionStorage, ADMIN_TOKEN_KEY, t
 
 export const uploadToken = () => read(sessionStorage, UPLOAD_TOKEN_KEY) || '';
 export const setUploadToken = (token) => write(sessionStorage, UPLOAD_TOKEN_KEY, token || null);
+
+// --- Albums made in this browser, with their album tokens (the only way to delete them).
+
+const ALBUMS_KEY = 'imagehost.albums.v1';
+// `images`: the names of its images, to forget them here when the album is deleted with them.
+const ALBUM_FIELDS = ['id', 'url', 'album_token', 'title', 'created_at', 'count', 'images'];
+
+/** Fires "change" with detail {kind: "added" | "removed" | "other", id}. */
+export const albumsEvents = new EventTarget();
+
+function loadAlbums() {
+  try {
+    const list = JSON.parse(read(localStorage, ALBUMS_KEY) || '[]');
+    return Array.isArray(list) ? list.filter((item) => item && typeof item.id === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+function saveAlbums(list, kind, id) {
+  const saved = write(localStorage, ALBUMS_KEY, JSON.stringify(list));
+  albumsEvents.dispatchEvent(new CustomEvent('change', { detail: { kind, id } }));
+  return saved;
+}
+
+/** This browser's albums, newest first. */
+export function listAlbums() {
+  return loadAlbums().sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)));
+}
+
+/**
+ * Remember albums (records with at least id, url and album_token); an id already known is
+ * kept as it is. Returns how many were new, or -1 if the browser would not store them.
+ */
+export function rememberAlbums(records) {
+  const list = loadAlbums();
+  const known = new Set(list.map((album) => album.id));
+  const added = records
+    .filter((record) => !known.has(record.id) && known.add(record.id))
+    .map((record) => Object.fromEntries(ALBUM_FIELDS.map((field) => [field, record[field] ?? null])));
+  if (added.length === 0) return 0;
+  return saveAlbums([...list, ...added], 'added', added[0].id) ? added.length : -1;
+}
+
+/** Remember a new album from the server's answer to POST /api/albums. Returns false if not stored. */
+export function rememberAlbum(response) {
+  const images = response.images.map((image) => image.name);
+  return rememberAlbums([{ ...response, count: images.length, images }]) === 1;
+}
+
+/** Forget an album (after deleting it, or when it is gone). */
+export function forgetAlbum(id) {
+  const list = loadAlbums();
+  const rest = list.filter((album) => album.id !== id);
+  if (rest.length !== list.length) saveAlbums(rest, 'removed', id);
+}
+
+/**
+ * Remember several stored-upload records at once (an import); a name already known is kept
+ * as it is. Returns how many were new, or -1 if the browser would not store them.
+ */
+export function rememberUploads(records) {
+  const list = loadUploads();
+  const known = new Set(list.map((upload) => upload.name));
+  const added = records
+    .filter((record) => !known.has(record.name) && known.add(record.name))
+    .map((record) => Object.fromEntries(UPLOAD_FIELDS.map((field) => [field, record[field] ?? null])));
+  if (added.length === 0) return 0;
+  return saveUploads([...list, ...added], 'added', added[0].name) ? added.length : -1;
+}

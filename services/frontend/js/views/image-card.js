@@ -2,7 +2,7 @@
 // The card shows the image's small preview, never the full file: the file is loaded only
 // when someone opens it.
 
-import { copyButton } from '../clipboard.js';
+import { copyButton, pageUrl } from '../clipboard.js';
 import { h, icon, previewImage, previewSrc } from '../dom.js';
 import { formatBytes, formatDate, formatDimensions } from '../format.js';
 import { tagChips } from './details-fields.js';
@@ -26,10 +26,13 @@ export function titleOf(image) {
  * options.editToken(): the token that may change it (delete or admin token); with one, an
  *   Edit button opens the form for title, description and tags
  * options.onEdited(image): after a change was saved (the server's answer)
+ * options.selectable: a checkbox (class card__select) to pick the image for an album
  *
  * Returns {element, image, update(changed), showError(message), markGone(onRemove), markUnavailable()}.
  */
-export function imageCard(image, { onDelete = null, onThumbnailError = null, onTagClick = null, editToken = null, onEdited = null } = {}) {
+export function imageCard(image, {
+  onDelete = null, onThumbnailError = null, onTagClick = null, editToken = null, onEdited = null, selectable = false,
+} = {}) {
   const title = titleOf(image);
   const src = previewSrc(image);
   const frame = h('div', { class: 'card__thumb' });
@@ -39,6 +42,7 @@ export function imageCard(image, { onDelete = null, onThumbnailError = null, onT
   const date = h('p', { class: 'card__meta' }, h('time', { datetime: image.created_at }, formatDate(image.created_at)));
   const actions = h('div', { class: 'card__actions' },
     copyButton({ label: 'Copy link', text: image.url, description: `link to ${title}` }),
+    copyButton({ label: 'Page link', text: pageUrl(image), description: `page link to ${title}` }),
     h('a', { class: 'btn btn--small btn--icon', href: image.url, target: '_blank', rel: 'noopener', 'aria-label': `Open ${title}`, title: 'Open in a new tab' },
       icon('external')),
   );
@@ -115,6 +119,11 @@ export function imageCard(image, { onDelete = null, onThumbnailError = null, onT
       title: 'Delete',
       onclick: () => onDelete(card),
     }, icon('trash')));
+  }
+  if (selectable) {
+    element.prepend(h('label', { class: 'card__pick' },
+      h('input', { type: 'checkbox', class: 'card__select', value: image.name }),
+      h('span', { class: 'visually-hidden' }, `Select ${title}`)));
   }
   if (src === null) {
     card.markUnavailable();

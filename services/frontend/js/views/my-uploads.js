@@ -91,6 +91,7 @@ export function mountMyUploads() {
     if (card && labelsChanged(card.image, upload)) card.update(upload);
     if (!card) {
       card = imageCard(upload, {
+        selectable: true,
         onDelete: (self) => deleteWithConfirmation({
           name: upload.name,
           title: titleOf(upload),

@@ -8,6 +8,7 @@ import { rememberUpload, setUploadToken, uploadToken } from '../storage.js';
 import { UploadQueue } from '../upload-queue.js';
 import { detailsFields } from './details-fields.js';
 import { mountUploadDetails } from './upload-details.js';
+import { albumOffer } from './album-offer.js';
 import { UploadRow } from './upload-row.js';
 
 const byId = (id) => document.getElementById(id);
@@ -101,6 +102,7 @@ export function mountUploadView() {
   /** Check each file against the limits; queue the good ones, show the others as refused. */
   function addFiles(files) {
     const added = [];
+    const jobs = [];
     for (const file of files) {
       const row = new UploadRow(file, actions);
       const problem = limits ? checkFile(file, limits) : null;
@@ -114,13 +116,19 @@ export function mountUploadView() {
       if (details.isOpen()) {
         hold(row);
       } else {
-        send(row, {});
+        jobs.push(send(row, {}));
       }
       added.push(row);
     }
     details.setWaiting(ready.size);
     list.prepend(...added.map((row) => row.element));
+    offerAlbum(jobs);
     listHead.hidden = rows.size === 0;
+  }
+
+  /** Several files sent together may become an album (album-offer.js). */
+  function offerAlbum(jobs) {
+    if (jobs.length > 1) byId('album-offers').prepend(albumOffer(queue, jobs).element);
   }
 
   /** Keep `row` until "Upload", with its own details starting from those for all files. */
@@ -132,20 +140,23 @@ export function mountUploadView() {
     row.render({ state: 'ready' });
   }
 
-  /** Queue `row`'s file with the upload form's text `fields`. */
+  /** Queue `row`'s file with the upload form's text `fields`; returns its job. */
   function send(row, fields) {
     // add() reports the job's first state before returning it: show that state here.
     const job = queue.add(row.file, fields);
     rows.set(row, job);
     jobRows.set(job.id, row);
     showJob(row, job);
+    return job;
   }
 
   /** "Upload": send every waiting file, with its own details if any were typed, else those for all files. */
   function sendReady() {
+    const jobs = [];
     for (const row of ready) {
-      send(row, (row.fields.touched() ? row.fields : details.fields()).uploadFields());
+      jobs.push(send(row, (row.fields.touched() ? row.fields : details.fields()).uploadFields()));
     }
+    offerAlbum(jobs);
     ready.clear();
     details.setWaiting(0);
     dropzone.focus();
