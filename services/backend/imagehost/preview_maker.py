@@ -81,6 +81,9 @@ def _decoded(settings: Settings, path: Path, mime: str) -> Image.Image:
             raise PreviewFailed(f"{type(exc).__name__}: {exc}") from exc
         raise
     picture = _upright(picture, orientation)
+    # convert() and transpose() copy the file's info, its profile too: only the profile
+    # kept here may reach the preview (_publish writes what info holds).
+    picture.info = {}
     if isinstance(icc_profile, bytes) and len(icc_profile) <= MAX_ICC_PROFILE_BYTES:
         picture.info["icc_profile"] = icc_profile
     return picture
