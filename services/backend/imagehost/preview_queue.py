@@ -17,7 +17,9 @@ covers each job's deadline. The outcome of a job goes into the row:
   preview just written is removed: the delete handler removes it after the row, so
   whichever comes second removes it.
 - an answer "failed", a maker past PREVIEW_TIMEOUT (killed), or a maker that died
-  (crashed, ran out of memory): 'failed', logged with the reason. The image stays as it
+  (crashed, ran out of memory): 'failed', logged with the reason. A maker that ended
+  by itself (exit code 0: it does after MAX_JOBS, or after answering a MemoryError)
+  with a job in hand never read it: that job stays 'pending'. The image stays as it
   is; the page shows a placeholder for it.
 A row whose outcome could not be written stays 'pending' and is tried again later.
 """
@@ -128,7 +130,11 @@ class PreviewQueue:
         self._read_answers(maker)  # an answer written just before the end still counts
         self._close(maker)
         previews.remove_temp_files(self.config.images_dir, pid)
-        if maker.job is not None:
+        if maker.job is not None and code == 0:
+            # It ended by itself (MAX_JOBS done, or after answering a MemoryError) before
+            # reading the job it was just handed: the job stays pending for the next maker.
+            self._look_at = 0.0
+        elif maker.job is not None:
             how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
             self._settle(maker.job, previews.FAILED, f"the preview maker died ({how})")
             self._quick_deaths = 0
