@@ -196,14 +196,16 @@ class PreviewQueue:
             return
         busy = {maker.job for maker in self.makers if maker.job is not None}
         try:
-            jobs = index.pending_previews(len(idle), skip=busy)
-            jobs = [record for record in jobs if not self._shared(index, record)]
+            pending = index.pending_previews(len(idle), skip=busy)
+            jobs = [record for record in pending if not self._shared(index, record)]
         except (sqlite3.Error, Unavailable) as exc:
             self._index_failed(exc)
             return
         for maker, record in zip(idle, jobs, strict=False):
             self._give(maker, record.name, record.type)
-        if len(jobs) >= len(idle):
+        # Counted before the shared ones are left out: a shared preview takes no maker,
+        # and the next duplicate must not wait LOOK_EVERY for its link.
+        if len(pending) >= len(idle):
             self._look_at = 0.0  # there may be more: look again as soon as a maker is free
 
     def _shared(self, index: Index, record: ImageRecord) -> bool:
