@@ -333,6 +333,11 @@ class MakerProcess:
             text=True,
         )
 
+    def greeting(self) -> dict:
+        """What it says first: that it is ready for jobs."""
+        assert self.process.stdout
+        return json.loads(self.process.stdout.readline())
+
     def ask(self, line: str) -> dict:
         assert self.process.stdin and self.process.stdout
         self.process.stdin.write(line)
@@ -359,6 +364,7 @@ def maker_process():
 
     def start(settings: previews.MakerSettings) -> MakerProcess:
         started.append(MakerProcess(settings))
+        assert started[-1].greeting() == {"ready": True}
         return started[-1]
 
     yield start
@@ -398,10 +404,10 @@ def test_the_maker_ends_at_the_end_of_its_jobs(settings, maker_process):
     assert maker.ended() == 0
 
 
-def test_the_maker_limits_its_own_address_space_and_file_size(settings, maker_process):
+def test_the_maker_has_limited_its_address_space_file_size_and_priority_once_it_says_it_is_ready(
+    settings, maker_process
+):
     maker = maker_process(previews.MakerSettings(settings.images_dir, 200 * MIB, settings.max_pixels))
-    name = stored(settings, saved(marked((60, 40)), "PNG"), ".png")
-    assert maker.ask(job(name, "image/png"))["ok"]  # past its start-up: the limits are set
     limits = Path(f"/proc/{maker.process.pid}/limits").read_text()
     address_space = next(line for line in limits.splitlines() if line.startswith("Max address space"))
     file_size = next(line for line in limits.splitlines() if line.startswith("Max file size"))

@@ -153,3 +153,16 @@ def test_a_job_whose_maker_crashed_is_given_up(config, db, queue):
     add_image(config, db, name, png(30, 20))
     handed_to_a_process_that_exits(queue, name, 1)
     assert db.preview_states() == {name: previews.FAILED}
+
+
+def test_a_maker_gets_its_first_job_only_once_it_says_it_is_ready(config, db, queue, monkeypatch):
+    # Python and Pillow take a moment to start (seconds on a small board): that time
+    # must not count against PREVIEW_TIMEOUT, or a low one fails every first job.
+    name = "First00000000001.png"
+    add_image(config, db, name, png(30, 20))
+    queue.tick()
+    assert [maker.job for maker in queue.makers] == [None]
+    run(queue, lambda: all(maker.ready for maker in queue.makers))
+    run(queue, no_pending(db))
+    assert db.preview_states() == {name: previews.READY}
+

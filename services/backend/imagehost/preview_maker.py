@@ -9,8 +9,9 @@ and nothing else does), the files it writes to MAX_PREVIEW_FILE_BYTES, and its p
 (nice 10: uploads come first on a busy machine). The time limit is the supervisor's: a
 job past PREVIEW_TIMEOUT gets its maker killed.
 
-Protocol, one JSON object per line: the supervisor writes a job {"name", "type"} to
-stdin; the maker answers {"name", "ok": true} once the preview is on disk (written to a
+Protocol, one JSON object per line: once limited, the maker says {"ready": true} (its
+start-up, Python and Pillow, is no job's time); the supervisor writes a job {"name",
+"type"} to stdin; the maker answers {"name", "ok": true} once the preview is on disk (written to a
 dot-file in the previews folder, which nginx never serves, fsynced, renamed to its
 name, the folder fsynced), or
 {"name", "ok": false, "reason"}, with "later": true when trying again later may succeed
@@ -165,6 +166,8 @@ def answer_job(settings: Settings, line: str) -> dict[str, object]:
 
 
 def serve(settings: Settings, jobs: Any, answers: Any) -> None:
+    answers.write(json.dumps({"ready": True}) + "\n")
+    answers.flush()
     for _ in range(MAX_JOBS):
         line = jobs.readline()
         if not line:

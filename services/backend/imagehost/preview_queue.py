@@ -55,10 +55,12 @@ PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 
 @dataclass
 class Maker:
-    """One maker process and the job it is on (the image's name), if any."""
+    """One maker process, whether it has said it is ready for jobs, and the job it is
+    on (the image's name), if any."""
 
     process: subprocess.Popen[bytes]
     job: str | None = None
+    ready: bool = False
     deadline: float = 0.0
     received: bytearray = field(default_factory=bytearray)
 
@@ -103,7 +105,7 @@ class PreviewQueue:
                 self._overdue(maker)
         if len(self.makers) < self.config.preview_workers and now >= self._restart_at:
             self._start_makers()
-        idle = [maker for maker in self.makers if maker.job is None]
+        idle = self._idle()
         if idle and now >= self._look_at:
             self._look_at = now + LOOK_EVERY
             self._hand_out(idle)
@@ -113,11 +115,16 @@ class PreviewQueue:
         deadlines = [maker.deadline for maker in self.makers if maker.job is not None]
         if len(self.makers) < self.config.preview_workers:
             deadlines.append(self._restart_at)
-        if any(maker.job is None for maker in self.makers):
+        if self._idle():
             deadlines.append(self._look_at)
         if not deadlines:
             return longest
         return max(0.0, min(longest, min(deadlines) - time.monotonic()))
+
+    def _idle(self) -> list[Maker]:
+        """Makers ready for a job: a maker still starting gets none, so that its start-up
+        does not count against PREVIEW_TIMEOUT."""
+        return [maker for maker in self.makers if maker.ready and maker.job is None]
 
     def reaped(self, pid: int, status: int) -> bool:
         """The supervisor reaped `pid`: if it was a maker, settle its job; False otherwise."""
@@ -248,6 +255,10 @@ class PreviewQueue:
     def _answered(self, maker: Maker, line: bytes) -> None:
         try:
             answer = json.loads(line)
+            if answer == {"ready": True} and not maker.ready:
+                maker.ready = True
+                self._look_at = 0.0  # its first job now, not at the next LOOK_EVERY
+                return
             name, ok = answer["name"], answer["ok"]
         except (ValueError, KeyError, TypeError):
             logger.error("a preview maker answered something unreadable: {!r}", line[:200])
