@@ -128,7 +128,7 @@ def bytes_waiting_for(pid: int) -> int:
 
 
 def one_maker(stack) -> int:
-    pids = until(lambda: stack.preview_maker_pids(), "a preview maker running")
+    pids = until(stack.preview_maker_pids, "a preview maker running")
     assert len(pids) == 1, pids
     return pids[0]
 

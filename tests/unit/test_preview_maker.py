@@ -130,7 +130,7 @@ def test_a_small_image_is_not_enlarged(settings):
 
 
 def test_a_png_with_transparency_keeps_it_in_its_preview(settings):
-    picture = Image.new("RGBA", (800, 400), GREEN + (255,))
+    picture = Image.new("RGBA", (800, 400), (*GREEN, 255))
     picture.paste(Image.new("RGBA", (400, 400), (0, 0, 0, 0)), (0, 0))
     preview = preview_of(settings, saved(picture, "PNG"), ".png", "image/png")
     assert preview.mode == "RGBA"
@@ -145,7 +145,7 @@ def test_a_paletted_png_with_a_transparent_colour_keeps_it_in_its_preview(settin
     preview = preview_of(settings, saved(picture, "PNG", transparency=0), ".png", "image/png")
     assert preview.mode == "RGBA"
     assert preview.getpixel((50, 100))[3] == 0
-    assert near(preview.getpixel((350, 100)), GREEN + (255,))
+    assert near(preview.getpixel((350, 100)), (*GREEN, 255))
 
 
 @pytest.mark.parametrize(
@@ -212,9 +212,7 @@ def test_the_icc_profile_is_kept_in_the_preview(settings):
     ],
     ids=["jpeg", "png", "webp"],
 )
-def test_the_preview_carries_no_exif_or_xmp_so_it_is_not_turned_twice_nor_tells_where(
-    settings, data, extension, mime
-):
+def test_the_preview_carries_no_exif_or_xmp_so_it_is_not_turned_twice_nor_tells_where(settings, data, extension, mime):
     name = stored(settings, data, extension)
     assert preview_maker.answer_job(settings, job(name, mime))["ok"]
     written = previews.path_of(settings.images_dir, name).read_bytes()

@@ -165,4 +165,3 @@ def test_a_maker_gets_its_first_job_only_once_it_says_it_is_ready(config, db, qu
     run(queue, lambda: all(maker.ready for maker in queue.makers))
     run(queue, no_pending(db))
     assert db.preview_states() == {name: previews.READY}
-
