@@ -56,9 +56,10 @@ def broken_png() -> bytes:
 
 @pytest.fixture(scope="module")
 def big_png() -> bytes:
-    """6000 x 6000 pixels: about half a second to decode and 103 MiB as RGB, in 120 KiB."""
+    """7000 x 7000 pixels (under MAX_IMAGE_PIXELS): over half a second to decode, and
+    140 MiB as RGB, in 160 KiB."""
     out = io.BytesIO()
-    Image.new("RGB", (6000, 6000), (20, 200, 40)).save(out, "PNG")
+    Image.new("RGB", (7000, 7000), (20, 200, 40)).save(out, "PNG")
     return out.getvalue()
 
 
@@ -131,6 +132,12 @@ def one_maker(stack) -> int:
     pids = until(stack.preview_maker_pids, "a preview maker running")
     assert len(pids) == 1, pids
     return pids[0]
+
+
+def ready_maker(stack) -> int:
+    """The one preview maker, once it has made a preview (so it takes jobs)."""
+    preview_served(stack, uploaded(stack, photo(64, 48, (9, 9, 9))))
+    return one_maker(stack)
 
 
 # --- a preview for each upload ---------------------------------------------------------------
@@ -231,7 +238,7 @@ def test_a_preview_past_preview_timeout_is_given_up_its_maker_replaced_and_the_n
     preview_given_up(stack, slow)
     until(lambda: stack.preview_maker_pids() not in ([], [first_maker]), "another preview maker")
     assert first_maker not in stack.preview_maker_pids()
-    small = uploaded(stack, photo(300, 200))
+    small = uploaded(stack, photo(60, 40))  # a few milliseconds' work
     preview_served(stack, small)
     assert "took longer than PREVIEW_TIMEOUT" in stack.app_log()
     assert stack.get(path_of(slow["url"])).status == 200
@@ -254,11 +261,12 @@ def test_an_image_needing_more_than_preview_memory_mb_costs_its_preview_and_noth
 
 def test_uploads_keep_answering_while_the_preview_maker_is_stuck(stack_factory):
     stack = stack_factory(PREVIEW_TIMEOUT="60")
-    maker = one_maker(stack)
+    maker = ready_maker(stack)
     os.kill(maker, signal.SIGSTOP)  # stuck on its next file, as on a very slow one
     try:
         started = time.monotonic()
         stuck_on = uploaded(stack, photo(300, 300))
+        until(lambda: bytes_waiting_for(maker) > 0, "the job handed to the stopped maker")
         others = [uploaded(stack, photo(200, 150, (i * 20, 0, 0))) for i in range(10)]
         assert time.monotonic() - started < 15  # generous: each upload alone takes milliseconds
         assert stack.get(path_of(stuck_on["thumbnail_url"])).status == 404
@@ -271,7 +279,7 @@ def test_uploads_keep_answering_while_the_preview_maker_is_stuck(stack_factory):
 def test_a_hung_preview_maker_is_killed_after_preview_timeout_and_the_workers_are_untouched(stack_factory):
     stack = stack_factory(PREVIEW_TIMEOUT="1")
     workers = sorted(stack.worker_pids())
-    maker = one_maker(stack)
+    maker = ready_maker(stack)
     os.kill(maker, signal.SIGSTOP)
     hung = uploaded(stack, photo(300, 300))
     until(lambda: bytes_waiting_for(maker) > 0, "the job handed to the stopped maker")
@@ -284,7 +292,7 @@ def test_a_hung_preview_maker_is_killed_after_preview_timeout_and_the_workers_ar
 
 def test_a_crashed_preview_maker_costs_only_the_preview_it_was_making(stack_factory):
     stack = stack_factory(PREVIEW_TIMEOUT="60")
-    maker = one_maker(stack)
+    maker = ready_maker(stack)
     os.kill(maker, signal.SIGSTOP)
     lost = uploaded(stack, photo(300, 300))
     until(lambda: bytes_waiting_for(maker) > 0, "the job handed to the stopped maker")

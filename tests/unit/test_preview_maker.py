@@ -412,3 +412,11 @@ def test_the_maker_has_limited_its_address_space_file_size_and_priority_once_it_
     assert address_space.split()[3:5] == [str(200 * MIB), str(200 * MIB)]
     assert file_size.split()[3:5] == [str(preview_maker.MAX_PREVIEW_FILE_BYTES)] * 2
     assert os.getpriority(os.PRIO_PROCESS, maker.process.pid) >= preview_maker.NICENESS
+
+
+def test_the_maker_has_loaded_its_decoders_before_it_says_it_is_ready(settings, maker_process):
+    # Loading them takes ten times a small preview: the first job must not pay for it
+    # against PREVIEW_TIMEOUT.
+    maker = maker_process(settings)
+    mapped = Path(f"/proc/{maker.process.pid}/maps").read_text()
+    assert all(f"PIL/_{module}." in mapped for module in ("webp", "avif")), "decoders loaded on the first job"

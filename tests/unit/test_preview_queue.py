@@ -8,10 +8,12 @@ from __future__ import annotations
 import io
 import os
 import select
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import pytest
 from imagehost import index, previews
@@ -165,3 +167,23 @@ def test_a_maker_gets_its_first_job_only_once_it_says_it_is_ready(config, db, qu
     run(queue, lambda: all(maker.ready for maker in queue.makers))
     run(queue, no_pending(db))
     assert db.preview_states() == {name: previews.READY}
+
+
+def test_a_ready_maker_that_was_killed_is_replaced_at_once(config, db, queue):
+    # As one killed past PREVIEW_TIMEOUT is: no pause, as for a maker that cannot start.
+    run(queue, lambda: queue.makers and all(maker.ready for maker in queue.makers))
+    killed = queue.makers[0].pid
+    os.kill(killed, signal.SIGKILL)
+    run(queue, lambda: killed not in [maker.pid for maker in queue.makers])
+    queue.tick()
+    assert [maker.pid for maker in queue.makers] not in ([], [killed])
+
+
+def test_a_maker_that_cannot_start_is_restarted_after_a_pause(config, db, queue, monkeypatch):
+    monkeypatch.setattr(queue, "settings", SimpleNamespace(to_json=lambda: "not settings"))
+    queue.tick()
+    assert len(queue.makers) == 1
+    run(queue, lambda: not queue.makers)  # it died reading its settings
+    queue.tick()
+    assert queue.makers == []
+    assert queue.next_timeout(60) > 0.1

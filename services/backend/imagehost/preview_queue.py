@@ -47,8 +47,8 @@ LOOK_EVERY = 2.0
 # After a maker could not write a preview for want of disk space.
 TRY_AGAIN_AFTER = 30.0
 MAX_ANSWER_BYTES = 4096
-# A maker that dies without a job (it cannot even start) is restarted after a delay that
-# doubles up to this.
+# A maker that dies before it is ready (it cannot even start) is restarted after a delay
+# that doubles up to this; one that dies later (killed past PREVIEW_TIMEOUT), at once.
 MAX_RESTART_DELAY = 30.0
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 
@@ -144,12 +144,11 @@ class PreviewQueue:
         elif maker.job is not None:
             how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
             self._settle(maker.job, previews.FAILED, f"the preview maker died ({how})")
-            self._quick_deaths = 0
-        elif code != 0:
+        elif not maker.ready:  # it cannot even start: not again at once
             self._quick_deaths += 1
             delay = min(MAX_RESTART_DELAY, 0.5 * 2 ** (self._quick_deaths - 1))
             self._restart_at = time.monotonic() + delay
-            logger.warning("a preview maker exited ({}) without a job; starting another in {:.1f}s", code, delay)
+            logger.warning("a preview maker exited ({}) before it was ready; starting another in {:.1f}s", code, delay)
         return True
 
     def stop(self) -> None:
@@ -257,6 +256,7 @@ class PreviewQueue:
             answer = json.loads(line)
             if answer == {"ready": True} and not maker.ready:
                 maker.ready = True
+                self._quick_deaths = 0
                 self._look_at = 0.0  # its first job now, not at the next LOOK_EVERY
                 return
             name, ok = answer["name"], answer["ok"]
