@@ -1,14 +1,18 @@
 """Identical uploads are stored once, through the real nginx: each keeps its own name,
 delete token and row, deleting one leaves the others served, and nothing in an answer
-(the upload's, or the served image's headers) tells a duplicate from a first upload."""
+(the upload's, or the served image's headers) tells a duplicate from a first upload.
+Their previews are stored once too (previews.share)."""
 
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from imagehost import previews
 from imagehost.instance_lock import IMAGES_LOCK_NAME
 from support import images
 from support.client import bearer
@@ -17,10 +21,17 @@ COPIES = 100
 THREADS = 16
 
 
-def inodes_under(folder: Path) -> dict[tuple[int, int], int]:
-    """Every file's inode under `folder` (.tmp included, the instance lock not), with its st_blocks."""
+PREVIEWS_WAIT = 20.0
+
+
+def inodes_under(folder: Path, *, previews_too: bool = False) -> dict[tuple[int, int], int]:
+    """Every file's inode under `folder` (.tmp included, the instance lock not), with its
+    st_blocks; the previews folder only with `previews_too` (its files come and go as
+    the preview makers work, a moment after each upload)."""
     found: dict[tuple[int, int], int] = {}
-    for root, _dirs, files in os.walk(folder):
+    for root, dirs, files in os.walk(folder):
+        if not previews_too and Path(root) == Path(folder):
+            dirs[:] = [name for name in dirs if name != previews.FOLDER]
         for file in files:
             if file == IMAGES_LOCK_NAME:
                 continue
@@ -45,6 +56,36 @@ def served(stack, name: str) -> bytes | None:
     return reply.body if reply.status == 200 else None
 
 
+def preview_of(stack, uploaded: dict) -> bytes | None:
+    reply = stack.get(urlsplit(uploaded["thumbnail_url"]).path)
+    return reply.body if reply.status == 200 else None
+
+
+def previews_of_all(stack, uploads: list[dict]) -> list[bytes]:
+    """Each upload's preview, once all are served; fails after PREVIEWS_WAIT seconds."""
+    deadline = time.monotonic() + PREVIEWS_WAIT
+    found: dict[str, bytes] = {}
+    while len(found) < len(uploads):
+        for uploaded in uploads:
+            if uploaded["name"] not in found and (preview := preview_of(stack, uploaded)) is not None:
+                found[uploaded["name"]] = preview
+        if len(found) < len(uploads):
+            assert time.monotonic() < deadline, f"{len(found)} of {len(uploads)} previews after {PREVIEWS_WAIT:g} s"
+            time.sleep(0.1)
+    return [found[uploaded["name"]] for uploaded in uploads]
+
+
+def previews_folder_empty(stack) -> bool:
+    """Whether no preview is left, waiting PREVIEWS_WAIT seconds at most (one being made
+    while its image was deleted is removed once its maker is done)."""
+    deadline = time.monotonic() + PREVIEWS_WAIT
+    while os.listdir(stack.images_dir / previews.FOLDER):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 @pytest.fixture
 def fresh_stack(stack_factory):
     return stack_factory()
@@ -61,6 +102,27 @@ def test_a_hundred_identical_uploads_have_their_own_names_and_tokens_and_the_dis
     assert list(on_disk) == [(one_file.st_dev, one_file.st_ino)]
     assert sum(on_disk.values()) == one_file.st_blocks > 0
     assert one_file.st_mode & 0o777 == 0o644
+    # Their previews too: made once, then shared by hard links.
+    assert len(set(previews_of_all(fresh_stack, uploads))) == 1
+    preview_files = inodes_under(fresh_stack.images_dir / previews.FOLDER, previews_too=True)
+    one_preview = os.stat(fresh_stack.images_dir / previews.FOLDER / f"{uploads[0]['name']}.webp")
+    assert list(preview_files) == [(one_preview.st_dev, one_preview.st_ino)]
+    assert one_preview.st_nlink == COPIES
+
+
+def test_deleting_some_identical_uploads_leaves_the_others_previews_served(fresh_stack):
+    data = images.png(30, 20, extra=b"shared preview" * 100)
+    uploads = [upload_ok(fresh_stack, data) for _ in range(10)]
+    preview = previews_of_all(fresh_stack, uploads)[0]
+    assert len(inodes_under(fresh_stack.images_dir / previews.FOLDER, previews_too=True)) == 1
+    # One of them was decoded, the others link to its preview: all but one go, so that
+    # one most likely among them.
+    *gone, kept = uploads[:5] + uploads[6:] + uploads[5:6]
+    for uploaded in gone:
+        delete_ok(fresh_stack, uploaded)
+        assert preview_of(fresh_stack, uploaded) is None
+    assert preview_of(fresh_stack, kept) == preview
+    assert len(inodes_under(fresh_stack.images_dir / previews.FOLDER, previews_too=True)) == 1
 
 
 def test_deleting_identical_uploads_one_by_one_leaves_the_rest_served_and_at_last_no_file(fresh_stack):
@@ -75,6 +137,7 @@ def test_deleting_identical_uploads_one_by_one_leaves_the_rest_served_and_at_las
     delete_ok(fresh_stack, last)
     assert served(fresh_stack, last["name"]) is None
     assert inodes_under(fresh_stack.images_dir) == {}
+    assert previews_folder_empty(fresh_stack)
 
 
 def test_identical_uploads_at_once_after_a_first_all_share_its_file(fresh_stack):

@@ -9,8 +9,9 @@ and nothing else does), the files it writes to MAX_PREVIEW_FILE_BYTES, and its p
 (nice 10: uploads come first on a busy machine). The time limit is the supervisor's: a
 job past PREVIEW_TIMEOUT gets its maker killed.
 
-Protocol, one JSON object per line: the supervisor writes a job {"name", "type"} to
-stdin; the maker answers {"name", "ok": true} once the preview is on disk (written to a
+Protocol, one JSON object per line: once limited, the maker says {"ready": true} (its
+start-up, Python and Pillow, is no job's time); the supervisor writes a job {"name",
+"type"} to stdin; the maker answers {"name", "ok": true} once the preview is on disk (written to a
 dot-file in the previews folder, which nginx never serves, fsynced, renamed to its
 name, the folder fsynced), or
 {"name", "ok": false, "reason"}, with "later": true when trying again later may succeed
@@ -81,6 +82,9 @@ def _decoded(settings: Settings, path: Path, mime: str) -> Image.Image:
             raise PreviewFailed(f"{type(exc).__name__}: {exc}") from exc
         raise
     picture = _upright(picture, orientation)
+    # convert() and transpose() copy the file's info, its profile too: only the profile
+    # kept here may reach the preview (_publish writes what info holds).
+    picture.info = {}
     if isinstance(icc_profile, bytes) and len(icc_profile) <= MAX_ICC_PROFILE_BYTES:
         picture.info["icc_profile"] = icc_profile
     return picture
@@ -162,6 +166,8 @@ def answer_job(settings: Settings, line: str) -> dict[str, object]:
 
 
 def serve(settings: Settings, jobs: Any, answers: Any) -> None:
+    answers.write(json.dumps({"ready": True}) + "\n")
+    answers.flush()
     for _ in range(MAX_JOBS):
         line = jobs.readline()
         if not line:
@@ -189,6 +195,9 @@ def main(argv: list[str]) -> int:
     # Pillow's own check is a second fence after validation's (it warns above the
     # limit and refuses above twice it).
     Image.MAX_IMAGE_PIXELS = settings.max_pixels
+    # Every format plugin now, before saying ready: else the first job pays for them
+    # (70 ms, ten times a small image's preview) against PREVIEW_TIMEOUT.
+    Image.init()
     limit_this_process(settings)
     serve(settings, sys.stdin, sys.stdout)
     return 0

@@ -17,7 +17,9 @@ covers each job's deadline. The outcome of a job goes into the row:
   preview just written is removed: the delete handler removes it after the row, so
   whichever comes second removes it.
 - an answer "failed", a maker past PREVIEW_TIMEOUT (killed), or a maker that died
-  (crashed, ran out of memory): 'failed', logged with the reason. The image stays as it
+  (crashed, ran out of memory): 'failed', logged with the reason. A maker that ended
+  by itself (exit code 0: it does after MAX_JOBS, or after answering a MemoryError)
+  with a job in hand never read it: that job stays 'pending'. The image stays as it
   is; the page shows a placeholder for it.
 A row whose outcome could not be written stays 'pending' and is tried again later.
 """
@@ -45,18 +47,20 @@ LOOK_EVERY = 2.0
 # After a maker could not write a preview for want of disk space.
 TRY_AGAIN_AFTER = 30.0
 MAX_ANSWER_BYTES = 4096
-# A maker that dies without a job (it cannot even start) is restarted after a delay that
-# doubles up to this.
+# A maker that dies before it is ready (it cannot even start) is restarted after a delay
+# that doubles up to this; one that dies later (killed past PREVIEW_TIMEOUT), at once.
 MAX_RESTART_DELAY = 30.0
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 
 
 @dataclass
 class Maker:
-    """One maker process and the job it is on (the image's name), if any."""
+    """One maker process, whether it has said it is ready for jobs, and the job it is
+    on (the image's name), if any."""
 
     process: subprocess.Popen[bytes]
     job: str | None = None
+    ready: bool = False
     deadline: float = 0.0
     received: bytearray = field(default_factory=bytearray)
 
@@ -101,7 +105,7 @@ class PreviewQueue:
                 self._overdue(maker)
         if len(self.makers) < self.config.preview_workers and now >= self._restart_at:
             self._start_makers()
-        idle = [maker for maker in self.makers if maker.job is None]
+        idle = self._idle()
         if idle and now >= self._look_at:
             self._look_at = now + LOOK_EVERY
             self._hand_out(idle)
@@ -111,11 +115,16 @@ class PreviewQueue:
         deadlines = [maker.deadline for maker in self.makers if maker.job is not None]
         if len(self.makers) < self.config.preview_workers:
             deadlines.append(self._restart_at)
-        if any(maker.job is None for maker in self.makers):
+        if self._idle():
             deadlines.append(self._look_at)
         if not deadlines:
             return longest
         return max(0.0, min(longest, min(deadlines) - time.monotonic()))
+
+    def _idle(self) -> list[Maker]:
+        """Makers ready for a job: a maker still starting gets none, so that its start-up
+        does not count against PREVIEW_TIMEOUT."""
+        return [maker for maker in self.makers if maker.ready and maker.job is None]
 
     def reaped(self, pid: int, status: int) -> bool:
         """The supervisor reaped `pid`: if it was a maker, settle its job; False otherwise."""
@@ -128,15 +137,18 @@ class PreviewQueue:
         self._read_answers(maker)  # an answer written just before the end still counts
         self._close(maker)
         previews.remove_temp_files(self.config.images_dir, pid)
-        if maker.job is not None:
+        if maker.job is not None and code == 0:
+            # It ended by itself (MAX_JOBS done, or after answering a MemoryError) before
+            # reading the job it was just handed: the job stays pending for the next maker.
+            self._look_at = 0.0
+        elif maker.job is not None:
             how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
             self._settle(maker.job, previews.FAILED, f"the preview maker died ({how})")
-            self._quick_deaths = 0
-        elif code != 0:
+        elif not maker.ready:  # it cannot even start: not again at once
             self._quick_deaths += 1
             delay = min(MAX_RESTART_DELAY, 0.5 * 2 ** (self._quick_deaths - 1))
             self._restart_at = time.monotonic() + delay
-            logger.warning("a preview maker exited ({}) without a job; starting another in {:.1f}s", code, delay)
+            logger.warning("a preview maker exited ({}) before it was ready; starting another in {:.1f}s", code, delay)
         return True
 
     def stop(self) -> None:
@@ -190,14 +202,16 @@ class PreviewQueue:
             return
         busy = {maker.job for maker in self.makers if maker.job is not None}
         try:
-            jobs = index.pending_previews(len(idle), skip=busy)
-            jobs = [record for record in jobs if not self._shared(index, record)]
+            pending = index.pending_previews(len(idle), skip=busy)
+            jobs = [record for record in pending if not self._shared(index, record)]
         except (sqlite3.Error, Unavailable) as exc:
             self._index_failed(exc)
             return
         for maker, record in zip(idle, jobs, strict=False):
             self._give(maker, record.name, record.type)
-        if len(jobs) >= len(idle):
+        # Counted before the shared ones are left out: a shared preview takes no maker,
+        # and the next duplicate must not wait LOOK_EVERY for its link.
+        if len(pending) >= len(idle):
             self._look_at = 0.0  # there may be more: look again as soon as a maker is free
 
     def _shared(self, index: Index, record: ImageRecord) -> bool:
@@ -240,6 +254,11 @@ class PreviewQueue:
     def _answered(self, maker: Maker, line: bytes) -> None:
         try:
             answer = json.loads(line)
+            if answer == {"ready": True} and not maker.ready:
+                maker.ready = True
+                self._quick_deaths = 0
+                self._look_at = 0.0  # its first job now, not at the next LOOK_EVERY
+                return
             name, ok = answer["name"], answer["ok"]
         except (ValueError, KeyError, TypeError):
             logger.error("a preview maker answered something unreadable: {!r}", line[:200])
