@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from page_actions import choose_files, picture, press_where_it_stands, stored_uploads, upload_row
-from pictures import landscape
 from playwright.sync_api import expect
 from support.client import bearer, upload
 from support.images import multipart
+from support.pictures import landscape
 
 PAGE_SIZE = 24  # what the page asks for per request (js/views/all-images.js)
 

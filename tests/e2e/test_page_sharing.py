@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 
 from page_actions import choose_files, link_of, paste, picture, stored_uploads, upload_row
-from pictures import landscape
 from playwright.sync_api import expect
 from support.client import bearer
+from support.pictures import landscape
 
 HOSTILE_TITLE = '<img src=x onerror="document.title=1"><b>bold</b> \u202egnp.exe'
 HOSTILE_DESCRIPTION = "<script>alert(1)</script>\nsecond line & <i>more</i>"
