@@ -58,6 +58,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--previews", action="store_true", help="only what previews cost the uploads (S6) and spare the gallery (G1)"
     )
+    parser.add_argument(
+        "--listings",
+        action="store_true",
+        help="only the listing, by tag and by search (S4, S7, S8), at each index size",
+    )
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (1 if args.smoke else 3)
     args.duration = args.duration or (2 if args.smoke else 10)
@@ -80,6 +85,10 @@ def run(args: argparse.Namespace, folder: Path, command: str) -> list[str]:
         comparisons, views = measure_previews(args, folder)
         header.append(("load average at end", machine.load_average()))
         return format_report(args, command, header, comparisons, [], [], views, peaks_per_run)
+    if args.listings:
+        comparisons = measure_listings(args, folder)
+        header.append(("load average at end", machine.load_average()))
+        return format_report(args, command, header, comparisons, [], [], None, peaks_per_run)
     bodies = scenarios.Bodies.write(folder)
     comparisons = []
     startups = []
@@ -124,6 +133,18 @@ def run(args: argparse.Namespace, folder: Path, command: str) -> list[str]:
         startups.append(report.Startup(workers, args.startup_images, times))
     header.append(("load average at end", machine.load_average()))
     return format_report(args, command, header, comparisons, startups, floors, views, peaks_per_run)
+
+
+def measure_listings(args: argparse.Namespace, folder: Path) -> list[scenarios.Comparison]:
+    """S4, S7 and S8 alone, for each worker count (issue 13's filtered listings)."""
+    comparisons = []
+    with Ceiling(folder / "ceiling", max_upload_bytes=Config().max_upload_bytes) as ceiling:
+        for workers in args.workers:
+            stack_dir = folder / f"stack-{workers}-workers"
+            with start_stack(stack_dir, timeout=60, WEB_SERVER_WORKERS=str(workers), **STACK_SETTINGS) as stack:
+                comparisons += scenarios.run_listings(stack, ceiling, args.index_sizes, args.rounds, args.duration)
+            shutil.rmtree(stack_dir, ignore_errors=True)
+    return comparisons
 
 
 def measure_previews(args: argparse.Namespace, folder: Path) -> tuple[list[scenarios.Comparison], gallery.Gallery]:
@@ -189,24 +210,25 @@ def format_report(args, command, header, comparisons, startups, floors, views, p
                 "connections, no HTTP. What the upload path can reach at most on this machine."
             ),
         ]
-    lines += [
-        "",
-        f"### Gallery page weight ({views.workers} workers)",
-        "",
-        *report.gallery_rows(views),
-        "",
-        (
-            f"G1: All images with {views.photos} photos of 3000x2000 (JPEGs of 2-3 MB), opened in headless "
-            "Chromium in a fresh context (nothing cached), 1280x800 window, with the admin token "
-            "(bench/imagehost_bench/gallery.py). Image bytes: Resource Timing's encodedBodySize of every "
-            "image response, the whole grid scrolled through. Drawn: ms from the start of the navigation "
-            "until every tile in the window has its preview loaded (img.complete, naturalWidth > 0)."
-        ),
-    ]
+    if views is not None:
+        lines += [
+            "",
+            f"### Gallery page weight ({views.workers} workers)",
+            "",
+            *report.gallery_rows(views),
+            "",
+            (
+                f"G1: All images with {views.photos} photos of 3000x2000 (JPEGs of 2-3 MB), opened in headless "
+                "Chromium in a fresh context (nothing cached), 1280x800 window, with the admin token "
+                "(bench/imagehost_bench/gallery.py). Image bytes: Resource Timing's encodedBodySize of every "
+                "image response, the whole grid scrolled through. Drawn: ms from the start of the navigation "
+                "until every tile in the window has its preview loaded (img.complete, naturalWidth > 0)."
+            ),
+        ]
     if startups:
         lines += ["", "### Start-up", "", *report.startup_rows(startups)]
     judged = report.verdicts(comparisons, startups, not args.smoke, views)
-    if args.previews:  # only the targets this run measured
+    if args.previews or args.listings:  # only the targets this run measured
         judged = [verdict for verdict in judged if verdict.figure != "-"]
     lines += ["", "### Targets", "", *report.verdict_rows(judged), ""]
     return lines

@@ -210,10 +210,10 @@ def _with_mark(jpeg: bytes) -> bytes:
     return jpeg[: end - len(DISTINCT_MARK)] + DISTINCT_MARK + jpeg[end:]
 
 
-def run_all(
-    stack: Stack, ceiling: Ceiling, bodies: Bodies, folder: Path, index_sizes: list[int], rounds: int, duration: int
+def run_listings(
+    stack: Stack, ceiling: Ceiling, index_sizes: list[int], rounds: int, duration: int
 ) -> list[Comparison]:
-    """Every scenario on one running stack; the listing first, on an index of known size."""
+    """S4, S7 and S8 at each index size (filled on the way), then S4's deep page."""
     workers = int(stack.env["WEB_SERVER_WORKERS"])
     sides = ImagehostSide(stack), CeilingSide(ceiling)
     base = stack.base_url
@@ -224,8 +224,6 @@ def run_all(
         results.append(comparison)
         return comparison
 
-    # S4 first: the listing with 1,000, 10,000, 100,000 rows (and S7, S8: filtered by a
-    # tag, and a search), then a deep page.
     admin = (f"Authorization: Bearer {stack.admin_token}",)
     index_path = stack.data_dir / "index.sqlite3"
     path = f"/api/images?limit={PAGE}"
@@ -255,6 +253,26 @@ def run_all(
         rounds,
         duration,
     )
+    return results
+
+
+def run_all(
+    stack: Stack, ceiling: Ceiling, bodies: Bodies, folder: Path, index_sizes: list[int], rounds: int, duration: int
+) -> list[Comparison]:
+    """Every scenario on one running stack; the listing first, on an index of known size."""
+    workers = int(stack.env["WEB_SERVER_WORKERS"])
+    sides = ImagehostSide(stack), CeilingSide(ceiling)
+    base = stack.base_url
+    results = []
+
+    def new(key: str, title: str, ceiling_title: str) -> Comparison:
+        comparison = Comparison(workers, key, title, ceiling_title)
+        results.append(comparison)
+        return comparison
+
+    # S4 first: the listing with 1,000, 10,000, 100,000 rows (and S7, S8: filtered by a
+    # tag, and a search), then a deep page.
+    results += run_listings(stack, ceiling, index_sizes, rounds, duration)
 
     # S1, S2: uploads. The ceiling's sink log says whether it read every body whole.
     # Their files are deleted after both: deleting tens of thousands of files slows the
