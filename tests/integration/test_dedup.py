@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from imagehost import previews
 from imagehost.instance_lock import IMAGES_LOCK_NAME
 from support import images
 from support.client import bearer
@@ -18,9 +19,12 @@ THREADS = 16
 
 
 def inodes_under(folder: Path) -> dict[tuple[int, int], int]:
-    """Every file's inode under `folder` (.tmp included, the instance lock not), with its st_blocks."""
+    """Every image file's inode under `folder` (.tmp included; the instance lock and the
+    previews, which identical images share the same way, not), with its st_blocks."""
     found: dict[tuple[int, int], int] = {}
-    for root, _dirs, files in os.walk(folder):
+    for root, dirs, files in os.walk(folder):
+        if root == str(folder):
+            dirs[:] = [name for name in dirs if name != previews.FOLDER]
         for file in files:
             if file == IMAGES_LOCK_NAME:
                 continue
@@ -116,13 +120,14 @@ def test_a_duplicates_answer_has_a_first_uploads_shape_with_its_own_name_token_a
     data = images.png(6, 4)
     first = upload_ok(fresh_stack, data)
     duplicate = upload_ok(fresh_stack, data)
-    own = ("name", "url", "thumbnail_url", "delete_token", "delete_url", "created_at")
+    own = ("name", "url", "thumbnail_url", "delete_token", "delete_url", "delete_page_url", "created_at")
     assert duplicate.keys() == first.keys()
     assert all(duplicate[key] != first[key] for key in own if key != "created_at")
     assert duplicate["created_at"] >= first["created_at"]
     assert {k: v for k, v in duplicate.items() if k not in own} == {k: v for k, v in first.items() if k not in own}
     described = fresh_stack.get(f"/api/images/{duplicate['name']}", headers=bearer(duplicate["delete_token"]))
-    assert described.json() == {k: v for k, v in duplicate.items() if k not in ("delete_token", "delete_url")}
+    secrets = ("delete_token", "delete_url", "delete_page_url")
+    assert described.json() == {k: v for k, v in duplicate.items() if k not in secrets}
 
 
 def test_a_served_image_carries_no_time_of_its_file_so_a_shared_file_shows_no_earlier_upload(fresh_stack):
