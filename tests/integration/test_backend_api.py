@@ -89,7 +89,7 @@ def test_an_unknown_path_is_a_json_404(backend):
         ("GET", "/upload", "POST"),
         ("DELETE", "/api/limits", "GET, HEAD"),
         ("POST", "/api/health", "GET, HEAD"),
-        ("POST", "/api/images/AbCdEfGhIjKlMnOp.png", "DELETE, GET, HEAD"),
+        ("POST", "/api/images/AbCdEfGhIjKlMnOp.png", "DELETE, GET, HEAD, PATCH"),
         ("PATCH", "/images", "GET, HEAD"),
         ("BREW", "/api/images", "GET, HEAD"),
     ],
@@ -169,12 +169,18 @@ def test_the_upload_response_describes_the_image_with_absolute_links(backend):
         "sha256",
         "created_at",
         "original_name",
+        "title",
+        "description",
+        "tags",
+        "expires_at",
         "delete_token",
         "delete_url",
+        "delete_page_url",
     }
     assert body["url"] == f"{backend.url()}/images/{body['name']}"
     assert body["thumbnail_url"] == f"{backend.url()}/images/previews/{body['name']}.webp"
     assert body["delete_url"] == f"{backend.url()}/api/images/{body['name']}"
+    assert body["delete_page_url"] == f"{backend.url()}/#/delete/{body['name']}/{body['delete_token']}"
     assert reply.headers["Location"] == body["url"]
     assert body["original_name"] == "holiday.png"
     assert body["sha256"] == hashlib.sha256(data).hexdigest()
@@ -458,7 +464,7 @@ def test_the_listing_is_newest_first_and_never_shows_delete_tokens(backend):
     assert reply.status == 200
     items = reply.json()["items"]
     assert [item["name"] for item in items] == names[::-1]
-    assert b"delete_token" not in reply.body and b"delete_url" not in reply.body
+    assert b"delete_token" not in reply.body and b"delete_url" not in reply.body and b"#/delete/" not in reply.body
     assert set(items[0]) == {
         "name",
         "url",
@@ -470,6 +476,10 @@ def test_the_listing_is_newest_first_and_never_shows_delete_tokens(backend):
         "sha256",
         "created_at",
         "original_name",
+        "title",
+        "description",
+        "tags",
+        "expires_at",
     }
     assert request("GET", backend.url() + "/images?limit=3", headers=ADMIN).json() == reply.json()
 

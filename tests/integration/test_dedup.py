@@ -179,13 +179,14 @@ def test_a_duplicates_answer_has_a_first_uploads_shape_with_its_own_name_token_a
     data = images.png(6, 4)
     first = upload_ok(fresh_stack, data)
     duplicate = upload_ok(fresh_stack, data)
-    own = ("name", "url", "thumbnail_url", "delete_token", "delete_url", "created_at")
+    own = ("name", "url", "thumbnail_url", "delete_token", "delete_url", "delete_page_url", "created_at")
     assert duplicate.keys() == first.keys()
     assert all(duplicate[key] != first[key] for key in own if key != "created_at")
     assert duplicate["created_at"] >= first["created_at"]
     assert {k: v for k, v in duplicate.items() if k not in own} == {k: v for k, v in first.items() if k not in own}
     described = fresh_stack.get(f"/api/images/{duplicate['name']}", headers=bearer(duplicate["delete_token"]))
-    assert described.json() == {k: v for k, v in duplicate.items() if k not in ("delete_token", "delete_url")}
+    secrets = ("delete_token", "delete_url", "delete_page_url")
+    assert described.json() == {k: v for k, v in duplicate.items() if k not in secrets}
 
 
 def test_a_served_image_carries_no_time_of_its_file_so_a_shared_file_shows_no_earlier_upload(fresh_stack):

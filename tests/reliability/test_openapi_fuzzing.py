@@ -44,7 +44,7 @@ schemathesis.serializer.alias("image/avif", "application/octet-stream")
 schema = schemathesis.openapi.from_path(DOCUMENT)
 EXCLUDED_CHECKS = [positive_data_acceptance, unsupported_method]
 # nginx serves these itself; every other documented operation is a backend route.
-NGINX_ONLY = {("GET", "/images/{name}")}
+NGINX_ONLY = {("GET", "/images/{name}"), ("GET", "/i/{name}"), ("GET", "/a/{album_id}")}
 
 
 def raw_document() -> dict:
@@ -194,6 +194,46 @@ def test_a_real_upload_its_file_metadata_listing_and_delete_match_the_document(s
     assert gone.status_code == 404
 
 
+def test_an_image_labelled_changed_shown_in_its_page_and_in_an_album_matches_the_document(stack, tally):
+    upload = schema["/upload"]["POST"].Case(
+        media_type="multipart/form-data",
+        body={"file": images.png(3, 3, extra=b"labelled"), "title": "Cat <b>", "tags": ["cat, Black Cat"]},
+    )
+    created = call(upload, stack, tally).json()
+    name, token = created["name"], created["delete_token"]
+    assert created["tags"] == ["cat", "black-cat"]
+
+    change = schema["/api/images/{name}"]["PATCH"].Case(
+        path_parameters={"name": name}, media_type="application/json", body={"description": "on a mat", "tags": ["mat"]}
+    )
+    assert call(change, stack, tally, bearer(token)).json()["tags"] == ["mat"]
+    listing = schema["/api/images"]["GET"].Case(
+        query={"q": "mat", "tag": ["mat"], "type": "png", "since": "2000-01-01"}
+    )
+    assert name in [item["name"] for item in call(listing, stack, tally, stack.admin()).json()["items"]]
+    for path in ("/api/public/images/{name}", "/api/cards/i/{name}", "/i/{name}"):
+        call(schema[path]["GET"].Case(path_parameters={"name": name}), stack, tally)
+
+    make = schema["/api/albums"]["POST"].Case(
+        media_type="application/json", body={"title": "Cats", "images": [{"name": name, "delete_token": token}]}
+    )
+    album = call(make, stack, tally).json()
+    album_id, album_token = album["id"], album["album_token"]
+    for path in ("/api/albums/{album_id}", "/api/cards/a/{album_id}", "/a/{album_id}"):
+        call(schema[path]["GET"].Case(path_parameters={"album_id": album_id}), stack, tally)
+    rename = schema["/api/albums/{album_id}"]["PATCH"].Case(
+        path_parameters={"album_id": album_id}, media_type="application/json", body={"title": "Cats!"}
+    )
+    assert call(rename, stack, tally, bearer(album_token)).json()["title"] == "Cats!"
+    call(schema["/api/stats"]["GET"].Case(), stack, tally, stack.admin())
+    # ignored_auth re-sends it with a bad token once the album is gone (404 then).
+    removed = schema["/api/albums/{album_id}"]["DELETE"].Case(
+        path_parameters={"album_id": album_id}, query={"with_images": "true"}
+    )
+    assert call(removed, stack, tally, bearer(album_token), also_excluded=(ignored_auth,)).status_code == 204
+    assert stack.get(f"/images/{name}").status == 404
+
+
 def test_pages_of_the_listing_match_the_document_to_the_last_one(stack, tally):
     for i in range(size(7, 30)):
         assert stack.upload(images.png(2, 2, extra=f"page {i}".encode())).status == 201
@@ -220,7 +260,9 @@ def test_an_oversized_body_refused_by_nginx_matches_the_document(stack, tally):
         ("PUT", "/upload", "POST"),
         ("GET", "/upload", "POST"),
         ("PATCH", "/api/images", "GET, HEAD"),
-        ("POST", "/api/images/AbCdEfGhIjKlMnOp.png", "DELETE, GET, HEAD"),
+        ("POST", "/api/images/AbCdEfGhIjKlMnOp.png", "DELETE, GET, HEAD, PATCH"),
+        ("PUT", "/api/albums/AbCdEfGhIjKlMnOp", "DELETE, GET, HEAD, PATCH"),
+        ("GET", "/api/albums", "POST"),
         ("OPTIONS", "/api/limits", "GET, HEAD"),
         ("DELETE", "/api/health", "GET, HEAD"),
     ],

@@ -24,7 +24,7 @@ from typing import Any
 
 from dotenv import dotenv_values
 
-from .durations import seconds_of
+from .durations import LONGEST, describe, seconds_of
 from .web import origin_of
 
 MIB = 1024 * 1024
@@ -116,7 +116,8 @@ def _duration(name: str, raw: str) -> int | None:
         return seconds_of(raw)
     except ValueError:
         raise ConfigError(
-            f"{name} must be a number and a unit (s, m, h or d), like 30d, or 'never'; got {raw!r}"
+            f"{name} must be a number and a unit (s, m, h or d), like 30d, at most {describe(LONGEST)}, "
+            f"or 'never'; got {raw!r}"
         ) from None
 
 

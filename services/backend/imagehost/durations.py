@@ -5,21 +5,26 @@ from __future__ import annotations
 import re
 
 NEVER = "never"
+# A hundred years. Longer would also reach past year 9999, where ISO 8601 moments (compared
+# as text by the expiry sweep) get a fifth digit and sort before today's: `3000000d`
+# would expire at once.
+LONGEST = 36500 * 86400
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"([1-9][0-9]{0,6})([smhd])")
-# Longer is never: a date past year 9999 would not sort as the index's dates do.
-LONGEST = 100 * 365 * 86400
 
 
 def seconds_of(text: str) -> int | None:
-    """`1h` -> 3600, `never` -> None; ValueError for anything else, or past 100 years."""
+    """`1h` -> 3600, `never` -> None; ValueError for anything else, or longer than LONGEST."""
     value = text.strip().lower()
     if value == NEVER:
         return None
     match = _DURATION.fullmatch(value)
-    if match is None or int(match[1]) * _UNITS[match[2]] > LONGEST:
+    if match is None:
         raise ValueError(text)
-    return int(match[1]) * _UNITS[match[2]]
+    seconds = int(match[1]) * _UNITS[match[2]]
+    if seconds > LONGEST:
+        raise ValueError(text)
+    return seconds
 
 
 def describe(seconds: int | None) -> str:

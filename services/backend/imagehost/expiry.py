@@ -16,7 +16,7 @@ from loguru import logger
 
 from . import previews, storage
 from .config import Config
-from .durations import describe, seconds_of
+from .durations import LONGEST, describe, seconds_of
 from .errors import BadRequest, Unavailable
 from .index import Index, IndexFileError, iso_utc
 
@@ -34,7 +34,7 @@ def expires_at(requested: str | None, config: Config, now: float | None = None) 
             seconds = seconds_of(requested)
         except ValueError:
             raise BadRequest(
-                "'expires_in' must be a number and a unit (s, m, h or d), like 1h or 7d (at most 100 years), "
+                f"'expires_in' must be a number and a unit (s, m, h or d), like 1h or 7d, at most {describe(LONGEST)}, "
                 f"or 'never'; got {requested[:40]!r}."
             ) from None
     longest = config.max_expiry

@@ -9,7 +9,9 @@ by the album routes and by the listing's tag filter:
   as something else; then trimmed. It is stored and returned as given otherwise, and
   never interpreted as HTML: whoever shows it escapes it.
 - A tag is NFKC-normalised, lower-cased, its spaces and underscores become `-`; it must
-  then be 1-40 letters, digits and `-` (any script's letters and digits). Duplicates go.
+  then be 1-40 letters, digits and `-` (any script's letters and digits, with the
+  combining marks that scripts such as Devanagari or Thai write their words with; a
+  mark cannot start a tag). Duplicates go.
 
 Each limit is checked after normalisation; a value over it is a BadRequest that says
 which field and the limit.
@@ -29,7 +31,6 @@ MAX_TAGS = 20
 MAX_TAG = 40
 
 _BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-_TAG = re.compile(r"[^\W_](?:[^\W_]|-)*", re.UNICODE)
 _TAG_SEPARATORS = re.compile(r"[\s_]+")
 
 
@@ -74,11 +75,37 @@ def tag(value: object) -> str:
         raise BadRequest("A tag is empty: each tag needs 1 to 40 letters, digits or '-'.")
     if len(normalised) > MAX_TAG:
         raise BadRequest(f"The tag '{shown}' is {len(normalised)} characters long: at most {MAX_TAG} are allowed.")
-    if not _TAG.fullmatch(normalised):
+    if not _is_tag(normalised):
         raise BadRequest(
             f"The tag '{shown}' may hold only letters, digits and '-' (it must start with one of the first two)."
         )
     return normalised
+
+
+def _is_tag(text: str) -> bool:
+    return text[0].isalnum() and all(char == "-" or _is_word_char(char, True) for char in text)
+
+
+def _is_word_char(char: str, inside_word: bool) -> bool:
+    """A letter or digit of any script, or (inside a word) a combining mark: Python's
+    `\\w` has no marks, which would cut हिन्दी into ह, न, द."""
+    return char.isalnum() or (inside_word and unicodedata.category(char).startswith("M"))
+
+
+def words(text: str) -> list[str]:
+    """The words of `text`: runs of letters, digits and combining marks (as SQLite's
+    unicode61 tokenizer cuts them), each starting with a letter or digit."""
+    found: list[str] = []
+    current: list[str] = []
+    for char in text:
+        if _is_word_char(char, bool(current)):
+            current.append(char)
+        elif current:
+            found.append("".join(current))
+            current = []
+    if current:
+        found.append("".join(current))
+    return found
 
 
 def tags(values: Sequence[object]) -> list[str]:

@@ -18,7 +18,6 @@ from .web import Request
 
 MAX_QUERY = 200
 MAX_WORDS = 10
-_WORD = re.compile(r"[^\W_]+")
 _TYPES = {t.mime: t.mime for t in ACCEPTED_TYPES} | {t.extension[1:]: t.mime for t in ACCEPTED_TYPES}
 _TYPES["jpeg"] = "image/jpeg"
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -45,7 +44,7 @@ def match_expression(query: str | None) -> str | None:
         return None
     if len(query) > MAX_QUERY:
         raise BadRequest(f"'q' is {len(query)} characters long: search with at most {MAX_QUERY}.")
-    words = _WORD.findall(labels.clean_text(query).lower())
+    words = labels.words(labels.clean_text(query).lower())
     if not words:
         raise BadRequest("'q' has no letters or digits to search for.")
     if len(words) > MAX_WORDS:
@@ -80,7 +79,7 @@ def _moment(name: str, value: str | None, *, end_of_day: bool) -> str | None:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
         else:
             raise ValueError(text)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: a moment past year 9999 or before year 1 in UTC
         raise BadRequest(
             f"'{name}' must be an ISO date (2026-11-27) or date and time (2026-11-27T08:30:00Z); got {text[:40]!r}."
         ) from None
