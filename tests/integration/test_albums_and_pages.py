@@ -8,6 +8,8 @@ import re
 
 import pytest
 from support import labelled
+from support.backend import UPLOAD_TOKEN
+from support.images import png
 
 UNKNOWN_ALBUM = "AbCdEfGhIjKlMnOp"
 UNKNOWN_IMAGE = "AbCdEfGhIjKlMnOp.png"
@@ -264,3 +266,18 @@ def test_the_cards_are_not_cached(stack):
     created = labelled.uploaded(stack)
     reply = stack.get(f"/api/cards/i/{created['name']}")
     assert reply.status == 200 and reply.headers["Cache-Control"] == "no-store"
+
+
+def test_with_an_upload_token_making_an_album_needs_it_as_uploading_does(stack_factory):
+    stack = stack_factory(UPLOAD_TOKEN=UPLOAD_TOKEN)
+    reply = stack.upload(png(4, 4), token=UPLOAD_TOKEN)
+    assert reply.status == 201, reply.body
+    entry = [owned(reply.json())]
+
+    without = labelled.send_json(stack, "POST", "/api/albums", {"images": entry})
+    wrong = labelled.send_json(stack, "POST", "/api/albums", {"images": entry}, token="not-the-upload-token-0000")
+    made = labelled.send_json(stack, "POST", "/api/albums", {"images": entry}, token=UPLOAD_TOKEN)
+
+    assert (without.status, without.error_code) == (401, "unauthorized")
+    assert (wrong.status, wrong.error_code) == (403, "forbidden")
+    assert made.status == 201, made.body

@@ -31,7 +31,9 @@ MAX_ALBUM_IMAGES = 200
 
 def create_album(request: Request, app: App) -> Response:
     """POST /api/albums {"title"?, "description"?, "images": [...]}: 201 with the album
-    and its token. Each image must exist (else 400 naming it)."""
+    and its token. Each image must exist (else 400 naming it). Who may upload may make
+    albums: with UPLOAD_TOKEN set, the request needs it, as an upload does."""
+    auth.require_upload_token(auth.bearer_token(request.header("Authorization")), app.config.upload_token)
     body = json_object(request, {"title", "description", "images"})
     images = _image_list(body.get("images"), app)
     token = auth.new_delete_token()
@@ -84,13 +86,15 @@ def delete_album(request: Request, app: App, album_id: str) -> Response:
     with_images = request.query_value("with_images")
     if with_images not in (None, "", "true", "false"):
         raise BadRequest("'with_images' must be true or false.")
-    owned = [name for name, is_owned in app.index.album_ownership(album.id).items() if is_owned]
-    app.index.delete_album(album.id)
+    # The images first, each as a DELETE removes it: if one fails (a 500), the album and
+    # the rest are still there, and the same request again finishes the job.
     if with_images == "true":
-        for name in owned:
-            storage.remove_image(app.config.images_dir, name)
-            app.index.delete(name)
-            previews.remove(app.config.images_dir, name)
+        for name, is_owned in app.index.album_ownership(album.id).items():
+            if is_owned:
+                storage.remove_image(app.config.images_dir, name)
+                app.index.delete(name)
+                previews.remove(app.config.images_dir, name)
+    app.index.delete_album(album.id)
     return Response(HTTPStatus.NO_CONTENT)
 
 

@@ -167,8 +167,9 @@ export function getAlbum(id) {
  * Make an album of `images` ([{name, delete_token}], in order; with their tokens the album
  * may delete them later). Resolves with the album and its album_token (shown only now).
  */
-export function createAlbum({ title = '', images }) {
-  return request('POST', '/api/albums', '', { title, images });
+/** `token`: the upload token, which making an album needs when the server has one. */
+export function createAlbum({ title = '', images, token = '' }) {
+  return request('POST', '/api/albums', token, { title, images });
 }
 
 /** Delete an album with its token; `withImages` deletes the images it was given tokens for too. */

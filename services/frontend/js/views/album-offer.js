@@ -6,7 +6,7 @@ import { createAlbum } from '../api.js';
 import { announce } from '../announce.js';
 import { h, icon } from '../dom.js';
 import { linkField } from '../link-field.js';
-import { rememberAlbum } from '../storage.js';
+import { rememberAlbum, uploadToken } from '../storage.js';
 
 const SETTLED = new Set(['done', 'failed', 'cancelled']);
 
@@ -64,6 +64,7 @@ export function albumOffer(queue, jobs) {
     status.replaceChildren(h('p', {}, 'Making the album…'));
     try {
       const album = await createAlbum({
+        token: uploadToken(),
         title: title.value.trim(),
         images: done.map((job) => ({ name: job.result.name, delete_token: job.result.delete_token })),
       });

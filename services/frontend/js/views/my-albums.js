@@ -7,7 +7,7 @@ import { announce } from '../announce.js';
 import { h, icon } from '../dom.js';
 import { formatDate } from '../format.js';
 import { linkField } from '../link-field.js';
-import { albumsEvents, findUpload, forgetAlbum, forgetUpload, listAlbums, rememberAlbum } from '../storage.js';
+import { albumsEvents, findUpload, forgetAlbum, forgetUpload, listAlbums, rememberAlbum, uploadToken } from '../storage.js';
 
 const byId = (id) => document.getElementById(id);
 
@@ -73,7 +73,7 @@ export function mountMyAlbums() {
     made.hidden = false;
     made.replaceChildren(h('p', {}, 'Making the album…'));
     try {
-      const album = await createAlbum({ images });
+      const album = await createAlbum({ images, token: uploadToken() });
       const stored = rememberAlbum(album);
       for (const box of grid.querySelectorAll('.card__select:checked')) box.checked = false;
       made.replaceChildren(
