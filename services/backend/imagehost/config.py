@@ -188,6 +188,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "ADMIN_TOKEN", "", "empty: no admin; else the token that lists and deletes any image", "admin_token", _token
     ),
+    Setting(
+        "METRICS_TOKEN",
+        "",
+        "empty: /metrics needs no token (nginx still lets only METRICS_ALLOW reach it); else its Bearer token",
+        "metrics_token",
+        _token,
+    ),
+    Setting(
+        "METRICS_ALLOW",
+        "127.0.0.1",
+        "addresses or CIDR ranges (space-separated) nginx lets reach /metrics, or all (then set METRICS_TOKEN)",
+        nginx=True,
+    ),
     Setting("GALLERY_PUBLIC", "false", "true: anyone may list the images", "gallery_public", _boolean),
     Setting("PUBLIC_BASE_URL", "", "the address people use, for the URLs in answers", "public_base_url", _base_url),
     Setting("ALLOWED_ORIGINS", "", "other sites whose pages may upload here", "allowed_origins", _origins),
@@ -282,6 +295,7 @@ class Config:
     allowed_origins: frozenset[str] = _default("ALLOWED_ORIGINS")
     upload_token: str = _default("UPLOAD_TOKEN")
     admin_token: str = _default("ADMIN_TOKEN")
+    metrics_token: str = _default("METRICS_TOKEN")
     gallery_public: bool = _default("GALLERY_PUBLIC")
     strip_metadata: bool = _default("STRIP_METADATA")
     default_expiry: int | None = _default("DEFAULT_EXPIRY")
@@ -307,6 +321,11 @@ class Config:
     @property
     def index_path(self) -> Path:
         return self.data_dir / "index.sqlite3"
+
+    @property
+    def metrics_dir(self) -> Path:
+        """Each process's metric files (metrics.py), emptied at every start."""
+        return self.data_dir / "metrics"
 
     @property
     def log_file(self) -> Path:

@@ -38,7 +38,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from . import previews
+from . import metrics, previews
 from .config import Config
 from .errors import Unavailable
 from .index import ImageRecord, Index, IndexFileError
@@ -283,6 +283,7 @@ class PreviewQueue:
         self._settle(name, previews.FAILED, f"took longer than PREVIEW_TIMEOUT ({self.config.preview_timeout:g}s)")
 
     def _settle(self, name: str, state: str, reason: str = "") -> None:
+        metrics.preview_finished(state)
         if reason:
             logger.warning("no preview for {}: {}", name, reason)
         index = self._open_index()
