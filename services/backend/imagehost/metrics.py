@@ -119,12 +119,14 @@ def _metrics() -> dict[str, Any]:
     }
 
 
-def request_answered(route: str, method: str, status: int, seconds: float, error: BaseException | None) -> None:
-    """Count one answered request; `error` is what the handler raised, if anything."""
+def request_answered(route: str, method: str, status: int, seconds: float | None, error: BaseException | None) -> None:
+    """Count one answered request; `error` is what the handler raised, if anything.
+    `seconds` is None for a request refused before it was read whole (no latency)."""
     metrics = _metrics()
     method = method if method in METHODS else "OTHER"
     metrics["requests"].labels(route, method, str(int(status))).inc()
-    metrics["latency"].labels(route).observe(seconds)
+    if seconds is not None:
+        metrics["latency"].labels(route).observe(seconds)
     if isinstance(error, AppError):
         metrics["refusals"].labels(route, error.code).inc()
     kind = _storage_error_kind(error)
@@ -135,7 +137,9 @@ def request_answered(route: str, method: str, status: int, seconds: float, error
 def _storage_error_kind(error: BaseException | None) -> str | None:
     if isinstance(error, InsufficientStorage):
         return "disk_full"
-    if isinstance(error, OSError):  # escaped a handler: an fsync or a read that failed
+    # An OSError that escaped a handler: an fsync, a write or a read of the disk that
+    # failed. (A client that left is ClientGone, caught before; these two are not the disk.)
+    if isinstance(error, OSError) and not isinstance(error, (ConnectionError, TimeoutError)):
         return "io_error"
     return None
 

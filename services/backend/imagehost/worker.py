@@ -296,7 +296,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         if self.request_version not in ("HTTP/1.0", "HTTP/1.1"):
             self.request_version = "HTTP/1.1"  # else http.server sends an HTTP/0.9 body without a status line
         self._send(error_response(error), uuid.uuid4().hex)
-        metrics.request_answered(metrics.UNROUTED, self.command, error.status, 0.0, error)
+        metrics.request_answered(metrics.UNROUTED, self.command, error.status, None, error)
         logger.info("{} -> {} {}", (self.requestline or "")[:200], error.status.value, error.code)
 
     def _method_error(self) -> AppError:
