@@ -139,3 +139,18 @@ def test_by_default_only_loopback_reaches_it_through_nginx_and_without_a_token(t
         assert "imagehost_images" in {family.name for family in text_string_to_metric_families(reply.body.decode())}
     rendered = (stack.run_dir / "imagehost.conf").read_text()
     assert "allow 127.0.0.1; deny all;" in rendered
+
+
+def test_previews_the_supervisor_made_are_on_the_page_a_worker_answers(tmp_path):
+    with start_stack(tmp_path, PREVIEW_WORKERS="1") as stack:
+        assert stack.upload(images.png(40, 30)).status == 201
+        ready = 0.0
+        deadline = time.monotonic() + 30
+        while ready < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            reply = stack.get("/metrics")
+            assert reply.status == 200
+            ready = value(samples(reply.body.decode()), "imagehost_previews_total", outcome="ready")
+        assert ready == 1, stack.output()
+        pending = value(samples(stack.get("/metrics").body.decode()), "imagehost_previews_pending")
+        assert pending == 0

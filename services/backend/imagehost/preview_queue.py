@@ -283,7 +283,6 @@ class PreviewQueue:
         self._settle(name, previews.FAILED, f"took longer than PREVIEW_TIMEOUT ({self.config.preview_timeout:g}s)")
 
     def _settle(self, name: str, state: str, reason: str = "") -> None:
-        metrics.preview_finished(state)
         if reason:
             logger.warning("no preview for {}: {}", name, reason)
         index = self._open_index()
@@ -294,6 +293,9 @@ class PreviewQueue:
                 previews.remove(self.config.images_dir, name)  # deleted while its preview was made
         except (sqlite3.Error, Unavailable) as exc:
             self._index_failed(exc)
+            return
+        # Once the row says so: an outcome not written is made again, and counted then.
+        metrics.preview_finished(state)
 
     def _open_index(self) -> Index | None:
         """The supervisor's connection to the index, opened again when the file was
