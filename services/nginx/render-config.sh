@@ -73,6 +73,7 @@ HTTP_PORT=${HTTP_PORT:-8080}
 MAX_UPLOAD_BYTES=${MAX_UPLOAD_BYTES:-5242880}
 UPLOAD_RATE_LIMIT=${UPLOAD_RATE_LIMIT:-2r/s}
 UPLOAD_RATE_BURST=${UPLOAD_RATE_BURST:-20}
+METRICS_ALLOW=${METRICS_ALLOW:-127.0.0.1}
 
 whole_number WEB_SERVER_WORKERS "$WEB_SERVER_WORKERS" 1 64
 whole_number WEB_SERVER_START_PORT "$WEB_SERVER_START_PORT" 1 65535
@@ -88,6 +89,16 @@ echo "$UPSTREAM_HOST" | grep -Eq '^[A-Za-z0-9.:-]+$' ||
     die "UPSTREAM_HOST must be a host name or address, got '$UPSTREAM_HOST'"
 echo "$HTTP_BIND" | grep -Eq '^[A-Za-z0-9.:-]+$' ||
     die "HTTP_BIND must be an address such as 127.0.0.1 or 0.0.0.0, got '$HTTP_BIND'"
+
+# Who may reach /metrics: one `allow` per address or CIDR range, then `deny all`.
+# https://nginx.org/en/docs/http/ngx_http_access_module.html
+METRICS_ACCESS=
+for address in $METRICS_ALLOW; do
+    echo "$address" | grep -Eq '^([0-9A-Fa-f.:]+(/[0-9]{1,3})?|all)$' ||
+        die "METRICS_ALLOW must be addresses or CIDR ranges (127.0.0.1 10.0.0.0/8 ::1) or all, got '$address'"
+    METRICS_ACCESS="${METRICS_ACCESS}allow $address; "
+done
+METRICS_ACCESS="${METRICS_ACCESS}deny all;"
 
 IMAGES_DIR=$(absolute IMAGES_DIR "${IMAGES_DIR:-./images}")
 LOG_DIR=$(absolute LOG_DIR "${LOG_DIR:-./logs}")
@@ -131,7 +142,8 @@ MAX_UPLOAD_TEXT=$(awk -v n="$MAX_UPLOAD_BYTES" 'BEGIN {
 }')
 
 export UPSTREAM_SERVERS UPLOAD_RATE_LIMIT UPLOAD_RATE_BURST NGINX_LISTEN LOG_DIR \
-    IMAGES_DIR FRONTEND_DIR CLIENT_MAX_BODY_SIZE MAX_UPLOAD_BYTES MAX_UPLOAD_TEXT SNIPPETS_DIR
+    IMAGES_DIR FRONTEND_DIR CLIENT_MAX_BODY_SIZE MAX_UPLOAD_BYTES MAX_UPLOAD_TEXT SNIPPETS_DIR \
+    METRICS_ACCESS
 
 [ -f "$template" ] || die "no template at $template"
 [ -d "$snippets_from" ] || die "no snippets folder at $snippets_from"
@@ -143,7 +155,7 @@ if [ "$snippets_from" != "$SNIPPETS_DIR" ]; then
 fi
 variables='${UPSTREAM_SERVERS} ${UPLOAD_RATE_LIMIT} ${UPLOAD_RATE_BURST} ${NGINX_LISTEN}
 ${LOG_DIR} ${IMAGES_DIR} ${FRONTEND_DIR} ${CLIENT_MAX_BODY_SIZE} ${MAX_UPLOAD_BYTES}
-${MAX_UPLOAD_TEXT} ${SNIPPETS_DIR}'
+${MAX_UPLOAD_TEXT} ${SNIPPETS_DIR} ${METRICS_ACCESS}'
 envsubst "$variables" <"$template" >"$output.new"
 mv "$output.new" "$output"
 echo "$me: wrote $output (workers $UPSTREAM_HOST:$WEB_SERVER_START_PORT+$WEB_SERVER_WORKERS, listen $NGINX_LISTEN)"

@@ -165,6 +165,8 @@ def test_relative_paths_are_made_absolute(tmp_path):
         ("UPLOAD_RATE_LIMIT", "2r/h"),
         ("UPLOAD_RATE_BURST", "0"),
         ("HTTP_BIND", "127.0.0.1; evil"),
+        ("METRICS_ALLOW", "127.0.0.1; allow all"),
+        ("METRICS_ALLOW", "{ }"),
     ],
 )
 def test_unusable_setting_stops_rendering_with_its_name(tmp_path, variable, value):

@@ -42,6 +42,9 @@ def test_defaults_match_the_documented_values():
         ("ALLOWED_ORIGINS", "https://a.example, null", "origins such as"),
         ("ALLOWED_ORIGINS", "https://a.example/upload", "no path"),
         ("ALLOWED_ORIGINS", "*", "origins such as"),
+        ("METRICS_TOKEN", "short", "at least 16"),
+        ("METRICS_ALLOW", "127.0.0.1; allow all", "addresses or CIDR ranges"),
+        ("METRICS_ALLOW", "example.com", "addresses or CIDR ranges"),
     ],
 )
 def test_a_bad_value_is_refused_with_a_message_naming_the_variable(variable, value, words):
@@ -53,6 +56,12 @@ def test_a_bad_value_is_refused_with_a_message_naming_the_variable(variable, val
 def test_the_last_worker_port_must_exist():
     with pytest.raises(ConfigError, match="WEB_SERVER_START_PORT"):
         config_of(WEB_SERVER_START_PORT="65535", WEB_SERVER_WORKERS="2")
+
+
+def test_metrics_open_to_all_addresses_need_a_metrics_token():
+    with pytest.raises(ConfigError, match="METRICS_TOKEN"):
+        config_of(METRICS_ALLOW="all")
+    assert config_of(METRICS_ALLOW="all", METRICS_TOKEN="m" * 16).metrics_allow == ("all",)
 
 
 def test_the_index_may_not_live_inside_the_served_images_dir(tmp_path):

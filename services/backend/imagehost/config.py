@@ -121,6 +121,17 @@ def _duration(name: str, raw: str) -> int | None:
         ) from None
 
 
+def _metrics_allow(name: str, raw: str) -> tuple[str, ...]:
+    """'127.0.0.1 10.0.0.0/8' -> ('127.0.0.1', '10.0.0.0/8'); `all` lets everyone through."""
+    items = tuple(raw.split())
+    for item in items:
+        if item != "all" and not re.fullmatch(r"[0-9A-Fa-f.:]+(/[0-9]{1,3})?", item):
+            raise ConfigError(
+                f"{name} must be addresses or CIDR ranges (127.0.0.1 10.0.0.0/8 ::1) or all, got {item!r}"
+            )
+    return items
+
+
 def _log_level(name: str, raw: str) -> str:
     value = raw.strip().upper()
     if value not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -188,6 +199,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("UPLOAD_TOKEN", "", "empty: anyone may upload; else the Bearer token uploads need", "upload_token", _token),
     Setting(
         "ADMIN_TOKEN", "", "empty: no admin; else the token that lists and deletes any image", "admin_token", _token
+    ),
+    Setting(
+        "METRICS_TOKEN",
+        "",
+        "empty: /metrics needs no token (nginx still lets only METRICS_ALLOW reach it); else its Bearer token",
+        "metrics_token",
+        _token,
+    ),
+    Setting(
+        "METRICS_ALLOW",
+        "127.0.0.1",
+        "addresses or CIDR ranges (space-separated) nginx lets reach /metrics, or all (then set METRICS_TOKEN)",
+        "metrics_allow",
+        _metrics_allow,
+        nginx=True,
     ),
     Setting("GALLERY_PUBLIC", "false", "true: anyone may list the images", "gallery_public", _boolean),
     Setting("PUBLIC_BASE_URL", "", "the address people use, for the URLs in answers", "public_base_url", _base_url),
@@ -283,6 +309,8 @@ class Config:
     allowed_origins: frozenset[str] = _default("ALLOWED_ORIGINS")
     upload_token: str = _default("UPLOAD_TOKEN")
     admin_token: str = _default("ADMIN_TOKEN")
+    metrics_token: str = _default("METRICS_TOKEN")
+    metrics_allow: tuple[str, ...] = _default("METRICS_ALLOW")
     gallery_public: bool = _default("GALLERY_PUBLIC")
     strip_metadata: bool = _default("STRIP_METADATA")
     default_expiry: int | None = _default("DEFAULT_EXPIRY")
@@ -308,6 +336,11 @@ class Config:
     @property
     def index_path(self) -> Path:
         return self.data_dir / "index.sqlite3"
+
+    @property
+    def metrics_dir(self) -> Path:
+        """Each process's metric files (metrics.py), emptied at every start."""
+        return self.data_dir / "metrics"
 
     @property
     def log_file(self) -> Path:
@@ -347,6 +380,8 @@ def _check_consistency(config: Config) -> None:
         raise ConfigError("DEFAULT_EXPIRY must not be longer than MAX_EXPIRY (with a MAX_EXPIRY, it cannot be never)")
     if config.start_port + config.workers - 1 > 65535:
         raise ConfigError("WEB_SERVER_START_PORT + WEB_SERVER_WORKERS - 1 must be at most 65535")
+    if "all" in config.metrics_allow and not config.metrics_token:
+        raise ConfigError("METRICS_ALLOW=all needs a METRICS_TOKEN: without one, anyone could read /metrics")
     # nginx serves IMAGES_DIR as it is: the index (and its delete-token hashes) must not be in it.
     if config.data_dir == config.images_dir or config.images_dir in config.data_dir.parents:
         raise ConfigError("DATA_DIR must not be inside IMAGES_DIR: nginx serves that folder")

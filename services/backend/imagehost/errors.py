@@ -128,6 +128,8 @@ class NotFound(AppError):
 class MethodNotAllowed(AppError):
     status, code = HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed"
     message = "This address does not accept that method."
+    # The route pattern the path matched (Router.match_route sets it), for the metrics.
+    pattern = ""
 
     def __init__(self, allowed: list[str] | None = None):
         """With `allowed` (a worker's 405 always has it), the message names the methods

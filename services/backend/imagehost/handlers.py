@@ -17,7 +17,7 @@ from typing import Any
 
 from loguru import logger
 
-from . import auth, backups, expiry, labels, logs, previews, search, storage, version
+from . import auth, backups, expiry, labels, logs, metrics, previews, search, storage, version
 from .config import Config
 from .errors import (
     BadRequest,
@@ -97,6 +97,7 @@ def upload(request: Request, app: App) -> Response:
             raise InsufficientStorage() from exc
         raise
     app.ask_for_previews()
+    metrics.upload_stored(temp.size)
     described = describe_image(record, base)
     payload = {
         **described,

@@ -515,6 +515,18 @@ class Index:
             "uploads_per_day": [{"date": day, "uploads": per_day.get(day, 0)} for day in all_days],
         }
 
+    def gauges(self) -> tuple[int, int, int]:
+        """(images, bytes stored, previews pending), for the metrics page; bytes counted
+        once per file, as in `stats`. Raises sqlite3.Error when the index cannot be read."""
+        with self._locked() as db:
+            images = db.execute("SELECT COUNT(*) FROM images").fetchone()[0]
+            stored = db.execute(
+                "SELECT COALESCE(SUM(size), 0) FROM (SELECT DISTINCT sha256, size FROM images)"
+            ).fetchone()[0]
+            # Counted through the partial index images_preview_pending (migration 0003).
+            pending = db.execute("SELECT COUNT(*) FROM images WHERE preview = ?", (previews.PENDING,)).fetchone()[0]
+        return images, stored, pending
+
     def add_album(
         self, public_id: str, title: str, description: str, token_hash: str, images: Sequence[tuple[str, bool]]
     ) -> AlbumRecord:

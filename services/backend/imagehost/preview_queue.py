@@ -38,7 +38,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from . import previews
+from . import metrics, previews
 from .config import Config
 from .errors import Unavailable
 from .index import ImageRecord, Index, IndexFileError
@@ -293,6 +293,9 @@ class PreviewQueue:
                 previews.remove(self.config.images_dir, name)  # deleted while its preview was made
         except (sqlite3.Error, Unavailable) as exc:
             self._index_failed(exc)
+            return
+        # Once the row says so: an outcome not written is made again, and counted then.
+        metrics.preview_finished(state)
 
     def _open_index(self) -> Index | None:
         """The supervisor's connection to the index, opened again when the file was

@@ -41,16 +41,27 @@ class Router:
 
     def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
         """The handler for `method` on `path` and its decoded path parameters."""
+        route, params = self.match_route(method, path)
+        return route.handler, params
+
+    def match_route(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        """The route for `method` on `path` and its decoded path parameters.
+
+        Raises NotFound, or MethodNotAllowed (its `pattern` the path's route pattern)."""
         allowed: list[str] = []
+        pattern = ""
         for regex, route in self._routes:
             found = regex.fullmatch(path)
             if not found:
                 continue
             if route.method == method or (method == "HEAD" and route.method == "GET"):
-                return route.handler, {k: unquote(v, errors="replace") for k, v in found.groupdict().items()}
+                return route, {k: unquote(v, errors="replace") for k, v in found.groupdict().items()}
             allowed.append(route.method)
+            pattern = route.pattern
         if not allowed:
             raise NotFound()
         if "GET" in allowed:
             allowed.append("HEAD")
-        raise MethodNotAllowed(sorted(set(allowed)))
+        refusal = MethodNotAllowed(sorted(set(allowed)))
+        refusal.pattern = pattern
+        raise refusal

@@ -4,7 +4,7 @@ nginx serves `/images/<name>` files and the page itself; these are the rest. Eac
 process builds its `Router` from this table (worker_process.run).
 """
 
-from . import albums, handlers, pages
+from . import albums, handlers, metrics, pages
 from .router import Route
 
 ROUTES = (
@@ -30,4 +30,6 @@ ROUTES = (
     Route("GET", "/backup/", handlers.download_backup),
     Route("GET", "/api/version", handlers.version_info),
     Route("GET", "/version", handlers.version_info),
+    # Prometheus scrapes; nginx lets only METRICS_ALLOW's addresses reach it.
+    Route("GET", "/metrics", metrics.scrape),
 )

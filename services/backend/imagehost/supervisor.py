@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from loguru import logger
 
-from . import index, logs, storage, version, worker_process
+from . import index, logs, metrics, storage, version, worker_process
 from .config import Config
 from .expiry import Sweeper
 from .instance_lock import InstanceLocked, lock_folders
@@ -97,12 +97,20 @@ class Supervisor:
             self._folder_locks = lock_folders(config.data_dir, config.images_dir, config.shutdown_timeout + 2.0)
             storage.prepare_directories(config.images_dir, config.tmp_dir, config.data_dir, config.log_dir)
             _make_files_private(config)
+            # Before any process counts anything, and before the fork: see metrics.py.
+            metrics.use_folder(config.metrics_dir)
             self._log_file_sink = logs.open_log_file(config)
             index.migrate(config.index_path)
             reconcile(config)
             self._index_identity = index.file_identity(config.index_path)
             self._bind_all()
-        except (StartupError, InstanceLocked, ReconcileRefused, index.IndexFileError) as exc:
+        except (
+            StartupError,
+            InstanceLocked,
+            ReconcileRefused,
+            index.IndexFileError,
+            metrics.MetricsFolderError,
+        ) as exc:
             logger.error("{}", exc)
             return 1
         except OSError as exc:  # a folder or file we cannot create, lock or change
@@ -287,6 +295,7 @@ class Supervisor:
     def _worker_exited(self, slot: Slot, pid: int, status: int) -> None:
         # What the dead worker was uploading will never finish; its files carry its pid.
         storage.remove_temp_files_of(self.config.tmp_dir, pid)
+        metrics.process_gone(pid, self.config.metrics_dir)
         slot.pid = None
         code = os.waitstatus_to_exitcode(status)
         how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"

@@ -26,6 +26,7 @@ from typing import BinaryIO
 
 from loguru import logger
 
+from . import metrics
 from .errors import (
     AppError,
     BadRequest,
@@ -137,21 +138,31 @@ class RequestHandler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         # None while (or once) where this request's body ends is not known.
         body: RequestBody | None = None
+        # The metrics' route label: a pattern from the table, never the raw path.
+        route = metrics.UNROUTED
+        failure: BaseException | None = None
         try:
             body = self._framed_body()
-            handler, params = self.server.router.match(self.command, path)
+            route = metrics.UNMATCHED
+            matched, params = self.server.router.match_route(self.command, path)
+            route = matched.pattern
             request = Request(self.command, path, query, self.headers, body, request_id)
-            response = handler(request, self.server.app, **params)
+            response = matched.handler(request, self.server.app, **params)
         except AppError as error:
+            failure = error
+            if isinstance(error, MethodNotAllowed):
+                route = error.pattern or route
             response = error_response(error)
         except ClientGone:
             self.close_connection = True
             logger.info("{} {} client went away mid-request rid={}", self.command, path[:300], request_id)
             return
-        except Exception:  # noqa: BLE001 (any bug becomes a logged 500, never a dropped connection)
+        except Exception as exc:  # noqa: BLE001 (any bug becomes a logged 500, never a dropped connection)
+            failure = exc
             logger.exception("{} {} failed rid={}", self.command, path[:300], request_id)
             response = error_response(Internal())
             body = None  # the bug may have struck mid-read
+        metrics.request_answered(route, self.command, response.status, time.perf_counter() - started, failure)
 
         if not self._at_next_request(body):
             self.close_connection = True
@@ -285,6 +296,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         if self.request_version not in ("HTTP/1.0", "HTTP/1.1"):
             self.request_version = "HTTP/1.1"  # else http.server sends an HTTP/0.9 body without a status line
         self._send(error_response(error), uuid.uuid4().hex)
+        metrics.request_answered(metrics.UNROUTED, self.command, error.status, None, error)
         logger.info("{} -> {} {}", (self.requestline or "")[:200], error.status.value, error.code)
 
     def _method_error(self) -> AppError:
