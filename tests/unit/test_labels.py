@@ -215,9 +215,8 @@ def test_a_duration_is_a_number_and_a_unit_or_never(text, seconds):
 
 @pytest.mark.parametrize("text", ["", "1", "h", "0s", "1.5h", "-1d", "1w", "1 h", "36501d", "3000000d", "forever"])
 def test_anything_else_is_not_a_duration(text):
-    with pytest.raises(ValueError) as raised:
+    with pytest.raises(ValueError, match=f"^{re.escape(text)}$"):
         durations.seconds_of(text)
-    assert str(raised.value) == text
 
 
 def test_an_expiry_of_more_than_a_hundred_years_is_refused_not_swept_at_once():
