@@ -3,6 +3,7 @@ expiry durations (durations.py, expiry.py): normalisation and limits, no server.
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
