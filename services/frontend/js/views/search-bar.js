@@ -22,7 +22,8 @@ export function searchBar(label, onChange) {
 
   const input = h('input', { type: 'search', id, class: 'search__input', placeholder: 'Search titles, descriptions, tags, names', spellcheck: 'false' });
   const chips = h('ul', { class: 'chips search__tags', 'aria-label': 'Tags filtered by' });
-  const element = h('div', { class: 'search', role: 'search' },
+  // Named: a page may hold several search landmarks (My uploads, All images).
+  const element = h('div', { class: 'search', role: 'search', 'aria-label': label },
     h('label', { class: 'visually-hidden', for: id }, label),
     input,
     chips,
