@@ -40,7 +40,7 @@ export function mountAllImages({ onTokenChange = () => {} } = {}) {
   let generation = 0; // bumped by reset(), so answers to an earlier listing are dropped
   const cards = new Map(); // name → card
   // Filters are the server's to apply; a change starts the listing over with them.
-  const search = searchBar('Search all images', () => reset());
+  const search = searchBar('Search all images', () => reset(), { landmark: 'All images: filters' });
   grid.before(search.element);
   const noMatch = h('p', { class: 'search__none', hidden: true }, 'No images on this server match.');
   grid.after(noMatch);

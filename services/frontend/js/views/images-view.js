@@ -5,9 +5,22 @@ import { mountMyUploads } from './my-uploads.js';
 import { mountOverview } from './overview.js';
 
 export function mountImagesView() {
-  const overview = mountOverview(document.querySelector('#images-view .panel'));
+  const mine = document.querySelector('#images-view .panel');
+  const all = document.querySelector('#images-view .panel[aria-labelledby="all-title"]');
+  const end = document.createComment('end of the Images view');
+  all.after(end);
+  const overview = mountOverview(mine);
   mountMyUploads();
-  const allImages = mountAllImages({ onTokenChange: overview.setToken });
+  // With the admin token, the whole gallery is what its owner came for: All images comes
+  // right after the overview, before this browser's own uploads and albums (in the
+  // document, so the keyboard order follows).
+  const arrange = (token) => (token ? mine.before(all) : end.before(all));
+  const allImages = mountAllImages({
+    onTokenChange: (token) => {
+      overview.setToken(token);
+      arrange(token);
+    },
+  });
   return {
     setLimits: allImages.setLimits,
     show() {

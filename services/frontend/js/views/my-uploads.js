@@ -38,7 +38,7 @@ export function mountMyUploads() {
   const count = byId('mine-count');
   const clearGone = byId('clear-gone');
   const heading = byId('mine-title');
-  const search = searchBar('Search my uploads', () => render());
+  const search = searchBar('Search my uploads', () => render(), { landmark: 'My uploads: filters' });
   grid.before(search.element);
   const noMatch = h('p', { class: 'search__none', hidden: true }, 'None of your uploads match.');
   grid.after(noMatch);

@@ -11,19 +11,21 @@ const DEBOUNCE = 250;
 let lastId = 0;
 
 /**
- * A search bar labelled `label` ("Search my uploads"). `onChange({q, tags})` is called
+ * A search bar labelled `label` ("Search my uploads"), in a search landmark named
+ * `landmark`. `onChange({q, tags})` is called
  * after typing pauses, and at once when a tag is added or removed.
  * Returns {element, filters(), addTag(tag), active()}.
  */
-export function searchBar(label, onChange) {
+export function searchBar(label, onChange, { landmark } = {}) {
   const id = `search-${++lastId}`;
   const tags = [];
   let timer = null;
 
   const input = h('input', { type: 'search', id, class: 'search__input', placeholder: 'Search titles, descriptions, tags, names', spellcheck: 'false' });
   const chips = h('ul', { class: 'chips search__tags', 'aria-label': 'Tags filtered by' });
-  // Named: a page may hold several search landmarks (My uploads, All images).
-  const element = h('div', { class: 'search', role: 'search', 'aria-label': label },
+  // Named apart from the box's own label: a page may hold several search landmarks (My
+  // uploads, All images), and each needs a name of its own.
+  const element = h('div', { class: 'search', role: 'search', 'aria-label': landmark || null },
     h('label', { class: 'visually-hidden', for: id }, label),
     input,
     chips,
