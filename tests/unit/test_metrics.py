@@ -7,6 +7,8 @@ import errno
 import os
 import re
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -206,3 +208,40 @@ def test_the_metrics_folder_is_refused_once_prometheus_client_counts_in_the_proc
     finally:
         os.environ.pop(metrics.ENVIRONMENT_VARIABLE, None)
     assert oct((tmp_path / "metrics").stat().st_mode & 0o777) == "0o700"
+
+
+FIRST_USE_AT_ONCE = """
+import sys, threading
+sys.setswitchinterval(1e-6)  # switch threads as often as possible: the race is in the first use
+from imagehost import metrics
+threads, failures = 32, []
+start = threading.Barrier(threads)
+
+def first_request():
+    start.wait()
+    try:
+        metrics.request_answered("/upload", "POST", 201, 0.01, None)
+    except Exception as exc:
+        failures.append(repr(exc))
+
+workers = [threading.Thread(target=first_request) for _ in range(threads)]
+for thread in workers:
+    thread.start()
+for thread in workers:
+    thread.join()
+print(failures)
+"""
+
+
+@pytest.mark.parametrize("attempt", range(5))
+def test_the_first_requests_of_a_worker_on_many_threads_at_once_all_count(attempt):
+    # A fresh process each time: the metrics are made on first use, once per process.
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_USE_AT_ONCE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert done.stdout.strip() == "[]", done.stdout[-2000:]

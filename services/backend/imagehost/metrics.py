@@ -29,8 +29,8 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import threading
 from collections.abc import Iterator
-from functools import cache
 from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -89,9 +89,23 @@ def process_gone(pid: int, folder: Path) -> None:
         multiprocess.mark_process_dead(pid, str(folder))  # type: ignore[no-untyped-call]
 
 
-@cache
+_making = threading.Lock()
+_made: dict[str, Any] = {}
+
+
 def _metrics() -> dict[str, Any]:
-    """The metric objects, made on first use (after `use_folder`, in the supervisor)."""
+    """The metric objects, made on first use (after `use_folder`, in the supervisor).
+
+    Under a lock: the first requests of a fresh worker arrive on several threads at once,
+    and a second registration of the same name raises (it did, as a 500, under load)."""
+    if not _made:
+        with _making:
+            if not _made:
+                _made.update(_new_metrics())
+    return _made
+
+
+def _new_metrics() -> dict[str, Any]:
     from prometheus_client import Counter, Histogram  # noqa: PLC0415 (after use_folder)
 
     return {
