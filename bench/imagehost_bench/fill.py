@@ -57,7 +57,7 @@ def fill_to(index_path: Path, total: int, images_dir: Path | None = None) -> int
             db.execute("BEGIN IMMEDIATE")
             db.executemany(
                 "INSERT INTO images (id, name, type, size, width, height, sha256, original_name, created_at,"
-                " delete_token_hash, title, tags) VALUES (?, ?, ?, ?, 4, 3, ?, '', ?, NULL, ?, ?)",
+                " delete_token_hash, title, tags, preview) VALUES (?, ?, ?, ?, 4, 3, ?, '', ?, NULL, ?, ?, 'ready')",
                 (
                     (n, name, JPEG.mime, len(data), digest, created_at, _title(n), " ".join(_tags(n)))
                     for n, name in zip(numbers, names, strict=True)

@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from http import HTTPStatus
 from io import BufferedIOBase
 from typing import BinaryIO
@@ -96,19 +97,21 @@ class Request:
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
 
-    def query_values(self, name: str) -> list[str]:
-        """Every value of query parameter `name` (repeatable, like `tag`), in order."""
+    @cached_property
+    def _parameters(self) -> dict[str, list[str]]:
+        """The query string, parsed once (a listing reads seven parameters)."""
         try:
-            return parse_qs(self.query, keep_blank_values=True, strict_parsing=False, max_num_fields=40).get(name, [])
+            return parse_qs(self.query, keep_blank_values=True, strict_parsing=False, max_num_fields=40)
         except ValueError:
             raise BadRequest("The query string has too many parameters.") from None
 
+    def query_values(self, name: str) -> list[str]:
+        """Every value of query parameter `name` (repeatable, like `tag`), in order."""
+        return self._parameters.get(name, [])
+
     def query_value(self, name: str) -> str | None:
         """The value of query parameter `name`; BadRequest when it is given twice."""
-        try:
-            values = parse_qs(self.query, keep_blank_values=True, strict_parsing=False, max_num_fields=40).get(name)
-        except ValueError:
-            raise BadRequest("The query string has too many parameters.") from None
+        values = self._parameters.get(name)
         if not values:
             return None
         if len(values) > 1:
