@@ -17,9 +17,9 @@ import secrets
 from http import HTTPStatus
 from typing import Any
 
-from . import auth, labels, previews, storage
+from . import auth, labels
 from .errors import BadRequest, Forbidden, NotFound, Unauthorized
-from .handlers import App, json_object, public_image, request_base
+from .handlers import App, json_object, public_image, remove_image_everywhere, request_base
 from .index import AlbumRecord, ImageRecord
 from .validation import is_image_name
 from .web import Request, Response, json_response
@@ -91,9 +91,7 @@ def delete_album(request: Request, app: App, album_id: str) -> Response:
     if with_images == "true":
         for name, is_owned in app.index.album_ownership(album.id).items():
             if is_owned:
-                storage.remove_image(app.config.images_dir, name)
-                app.index.delete(name)
-                previews.remove(app.config.images_dir, name)
+                remove_image_everywhere(app, name)
     app.index.delete_album(album.id)
     return Response(HTTPStatus.NO_CONTENT)
 

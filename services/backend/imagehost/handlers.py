@@ -37,6 +37,7 @@ from .validation import ACCEPTED_TYPES, is_image_name
 from .web import Request, Response, base_url, json_response, origin_of
 
 DEFAULT_PAGE_SIZE = 50
+STATS_DAYS = 30
 MAX_PAGE_SIZE = 200
 _CURSOR = re.compile(r"[1-9][0-9]{0,17}")
 
@@ -241,9 +242,6 @@ def stats(request: Request, app: App) -> Response:
     )
 
 
-STATS_DAYS = 30
-
-
 def delete_image(request: Request, app: App, name: str) -> Response:
     _require_valid_name(name)
     token = auth.bearer_token(request.header("Authorization"))
@@ -260,14 +258,22 @@ def delete_image(request: Request, app: App, name: str) -> Response:
     # crash. If the fsync fails, the answer is a 500 and the row stays: the image is no
     # longer served, and the same DELETE again completes it. An index file removed or
     # replaced is found before the file goes: its 503 says nothing was changed.
+    if not remove_image_everywhere(app, name):
+        raise NotFound("That image was already deleted.")
+    return Response(HTTPStatus.NO_CONTENT)
+
+
+def remove_image_everywhere(app: App, name: str) -> bool:
+    """Delete image `name`: the file durably, then its row, then its preview; False when
+    the row was gone already. Raises Unavailable (nothing changed) when the index file
+    was removed or replaced, OSError when the folder's fsync fails (the row stays)."""
     app.index.require_own_file()
     storage.remove_image(app.config.images_dir, name)
-    if not app.index.delete(name):
-        raise NotFound("That image was already deleted.")
+    deleted = app.index.delete(name)
     # After the row: a preview maker that finishes later finds no row and removes its
     # preview itself (preview_queue.py).
     previews.remove(app.config.images_dir, name)
-    return Response(HTTPStatus.NO_CONTENT)
+    return deleted
 
 
 def limits(request: Request, app: App) -> Response:

@@ -34,6 +34,8 @@ COLUMNS = (
     "title, description, tags, expires_at"
 )
 _INSERT = f"INSERT INTO images ({COLUMNS.removeprefix('id, ')}) VALUES ({', '.join('?' * 14)})"
+# COLUMNS of the images table aliased `i`, for the queries that join it.
+_IMAGE_COLUMNS = ", ".join(f"i.{column}" for column in COLUMNS.split(", "))
 _TAG_INSERT = "INSERT OR IGNORE INTO image_tags (tag, image_id) VALUES (?, ?)"
 
 
@@ -54,7 +56,6 @@ class ListingFilter(NamedTuple):
 
 
 def _listing_query(where: ListingFilter, before_id: int | None, limit: int) -> tuple[str, list[object]]:
-    columns = ", ".join(f"i.{column}" for column in COLUMNS.split(", "))
     conditions: list[str] = []
     parameters: list[object] = []
     tags = list(where.tags)
@@ -81,7 +82,7 @@ def _listing_query(where: ListingFilter, before_id: int | None, limit: int) -> t
         if value is not None:
             conditions.append(f"i.{column} {operator} ?")
             parameters.append(value)
-    sql = f"SELECT {columns} FROM {source} WHERE {' AND '.join(conditions)} ORDER BY {key} DESC LIMIT ?"
+    sql = f"SELECT {_IMAGE_COLUMNS} FROM {source} WHERE {' AND '.join(conditions)} ORDER BY {key} DESC LIMIT ?"
     return sql, [*parameters, limit]
 
 
@@ -495,19 +496,16 @@ class Index:
     def stats(self, days: int) -> dict[str, object]:
         """Images and bytes stored (bytes counted once per file: identical images share
         one), and uploads per UTC day over the last `days` days, oldest first, zeros included."""
-        since = time.strftime("%Y-%m-%d", time.gmtime(time.time() - (days - 1) * 86400))
+        first = time.time() - (days - 1) * 86400
+        since = time.strftime("%Y-%m-%d", time.gmtime(first))
         with self._locked() as db:
-            images = db.execute("SELECT COUNT(*) FROM images").fetchone()[0]
-            stored = db.execute(
-                "SELECT COALESCE(SUM(size), 0) FROM (SELECT DISTINCT sha256, size FROM images)"
-            ).fetchone()[0]
+            images, stored = _stored(db)
             per_day = dict(
                 db.execute(
                     "SELECT substr(created_at, 1, 10) AS day, COUNT(*) FROM images WHERE created_at >= ? GROUP BY day",
                     (since,),
                 ).fetchall()
             )
-        first = time.time() - (days - 1) * 86400
         all_days = [time.strftime("%Y-%m-%d", time.gmtime(first + n * 86400)) for n in range(days)]
         return {
             "images": images,
@@ -519,10 +517,7 @@ class Index:
         """(images, bytes stored, previews pending), for the metrics page; bytes counted
         once per file, as in `stats`. Raises sqlite3.Error when the index cannot be read."""
         with self._locked() as db:
-            images = db.execute("SELECT COUNT(*) FROM images").fetchone()[0]
-            stored = db.execute(
-                "SELECT COALESCE(SUM(size), 0) FROM (SELECT DISTINCT sha256, size FROM images)"
-            ).fetchone()[0]
+            images, stored = _stored(db)
             # Counted through the partial index images_preview_pending (migration 0003).
             pending = db.execute("SELECT COUNT(*) FROM images WHERE preview = ?", (previews.PENDING,)).fetchone()[0]
         return images, stored, pending
@@ -564,14 +559,13 @@ class Index:
 
     def album(self, public_id: str) -> tuple[AlbumRecord, list[ImageRecord]] | None:
         """The album and its images in order (deleted or expired images are gone from it)."""
-        columns = ", ".join(f"i.{column}" for column in COLUMNS.split(", "))
         with self._locked() as db:
             row = db.execute(f"SELECT {ALBUM_COLUMNS} FROM albums WHERE public_id = ?", (public_id,)).fetchone()
             if row is None:
                 return None
             album = AlbumRecord._make(row)
             rows = db.execute(
-                f"SELECT {columns} FROM album_images a JOIN images i ON i.id = a.image_id "
+                f"SELECT {_IMAGE_COLUMNS} FROM album_images a JOIN images i ON i.id = a.image_id "
                 "WHERE a.album_id = ? ORDER BY a.position",
                 (album.id,),
             ).fetchall()
@@ -638,3 +632,10 @@ class Index:
             return True
         except (sqlite3.Error, Unavailable):
             return False
+
+
+def _stored(db: sqlite3.Connection) -> tuple[int, int]:
+    """(images, bytes stored), bytes counted once per file: identical images share one."""
+    images = db.execute("SELECT COUNT(*) FROM images").fetchone()[0]
+    stored = db.execute("SELECT COALESCE(SUM(size), 0) FROM (SELECT DISTINCT sha256, size FROM images)").fetchone()[0]
+    return images, stored
