@@ -204,3 +204,21 @@ def test_an_identical_image_shares_the_first_ones_preview_file(config):
 def test_an_image_whose_twins_have_no_preview_file_shares_nothing(config):
     assert not previews.share(config.images_dir, "Same000000000002.png", ["Gone000000000001.png"])
     assert in_previews(config) == []
+
+
+@pytest.mark.parametrize(
+    "bytes_free, files, files_free, room",
+    [
+        (8 * 1000, 100, 8, True),
+        (8 * 1000 - 1, 100, 100, False),  # too few bytes for the uploads kept room for
+        (10**9, 100, 7, False),  # too few files
+        (10**9, 0, 0, True),  # a file system with no inode limit reports 0 files
+    ],
+)
+def test_previews_are_made_only_with_room_left_for_eight_of_the_largest_uploads(
+    monkeypatch, tmp_path, bytes_free, files, files_free, room
+):
+    disk = os.statvfs_result((4096, 1, 10**6, bytes_free, bytes_free, files, files_free, files_free, 0, 255))
+    monkeypatch.setattr(os, "statvfs", lambda path: disk)
+    assert previews.ROOM_KEPT_FOR_UPLOADS == 8
+    assert previews.room_to_make(tmp_path, max_upload_bytes=1000) is room

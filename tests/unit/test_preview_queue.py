@@ -187,3 +187,24 @@ def test_a_maker_that_cannot_start_is_restarted_after_a_pause(config, db, queue,
     queue.tick()
     assert queue.makers == []
     assert queue.next_timeout(60) > 0.1
+
+
+def test_no_preview_is_made_while_the_disk_has_only_the_room_kept_for_uploads(config, db, queue, monkeypatch):
+    # The last room goes to originals: previews wait, still pending, and are made once
+    # space is freed, with no restart.
+    room = {"now": False}
+    monkeypatch.setattr(previews, "room_to_make", lambda images_dir, max_upload_bytes: room["now"])
+    name = "Full000000000001.png"
+    add_image(config, db, name, png(30, 20))
+    given = given_jobs(queue, monkeypatch)
+    run(queue, lambda: queue.makers and all(maker.ready for maker in queue.makers))
+    for _ in range(5):
+        queue._look_at = 0.0
+        queue.tick()
+    assert given == []
+    assert db.preview_states() == {name: previews.PENDING}
+    room["now"] = True
+    queue._look_at = 0.0
+    run(queue, no_pending(db))
+    assert given == [name]
+    assert db.preview_states() == {name: previews.READY}

@@ -11,6 +11,8 @@ hard link to that preview instead of a job: identical images share one preview f
 Everything here runs in the supervisor's single-threaded loop and never blocks: the
 makers' answers are read when select() says they are there, and the loop's timeout
 covers each job's deadline. The outcome of a job goes into the row:
+- no job at all while the images volume has less free than ROOM_KEPT_FOR_UPLOADS uploads
+  need (previews.py): the last room is for originals, which cannot be made again.
 - an answer "later" (the disk is full): still 'pending', and the queue waits
   TRY_AGAIN_AFTER seconds before it hands out more jobs.
 - an answer "ok": 'ready'. If the row has gone meanwhile (the image was deleted), the
@@ -87,6 +89,7 @@ class PreviewQueue:
         self._look_at = 0.0
         self._quick_deaths = 0
         self._restart_at = 0.0
+        self._had_room = True
 
     def wake(self) -> None:
         """Look for pending previews at the next tick (an upload has just been stored)."""
@@ -207,12 +210,32 @@ class PreviewQueue:
         except (sqlite3.Error, Unavailable) as exc:
             self._index_failed(exc)
             return
+        if jobs and not self._room_to_make():
+            return  # looked at again after LOOK_EVERY
         for maker, record in zip(idle, jobs, strict=False):
             self._give(maker, record.name, record.type)
         # Counted before the shared ones are left out: a shared preview takes no maker,
         # and the next duplicate must not wait LOOK_EVERY for its link.
         if len(pending) >= len(idle):
             self._look_at = 0.0  # there may be more: look again as soon as a maker is free
+
+    def _room_to_make(self) -> bool:
+        """Whether the disk has room for previews beyond what uploads keep (logged when that changes)."""
+        try:
+            room = previews.room_to_make(self.config.images_dir, self.config.max_upload_bytes)
+        except OSError as exc:
+            room = False
+            logger.error("previews wait: cannot see the free space in IMAGES_DIR ({})", exc)
+        if room != self._had_room:
+            self._had_room = room
+            if room:
+                logger.info("previews go on: IMAGES_DIR has room again")
+            else:
+                logger.warning(
+                    "previews wait: IMAGES_DIR has room for fewer than {} more uploads, which they keep",
+                    previews.ROOM_KEPT_FOR_UPLOADS,
+                )
+        return room
 
     def _shared(self, index: Index, record: ImageRecord) -> bool:
         """Whether `record` got the preview of an identical image, with no decoding."""

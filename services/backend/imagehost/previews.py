@@ -27,6 +27,11 @@ EXTENSION = ".webp"
 TEMP_SUFFIX = ".part"
 MAX_SIDE = 400
 
+# Previews are made only while the images volume has room left for this many more of
+# the largest uploads (bytes and files): an original cannot be made again, a preview can,
+# so on a disk that is nearly full the last room goes to uploads.
+ROOM_KEPT_FOR_UPLOADS = 8
+
 PENDING = "pending"
 READY = "ready"
 FAILED = "failed"
@@ -72,6 +77,15 @@ def remove(images_dir: str | Path, image_name: str) -> None:
         os.unlink(path_of(images_dir, image_name))
     except FileNotFoundError:
         pass
+
+
+def room_to_make(images_dir: str | Path, max_upload_bytes: int) -> bool:
+    """Whether the images volume has more free than ROOM_KEPT_FOR_UPLOADS uploads need."""
+    disk = os.statvfs(images_dir)
+    bytes_free = disk.f_bavail * disk.f_frsize
+    # A file system without an inode limit (btrfs, some network ones) reports 0 files.
+    files_free = disk.f_favail if disk.f_files else ROOM_KEPT_FOR_UPLOADS
+    return bytes_free >= ROOM_KEPT_FOR_UPLOADS * max_upload_bytes and files_free >= ROOM_KEPT_FOR_UPLOADS
 
 
 def temp_name(pid: int, random: str) -> str:
