@@ -6,7 +6,6 @@ worker's BaseHTTPRequestHandler subclass reads from and writes to the connection
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -16,6 +15,8 @@ from http import HTTPStatus
 from io import BufferedIOBase
 from typing import BinaryIO
 from urllib.parse import parse_qs
+
+import orjson
 
 from .errors import AppError, BadRequest
 from .headers import Headers
@@ -147,7 +148,9 @@ def _rest_of(file: BinaryIO) -> int:
 
 
 def json_response(status: HTTPStatus, payload: object, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # Compact UTF-8, the bytes json.dumps(ensure_ascii=False, separators=(",", ":")) gives,
+    # in a twentieth of the time (tests/unit/test_json_answers.py).
+    body = orjson.dumps(payload)
     return Response(status, body, "application/json", headers or {})
 
 
