@@ -1,6 +1,7 @@
 """A worker's log lines: handed to the supervisor without ever waiting; what does not fit
 is dropped, counted, and reported once lines go through again."""
 
+import re
 import socket
 import threading
 
@@ -63,3 +64,37 @@ def test_the_first_line_that_goes_through_after_drops_is_preceded_by_how_many_we
     assert line.endswith("after the jam\n")
     logger.info("and then")
     assert len(received_lines(channel)) == 1  # reported once
+
+
+def test_a_request_line_reads_as_loguru_writes_every_other_line(channel):
+    # request_line formats the line itself (for speed); app.log must not tell the difference.
+    logger.info("GET /api/limits 200 41B 0.3ms rid=a")
+    logs.request_line("GET /api/limits 200 41B 0.3ms rid=b")
+    by_loguru, by_hand = received_lines(channel)
+    stamp = r"INFO\x00\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}([+-]\d{4}) "
+    by_loguru_zone, by_hand_zone = (re.match(stamp, line) for line in (by_loguru, by_hand))
+    assert by_loguru_zone and by_hand_zone, (by_loguru, by_hand)
+    assert by_hand_zone[1] == by_loguru_zone[1]
+    assert by_hand.split(" ", 1)[1] == by_loguru.split(" ", 1)[1].replace("rid=a", "rid=b")
+
+
+def test_request_lines_are_left_out_when_the_log_level_is_above_info(channel, monkeypatch):
+    receiver, sender = logs.make_log_channel()
+    logs.setup_worker_logging(sender, 8, "WARNING")
+    logs.request_line("GET / 200 1B 0.1ms rid=quiet")
+    logger.warning("loud")
+    assert [line.split(" worker-8 ")[1] for line in received_lines(receiver)] == ["loud\n"]
+    receiver.close()
+    sender.close()
+
+
+def test_request_lines_are_dropped_and_counted_like_other_lines_when_nobody_reads(channel):
+    for n in range(2000):
+        logs.request_line(f"GET /api/images 200 1B 0.1ms rid={n}")
+    delivered = received_lines(channel)
+    assert 0 < len(delivered) < 2000
+    assert logs.lines_dropped() == 2000 - len(delivered)
+    logs.request_line("GET /after 200 1B 0.1ms rid=after")
+    warning, line = received_lines(channel)
+    assert f" worker-7 {2000 - len(delivered)} log lines dropped" in warning
+    assert line.endswith("rid=after\n")

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import socket
 import sys
+import threading
+import time
 from typing import TYPE_CHECKING
 
 from loguru import logger
@@ -66,10 +68,25 @@ def open_log_file(config: Config, previous: int | None = None) -> int:
 def setup_worker_logging(sender: socket.socket, worker_id: int, level: str) -> None:
     """Route this process's log lines to the supervisor through `sender`."""
     global _worker_sink  # noqa: PLW0603 (one sink per process, read by lines_dropped)
+    process = f"worker-{worker_id}"
     logger.remove()
-    logger.configure(extra={"process": f"worker-{worker_id}"})
-    _worker_sink = _DatagramSink(sender)
+    logger.configure(extra={"process": process})
+    _worker_sink = _DatagramSink(sender, process, logs_requests=logger.level(level).no <= logger.level("INFO").no)
     logger.add(_worker_sink, level=level, format=LINE_FORMAT, colorize=False)
+
+
+def request_line(message: str) -> None:
+    """Log `message` at INFO: the one line each answered request logs (worker.py).
+
+    In a worker the line is written here as LINE_FORMAT writes it and handed straight to
+    the datagram sink: loguru's way (a record, the caller's frame, the time zone, the
+    format) cost a seventh of a worker's CPU on a listing (docs/performance.md).
+    """
+    sink = _worker_sink
+    if sink is None:
+        logger.info(message)  # no arguments: loguru does not format the message
+    elif sink.logs_requests:
+        sink.send("INFO", f"{_clock.now()} INFO    {sink.process} {message}\n")
 
 
 def lines_dropped() -> int:
@@ -79,39 +96,43 @@ def lines_dropped() -> int:
 
 class _DatagramSink:
     """Hands each line to the supervisor without ever blocking (loguru calls it under
-    its own lock, one line at a time)."""
+    its own lock, one line at a time; request_line calls send() on its own)."""
 
-    def __init__(self, sender: socket.socket):
+    def __init__(self, sender: socket.socket, process: str, logs_requests: bool):
         self._sender = sender
+        self.process = process
+        self.logs_requests = logs_requests
         self.dropped_total = 0
         self._dropped_unreported = 0
+        self._lock = threading.Lock()
 
     def __call__(self, message: Message) -> None:
-        line = str(message).encode("utf-8", "replace")[:MAX_LINE_BYTES]
+        self.send(message.record["level"].name, str(message))
+
+    def send(self, level: str, text: str) -> None:
+        line = text.encode("utf-8", "replace")[:MAX_LINE_BYTES]
         if not line.endswith(b"\n"):
             line += b"\n"
-        level = message.record["level"].name.encode()
-        if self._dropped_unreported and not self._report_drops(message):
-            self._drop()
-            return
-        try:
-            self._sender.send(level + _LEVEL_SEPARATOR + line, socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            self._drop()
-        except OSError:
-            sys.stderr.buffer.write(line)  # the supervisor is gone; say it somewhere
-            sys.stderr.flush()
+        with self._lock:
+            if self._dropped_unreported and not self._report_drops():
+                self._drop()
+                return
+            try:
+                self._sender.send(level.encode() + _LEVEL_SEPARATOR + line, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                self._drop()
+            except OSError:
+                sys.stderr.buffer.write(line)  # the supervisor is gone; say it somewhere
+                sys.stderr.flush()
 
     def _drop(self) -> None:
         self.dropped_total += 1
         self._dropped_unreported += 1
 
-    def _report_drops(self, message: Message) -> bool:
+    def _report_drops(self) -> bool:
         """Send 'N log lines dropped' ahead of the next line; False if it did not fit either."""
-        record = message.record
         warning = (
-            f"{record['time']:%Y-%m-%dT%H:%M:%S.%f}"[:23] + f"{record['time']:%z} WARNING "
-            f"{record['extra'].get('process', '?')} {self._dropped_unreported} log lines dropped "
+            f"{_clock.now()} WARNING {self.process} {self._dropped_unreported} log lines dropped "
             f"(the supervisor was not reading; {self.dropped_total} in all)\n"
         )
         try:
@@ -124,6 +145,24 @@ class _DatagramSink:
         return True
 
 
+class _Clock:
+    """The time as LINE_FORMAT writes it (2026-11-27T14:40:13.046+0000, local time), the
+    part down to the second made once a second."""
+
+    def __init__(self) -> None:
+        self._second: tuple[int, str, str] = (-1, "", "")  # replaced whole: threads share it
+
+    def now(self) -> str:
+        now = time.time()
+        second, date_time, zone = self._second
+        if int(now) != second:
+            second, local = int(now), time.localtime(now)
+            date_time, zone = time.strftime("%Y-%m-%dT%H:%M:%S", local), time.strftime("%z", local)
+            self._second = (second, date_time, zone)
+        return f"{date_time}.{int((now - second) * 1000):03d}{zone}"
+
+
+_clock = _Clock()
 _worker_sink: _DatagramSink | None = None
 
 

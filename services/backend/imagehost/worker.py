@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 from loguru import logger
 
-from . import metrics
+from . import logs, metrics
 from .errors import (
     AppError,
     BadRequest,
@@ -309,15 +309,9 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def _log_request(self, status: int, started: float, request_id: str, size: int = 0, note: str = "") -> None:
         elapsed_ms = (time.perf_counter() - started) * 1000
-        logger.info(
-            "{} {} {} {}B {:.1f}ms rid={}{}",
-            self.command,
-            self.path[:300],
-            int(status),
-            size,
-            elapsed_ms,
-            request_id,
-            f" ({note})" if note else "",
+        logs.request_line(
+            f"{self.command} {self.path[:300]} {int(status)} {size}B {elapsed_ms:.1f}ms rid={request_id}"
+            + (f" ({note})" if note else "")
         )
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
