@@ -98,3 +98,35 @@ def test_request_lines_are_dropped_and_counted_like_other_lines_when_nobody_read
     warning, line = received_lines(channel)
     assert f" worker-7 {2000 - len(delivered)} log lines dropped" in warning
     assert line.endswith("rid=after\n")
+
+
+def test_the_supervisor_relays_waiting_lines_in_order_each_under_its_own_level():
+    receiver, sender = logs.make_log_channel()
+    written: list[tuple[str, str]] = []
+    logger.remove()
+    logger.add(lambda message: written.append((message.record["level"].name, str(message))), format="{message}")
+    try:
+        for level, text in [("INFO", "one\n"), ("INFO", "two\n"), ("WARNING", "three\n"), ("INFO", "four\n")]:
+            sender.send(level.encode() + b"\x00" + text.encode())
+        assert logs.relay_worker_lines(receiver) == 4
+    finally:
+        logger.remove()
+        receiver.close()
+        sender.close()
+    assert "".join(text for _, text in written) == "one\ntwo\nthree\nfour\n"
+    assert [level for level, text in written for _ in text.splitlines()] == ["INFO", "INFO", "WARNING", "INFO"]
+
+
+def test_the_supervisor_relays_at_most_a_bounded_number_of_lines_per_turn(monkeypatch):
+    monkeypatch.setattr(logs, "MAX_LINES_PER_RELAY", 10)
+    receiver, sender = logs.make_log_channel()
+    logger.remove()
+    try:
+        for n in range(15):
+            sender.send(f"INFO\x00line {n}\n".encode())
+        assert logs.relay_worker_lines(receiver) == 10
+        assert logs.relay_worker_lines(receiver) == 5
+        assert logs.relay_worker_lines(receiver) == 0
+    finally:
+        receiver.close()
+        sender.close()

@@ -133,7 +133,9 @@ class Supervisor:
         )
         while not self.stopping:
             self._start_due_workers()
-            ready = self._wait(self.sweeper.next_timeout(self.previews.next_timeout(self._next_timeout())))
+            ready = self._wait_for_more_than_log_lines(
+                self.sweeper.next_timeout(self.previews.next_timeout(self._next_timeout()))
+            )
             self._reap()
             self._tend("the preview queue", functools.partial(self.previews.tick, ready))
             self._tend("the expiry sweep", self.sweeper.tick)
@@ -205,9 +207,21 @@ class Supervisor:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP, signal.SIGUSR1):
             signal.signal(signum, lambda *_: None)  # the wakeup fd carries the signal number
 
-    def _wait(self, timeout: float) -> list[int]:
+    def _wait_for_more_than_log_lines(self, timeout: float) -> list[int]:
+        """_wait until something other than log lines needs a turn of the loop: a signal,
+        a maker's answer, or `timeout`. Under load the workers' lines arrive a thousand
+        times a second, and a whole turn (reaping, the side jobs' ticks, a stat of the
+        index) for each cost more CPU than relaying the lines."""
+        deadline = time.monotonic() + timeout
+        while True:
+            ready, woken = self._wait(max(0.0, deadline - time.monotonic()))
+            if woken or ready or self.stopping or time.monotonic() >= deadline:
+                return ready
+
+    def _wait(self, timeout: float) -> tuple[list[int], bool]:
         """Sleep until a signal, a log line, a preview maker's answer or `timeout`;
-        handle the signals and log lines, and return the makers' descriptors that are ready."""
+        handle the signals and log lines. Returns the makers' descriptors that are ready,
+        and whether a signal came."""
         watched: list[int | socket.socket] = [self._wakeup_r, self._log_receiver, *self.previews.readable()]
         try:
             ready, _, _ = select.select(watched, [], [], timeout)
@@ -224,7 +238,7 @@ class Supervisor:
                     self._reopen_log = True  # done in the loop, not in the middle of a relay
                 elif signum == signal.SIGUSR1:
                     self.previews.wake()
-        return [fd for fd in ready if isinstance(fd, int) and fd != self._wakeup_r]
+        return [fd for fd in ready if isinstance(fd, int) and fd != self._wakeup_r], self._wakeup_r in ready
 
     def _read_signals(self) -> bytes:
         try:
@@ -334,7 +348,8 @@ class Supervisor:
             while any(slot.pid for slot in self.slots):
                 self._wait(0.05)
                 self._reap()
-        logs.relay_worker_lines(self._log_receiver)
+        while logs.relay_worker_lines(self._log_receiver) == logs.MAX_LINES_PER_RELAY:
+            pass  # every line the workers sent, to the last
 
     def _signal_workers(self, signum: int) -> None:
         for slot in self.slots:
