@@ -5,6 +5,7 @@ Handlers raise AppError subclasses for every refusal; they never touch the socke
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -15,6 +16,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+import orjson
 from loguru import logger
 
 from . import auth, backups, expiry, labels, logs, metrics, previews, search, storage, version
@@ -39,6 +41,8 @@ from .web import Request, Response, base_url, json_response, origin_of
 DEFAULT_PAGE_SIZE = 50
 STATS_DAYS = 30
 MAX_PAGE_SIZE = 200
+# Listed images kept as JSON per worker (listed_image): 20 full pages, a few MB.
+LISTED_IMAGES_KEPT = 4096
 _CURSOR = re.compile(r"[1-9][0-9]{0,17}")
 
 
@@ -159,8 +163,17 @@ def list_images(request: Request, app: App) -> Response:
     cursor = _cursor(request.query_value("cursor"))
     records, next_id = app.index.page(limit, cursor, search.listing_filter(request))
     base = request_base(request, app)
-    items = [describe_image(record, base) for record in records]
+    items = [listed_image(record, base) for record in records]
     return json_response(HTTPStatus.OK, {"items": items, "next_cursor": str(next_id) if next_id else None})
+
+
+@functools.lru_cache(maxsize=LISTED_IMAGES_KEPT)
+def listed_image(record: ImageRecord, base: str) -> orjson.Fragment:
+    """describe_image(record, base), already JSON. Kept, because it depends on nothing else
+    (the whole row is the key: a row that changes is a new key) and the newest images are
+    listed again and again, by every visitor; describing and encoding 50 of them was a
+    third of a listing's CPU (docs/performance.md, "The listing's CPU")."""
+    return orjson.Fragment(orjson.dumps(describe_image(record, base)))
 
 
 def get_image(request: Request, app: App, name: str) -> Response:
