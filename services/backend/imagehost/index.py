@@ -18,6 +18,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +30,8 @@ from .group_commit import Failed, GroupCommit
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 5000
+# Rows a worker keeps for its listings (RowCache): 160 pages of 50, a few MB.
+ROWS_KEPT = 8192
 COLUMNS = (
     "id, name, type, size, width, height, sha256, original_name, created_at, delete_token_hash, preview, "
     "title, description, tags, expires_at"
@@ -55,7 +58,9 @@ class ListingFilter(NamedTuple):
     until: str | None = None
 
 
-def _listing_query(where: ListingFilter, before_id: int | None, limit: int) -> tuple[str, list[object]]:
+def _listing_query(
+    where: ListingFilter, before_id: int | None, limit: int, columns: str = _IMAGE_COLUMNS
+) -> tuple[str, list[object]]:
     conditions: list[str] = []
     parameters: list[object] = []
     tags = list(where.tags)
@@ -82,7 +87,7 @@ def _listing_query(where: ListingFilter, before_id: int | None, limit: int) -> t
         if value is not None:
             conditions.append(f"i.{column} {operator} ?")
             parameters.append(value)
-    sql = f"SELECT {_IMAGE_COLUMNS} FROM {source} WHERE {' AND '.join(conditions)} ORDER BY {key} DESC LIMIT ?"
+    sql = f"SELECT {columns} FROM {source} WHERE {' AND '.join(conditions)} ORDER BY {key} DESC LIMIT ?"
     return sql, [*parameters, limit]
 
 
@@ -234,6 +239,30 @@ def describe_file_state(state: str, path: Path) -> str:
     }[state]
 
 
+class RowCache:
+    """Rows by (id, revision), the most recently used `size` of them; not thread-safe
+    (Index uses it under its lock). A row that changes gets a new revision, and so a
+    new key: what is here is never stale, and what is no longer asked for ages out."""
+
+    def __init__(self, size: int):
+        self._size = size
+        self._rows: OrderedDict[tuple[int, int], ImageRecord] = OrderedDict()
+
+    def get_all(self, keys: Sequence[tuple[int, int]]) -> list[ImageRecord | None]:
+        rows, found = self._rows, []
+        for key in keys:
+            record = rows.get(key)
+            if record is not None:
+                rows.move_to_end(key)
+            found.append(record)
+        return found
+
+    def put(self, key: tuple[int, int], record: ImageRecord) -> None:
+        self._rows[key] = record
+        if len(self._rows) > self._size:
+            self._rows.popitem(last=False)
+
+
 class Index:
     """One worker's connection to the index, safe to share between its threads."""
 
@@ -264,6 +293,7 @@ class Index:
             )
         self._lock = threading.Lock()
         self._adding = GroupCommit(self._insert_rows)
+        self._rows = RowCache(ROWS_KEPT)
 
     def file_state(self) -> str:
         """'ok' while `path` leads to the file this index opened, else 'missing' or 'replaced'."""
@@ -400,12 +430,30 @@ class Index:
         the full-text index for a search, the tag's rows for a tag filter, else the table
         (or its type index); the other conditions are checked on the way.
         """
-        sql, parameters = _listing_query(where or ListingFilter(), before_id, limit + 1)
+        sql, parameters = _listing_query(where or ListingFilter(), before_id, limit + 1, "i.id, i.revision")
         with self._locked() as db:
-            rows = db.execute(sql, parameters).fetchall()
-        records = list(map(ImageRecord._make, rows[:limit]))
-        next_id = records[-1].id if len(rows) > limit else None
+            keys = db.execute(sql, parameters).fetchall()
+            found = self._rows.get_all(keys[:limit])
+            missing = [key[0] for key, record in zip(keys, found, strict=False) if record is None]
+            if missing:
+                read = self._read_rows(db, missing)
+                # A row deleted since its key was read is left out; one changed since
+                # is shown as it is now.
+                found = [record or read.get(key[0]) for key, record in zip(keys, found, strict=False)]
+        records = [record for record in found if record is not None]
+        next_id = keys[limit - 1][0] if len(keys) > limit else None
         return records, next_id
+
+    def _read_rows(self, db: sqlite3.Connection, ids: list[int]) -> dict[int, ImageRecord]:
+        """The rows with these ids (at most a page), kept in the row cache; by id."""
+        marks = ", ".join("?" * len(ids))
+        rows = db.execute(f"SELECT {COLUMNS}, revision FROM images WHERE id IN ({marks})", ids).fetchall()
+        read = {}
+        for row in rows:
+            record = ImageRecord._make(row[:-1])
+            self._rows.put((record.id, row[-1]), record)
+            read[record.id] = record
+        return read
 
     def update_labels(
         self,
