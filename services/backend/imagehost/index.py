@@ -430,11 +430,14 @@ class Index:
         the full-text index for a search, the tag's rows for a tag filter, else the table
         (or its type index); the other conditions are checked on the way.
         """
-        sql, parameters = _listing_query(where or ListingFilter(), before_id, limit + 1, "i.id, i.revision")
+        where = where or ListingFilter()
+        sql, parameters = _listing_query(where, before_id, limit + 1, "i.id, i.revision")
         with self._locked() as db:
             keys = db.execute(sql, parameters).fetchall()
             found = self._rows.get_all(keys[:limit])
             missing = [key[0] for key, record in zip(keys, found, strict=False) if record is None]
+            if len(missing) > limit // 2:  # mostly unread: reading the page whole is quicker
+                return self._read_page(db, where, before_id, limit)
             if missing:
                 read = self._read_rows(db, missing)
                 # A row deleted since its key was read is left out; one changed since
@@ -443,6 +446,19 @@ class Index:
         records = [record for record in found if record is not None]
         next_id = keys[limit - 1][0] if len(keys) > limit else None
         return records, next_id
+
+    def _read_page(
+        self, db: sqlite3.Connection, where: ListingFilter, before_id: int | None, limit: int
+    ) -> tuple[list[ImageRecord], int | None]:
+        """page() with every row read whole (and kept in the row cache)."""
+        sql, parameters = _listing_query(where, before_id, limit + 1, f"{_IMAGE_COLUMNS}, i.revision")
+        rows = db.execute(sql, parameters).fetchall()
+        records = []
+        for row in rows[:limit]:
+            record = ImageRecord._make(row[:-1])
+            self._rows.put((record.id, row[-1]), record)
+            records.append(record)
+        return records, (records[-1].id if len(rows) > limit else None)
 
     def _read_rows(self, db: sqlite3.Connection, ids: list[int]) -> dict[int, ImageRecord]:
         """The rows with these ids (at most a page), kept in the row cache; by id."""
