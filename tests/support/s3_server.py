@@ -184,6 +184,13 @@ class Radosgw:
         self._run("radosgw-admin", "user", "create", "--uid=imagehost-tests", "--display-name=imagehost tests",
                   f"--access-key={ACCESS_KEY}", f"--secret-key={SECRET_KEY}")  # fmt: skip
 
+    def limit_bucket(self, bucket: str, max_objects: int) -> None:
+        """Give `bucket` a quota of `max_objects` objects: the gateway then refuses more
+        with 403 QuotaExceeded, its answer when a bucket is full."""
+        scope = ("--quota-scope=bucket", f"--bucket={bucket}")
+        self._run("radosgw-admin", "quota", "set", *scope, f"--max-objects={max_objects}")
+        self._run("radosgw-admin", "quota", "enable", *scope)
+
     def stop(self) -> None:
         """Stop the daemons (gateway first, monitor last) and remove the folder. Safe to call twice."""
         for name in reversed(list(self.processes)):
@@ -340,4 +347,7 @@ rgw frontends = beast endpoint=127.0.0.1:{port_base + GATEWAY}
 rgw thread pool size = 64
 rgw dynamic resharding = false
 rgw enable usage log = false
+# Quotas checked against the bucket's current numbers, not a copy up to 10 minutes old.
+rgw bucket quota ttl = 0
+rgw user quota bucket sync interval = 0
 """
