@@ -155,6 +155,13 @@ def test_a_name_that_is_not_an_image_name_never_reaches_the_store(store, name):
             operation(name)
 
 
+@pytest.mark.parametrize("start, length", [(-1, 4), (0, -1)])
+def test_a_negative_range_never_reaches_the_store(store, upload_of, start, length):
+    name = published(store, upload_of)
+    with pytest.raises(ValueError, match="range"):
+        store.read_range(name, start, length)
+
+
 # --- S3 only ----------------------------------------------------------------------------
 
 

@@ -79,7 +79,8 @@ class ObjectStore(Protocol):
         ...
 
     def read_range(self, name: str, start: int, length: int) -> bytes:
-        """Up to `length` bytes of image `name` from `start` (fewer at its end)."""
+        """Up to `length` bytes of image `name` from `start` (fewer at its end, none
+        past it); ValueError for a negative `start` or `length`."""
         ...
 
     def names(self) -> set[str]:
@@ -87,7 +88,8 @@ class ObjectStore(Protocol):
         ...
 
     def write_preview(self, image_name: str, source: Path) -> None:
-        """Make the file at `source` the preview of `image_name`; `source` is consumed."""
+        """Make the file at `source` the preview of `image_name`; `source` is consumed
+        (the local store renames it, so it must be on the images volume)."""
         ...
 
     def delete_preview(self, image_name: str) -> None:
@@ -104,6 +106,11 @@ def check_name(name: str) -> str:
     if not is_image_name(name):
         raise ValueError(f"not an image name: {name!r}")
     return name
+
+
+def check_range(start: int, length: int) -> None:
+    if start < 0 or length < 0:
+        raise ValueError(f"a range starts at 0 or later and is 0 or more bytes long, not {start}+{length}")
 
 
 @dataclass(frozen=True)
@@ -138,6 +145,7 @@ class LocalStore:
         return found.st_size if stat.S_ISREG(found.st_mode) else None
 
     def read_range(self, name: str, start: int, length: int) -> bytes:
+        check_range(start, length)
         fd = os.open(self.images_dir / check_name(name), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
             return os.pread(fd, length, start)
@@ -274,7 +282,8 @@ class S3Store:
         return None if head is None else int(head["ContentLength"])
 
     def read_range(self, name: str, start: int, length: int) -> bytes:
-        if length <= 0:
+        check_range(start, length)
+        if length == 0:
             return b""
         try:
             with _answers_of_the_store(f"reading {name}"):
