@@ -208,6 +208,18 @@ def test_publishing_never_overwrites_a_name_already_taken(s3_bucket, upload_of, 
     assert store.read_range(taken, 0, len(PICTURE)) == PICTURE
 
 
+def test_a_store_that_calls_every_name_taken_is_unavailable_after_a_few_names(s3_bucket, upload_of, monkeypatch):
+    endpoint, bucket = s3_bucket
+    store = s3_store(endpoint, bucket)
+    taken = published(store, upload_of)
+    monkeypatch.setattr(storage, "new_image_name", lambda extension: taken)
+    with pytest.raises(Unavailable):
+        published(store, upload_of, OTHER_PICTURE)
+    with pytest.raises(Unavailable):
+        store.copy(taken, ".png")
+    assert store.read_range(taken, 0, len(PICTURE)) == PICTURE
+
+
 def test_wrong_credentials_are_unavailable_not_an_error_of_ours(s3_bucket, upload_of):
     endpoint, bucket = s3_bucket
     store = s3_store(endpoint, bucket, secret_key="not-the-secret")

@@ -50,6 +50,10 @@ FULL_CODES = frozenset({"QuotaExceeded", "XMinioStorageFull", "InsufficientCapac
 # A HEAD answer has no body, so its code is the bare status.
 MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 
+# Fresh names tried before giving up: a second taken name means the store answers
+# "taken" to everything (a broken conditional write), not bad luck.
+NAME_ATTEMPTS = 3
+
 STORE_FULL = "The image store is full, so the image was not saved. Try again later."
 STORE_UNAVAILABLE = (
     "The image store is not available right now. Try again in a moment; if it keeps happening, tell the site owner."
@@ -240,7 +244,7 @@ class S3Store:
                     return self.copy(candidate, extension)
                 except FileNotFoundError:
                     continue  # deleted since the check
-        while True:
+        for _ in range(NAME_ATTEMPTS):
             name = storage.new_image_name(extension)
             body = upload.open_for_reading()
             try:
@@ -256,15 +260,20 @@ class S3Store:
                     )
                 return name
             except _NameTaken:
-                continue  # 2**-96 odds, but never overwrite an image
+                # 2**-96 odds, or our own PUT retried by botocore after its answer was
+                # lost (the first copy is then left for reconcile): never overwrite.
+                continue
+        raise _refused(f"publishing an upload: {NAME_ATTEMPTS} fresh names were all taken")
 
     def copy(self, name: str, extension: str) -> str:
         """A server-side copy (its metadata with it) under a fresh name checked free by a
         HEAD first: CopyObject takes no `If-None-Match` on every server."""
-        while True:
+        for _ in range(NAME_ATTEMPTS):
             new_name = storage.new_image_name(extension)
             if self.size(new_name) is None:
                 break
+        else:
+            raise _refused(f"copying {name}: {NAME_ATTEMPTS} fresh names were all taken")
         source = {"Bucket": self.location.bucket, "Key": self.key(name)}
         try:
             with _answers_of_the_store(f"copying {name}"):
@@ -352,6 +361,11 @@ class _NameTaken(Exception):
     """A conditional write found the name taken (412)."""
 
 
+def _refused(what: str) -> Unavailable:
+    logger.error("the image store refused {}", what)
+    return Unavailable(STORE_UNAVAILABLE)
+
+
 @contextmanager
 def _answers_of_the_store(doing: str) -> Iterator[None]:
     """Turn what the store answers into the app's errors: 404 -> _Missing, 412 ->
@@ -373,8 +387,7 @@ def _answers_of_the_store(doing: str) -> Iterator[None]:
         if code in FULL_CODES or status == 507:
             logger.error("the image store is full ({} while {})", code, doing)
             raise InsufficientStorage(STORE_FULL) from exc
-        logger.error("the image store refused {}: {} {} {}", doing, status, code, error.get("Message", ""))
-        raise Unavailable(STORE_UNAVAILABLE) from exc
+        raise _refused(f"{doing}: {status} {code} {error.get('Message', '')}") from exc
     except BotoCoreError as exc:  # unreachable, timed out, no credentials found
         logger.error("the image store could not be reached while {}: {}", doing, exc)
         raise Unavailable(STORE_UNAVAILABLE) from exc
