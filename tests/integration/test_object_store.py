@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from imagehost import storage
 from imagehost.errors import InsufficientStorage, Unavailable
-from imagehost.object_store import LocalStore, S3Location, S3Store
+from imagehost.object_store import LocalStore, S3Location, S3Store, open_store
 from support import images
 from support.backend import free_port_block
 
@@ -160,6 +160,13 @@ def test_a_negative_range_never_reaches_the_store(store, upload_of, start, lengt
     name = published(store, upload_of)
     with pytest.raises(ValueError, match="range"):
         store.read_range(name, start, length)
+
+
+def test_images_live_in_the_folder_unless_a_bucket_is_given(tmp_path):
+    assert open_store(tmp_path) == LocalStore(tmp_path)
+    bucket = S3Location("http://127.0.0.1:9", "photos", prefix="site/")
+    opened = open_store(tmp_path, bucket)
+    assert isinstance(opened, S3Store) and opened.location == bucket
 
 
 # --- S3 only ----------------------------------------------------------------------------

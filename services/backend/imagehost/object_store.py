@@ -105,6 +105,11 @@ class ObjectStore(Protocol):
         ...
 
 
+def open_store(images_dir: Path, bucket: S3Location | None = None) -> ObjectStore:
+    """The store images live in: the bucket at `bucket` when given, else `images_dir`."""
+    return S3Store(bucket) if bucket is not None else LocalStore(images_dir)
+
+
 def check_name(name: str) -> str:
     """`name` itself if it is an image name; ValueError otherwise (a caller's bug)."""
     if not is_image_name(name):
