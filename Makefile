@@ -3,8 +3,8 @@
 #   make run    venv + the backend's locked packages + nginx, then nginx and the workers on
 #               127.0.0.1:8080 in the foreground (Ctrl-C stops both). Settings: .env,
 #               overridden by the environment (see .env.sample).
-#   make test   the same, plus the tests' locked packages and Chromium for the browser
-#               tests, then pytest tests (all).
+#   make test   the same, plus the tests' locked packages, Chromium for the browser tests
+#               and Ceph's S3 gateway for the S3 tests, then pytest tests (all).
 #   make lint   ruff (lint, and the format check) and mypy, with their settings in
 #               pyproject.toml; fails on any finding.
 #   make backup the images and a snapshot of the index in backup/imagehost-<UTC time>.tar.gz,
@@ -32,7 +32,7 @@ PIP_INSTALL := $(VENV)/bin/python -m pip install --quiet --disable-pip-version-c
 LOCK_COMPILE := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 \
 	--generate-hashes --custom-compile-command 'make lock' $(LOCK_FLAGS)
 
-.PHONY: run test lint setup bench lock nginx chromium wrk exiftool backup restore
+.PHONY: run test lint setup bench lock nginx chromium wrk exiftool ceph backup restore
 
 run: $(RUN_INSTALLED) nginx
 	$(VENV)/bin/python services/local/run.py
@@ -45,7 +45,7 @@ restore: $(RUN_INSTALLED)
 	PYTHONPATH=services/backend $(VENV)/bin/python -m imagehost restore "$(ARCHIVE)"
 
 # -rfEs: the summary also names each skipped test with its reason (what the machine lacks).
-test: setup chromium wrk exiftool
+test: setup chromium wrk exiftool ceph
 	$(VENV)/bin/python -m pytest -rfEs tests
 
 # ruff and mypy come with the tests' lock; what they check and how is in pyproject.toml.
@@ -107,6 +107,13 @@ bench: setup wrk
 # exiftool, the second reader (after Pillow) of what metadata a served image still holds.
 exiftool:
 	@command -v exiftool >/dev/null || { $(call apt_install,libimage-exiftool-perl,exiftool for the metadata tests); }
+
+# Ceph's S3 gateway (radosgw) with a monitor and an OSD: the S3 server the tests start
+# (tests/support/s3_server.py) for the S3 storage tests.
+ceph:
+	@command -v radosgw >/dev/null && command -v ceph-mon >/dev/null && command -v ceph-osd >/dev/null && \
+		command -v ceph >/dev/null || \
+		{ $(call apt_install,ceph-mon ceph-osd radosgw ceph-common uuid-runtime,Ceph's S3 gateway for the S3 tests); }
 
 # Debian's Chromium and its driver, for tests/e2e (Playwright drives the system browser).
 chromium:

@@ -7,6 +7,13 @@ with settings of your own (e.g. GALLERY_PUBLIC="true", UPLOAD_RATE_LIMIT="1r/m")
 after the test. tests/support/stack.py documents both.
 
 Both need nginx: without it they skip, except in CI (CI set), where they fail.
+
+`s3_endpoint`: an S3 server for the whole session, Ceph's radosgw started in a temp folder
+(tests/support/s3_server.py), or the endpoint the S3_TEST_* variables name (docs/s3.md).
+`s3_bucket`: a fresh bucket on it for one test, (S3Endpoint, bucket name), emptied and
+removed after the test. `s3_gateway`: the session's radosgw itself (support.s3_server.
+Radosgw), for tests that need the server, not just an endpoint. Without Ceph's packages
+they skip, failing in CI as above.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from support.s3_server import GatewayError, Radosgw, S3Endpoint, endpoint_from_environment, missing_programs
 from support.stack import Stack, nginx_binary, require, start_stack
 
 OWN_BASETEMP = pytest.StashKey[Path]()
@@ -64,3 +72,36 @@ def stack_factory(tmp_path_factory):
     yield start
     for running in started:
         running.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_gateway():
+    """Ceph's radosgw started for this session, whatever S3_TEST_* say: for the tests that
+    need the server itself (its quotas, stopping it).
+
+    A gateway that cannot start skips every test that asks (fails them in CI), once: pytest
+    keeps the outcome of a session fixture's setup."""
+    missing = missing_programs()
+    require(not missing, f"Ceph's S3 gateway is not installed (no {', '.join(missing)}; make test installs it)")
+    try:
+        gateway = Radosgw().start()
+    except GatewayError as exc:
+        require(False, f"Ceph's S3 gateway did not start: {exc}")
+    with gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(request) -> S3Endpoint:
+    """The S3 endpoint of the session: the one the S3_TEST_* variables name, or else the
+    session's radosgw (s3_gateway)."""
+    given = endpoint_from_environment()
+    return given if given is not None else request.getfixturevalue("s3_gateway").endpoint
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: S3Endpoint):
+    """(endpoint, the name of a bucket made for this test), removed with its objects after it."""
+    bucket = s3_endpoint.new_bucket()
+    yield s3_endpoint, bucket
+    s3_endpoint.remove_bucket(bucket)

@@ -33,18 +33,20 @@ die() {
 here=$(cd "$(dirname "$0")" && pwd)
 if [ "${1:-}" = --local ]; then
     [ -n "${2:-}" ] || die "usage: $0 [--local RUN_DIR]"
-    mkdir -p "$2/tmp"
+    mkdir -p "$2/tmp" "$2/cache"
     run_dir=$(cd "$2" && pwd)
     template=$here/templates/imagehost.conf.template
     output=$run_dir/imagehost.conf
     snippets_from=$here/templates/snippets
     SNIPPETS_DIR=$run_dir/snippets
+    S3_CACHE_DIR=$run_dir/cache/images
 else
     run_dir=
     template=/etc/nginx/imagehost/imagehost.conf.template
     output=/etc/nginx/conf.d/imagehost.conf
     snippets_from=/etc/nginx/imagehost/snippets
     SNIPPETS_DIR=$snippets_from
+    S3_CACHE_DIR=/var/cache/nginx/imagehost
 fi
 
 # whole_number NAME VALUE LOW HIGH
@@ -74,6 +76,11 @@ MAX_UPLOAD_BYTES=${MAX_UPLOAD_BYTES:-5242880}
 UPLOAD_RATE_LIMIT=${UPLOAD_RATE_LIMIT:-2r/s}
 UPLOAD_RATE_BURST=${UPLOAD_RATE_BURST:-20}
 METRICS_ALLOW=${METRICS_ALLOW:-127.0.0.1}
+STORAGE=${STORAGE:-local}
+S3_ENDPOINT_URL=${S3_ENDPOINT_URL:-}
+S3_BUCKET=${S3_BUCKET:-}
+S3_KEY_PREFIX=${S3_KEY_PREFIX:-}
+S3_CACHE_MAX_SIZE=${S3_CACHE_MAX_SIZE:-1g}
 
 whole_number WEB_SERVER_WORKERS "$WEB_SERVER_WORKERS" 1 64
 whole_number WEB_SERVER_START_PORT "$WEB_SERVER_START_PORT" 1 65535
@@ -100,9 +107,58 @@ for address in $METRICS_ALLOW; do
 done
 METRICS_ACCESS="${METRICS_ACCESS}deny all;"
 
+# s3_settings: check the bucket's settings and set IMAGE_SOURCE, PREVIEW_SOURCE and
+# S3_ORIGIN (the bucket's upstream and the cache) for STORAGE=s3. nginx fetches
+# path-style, <endpoint>/<bucket>/<prefix><name>, unsigned: the bucket lets anyone read
+# those keys (docs/s3.md) and nothing else of it is ever asked for.
+s3_settings() {
+    echo "$S3_ENDPOINT_URL" | grep -Eq '^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:[0-9]{1,5})?/?$' ||
+        die "S3_ENDPOINT_URL must be http:// or https:// and a host with an optional port, nothing after it, got '$S3_ENDPOINT_URL'"
+    # The S3 rules for bucket names (no dots at the ends, lower case).
+    echo "$S3_BUCKET" | grep -Eq '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' ||
+        die "S3_BUCKET must be a bucket name (3-63 of a-z 0-9 . -), got '$S3_BUCKET'"
+    { [ -z "$S3_KEY_PREFIX" ] || echo "$S3_KEY_PREFIX" | grep -Eq '^([A-Za-z0-9_.-]+/)+$'; } &&
+        ! echo "$S3_KEY_PREFIX" | grep -Eq '(^|/)\.+/' ||
+        die "S3_KEY_PREFIX must be empty or folders ending in / (a-z A-Z 0-9 _ . -, no . or .. folder), got '$S3_KEY_PREFIX'"
+    echo "$S3_CACHE_MAX_SIZE" | grep -Eq '^[1-9][0-9]*[kKmMgG]?$' ||
+        die "S3_CACHE_MAX_SIZE must be a size such as 512m or 10g, got '$S3_CACHE_MAX_SIZE'"
+    s3_scheme=${S3_ENDPOINT_URL%%://*}
+    s3_host=${S3_ENDPOINT_URL#*://}
+    s3_host=${s3_host%/}
+    s3_path=/$S3_BUCKET/$S3_KEY_PREFIX
+    s3_fetch="proxy_set_header Host $s3_host;"
+    [ "$s3_scheme" = http ] ||
+        s3_fetch="$s3_fetch proxy_ssl_server_name on; proxy_ssl_name ${s3_host%:*}; proxy_ssl_verify on; proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;"
+    s3_fetch="$s3_fetch include $SNIPPETS_DIR/s3-object.conf;"
+    IMAGE_SOURCE="proxy_pass $s3_scheme://imagehost_s3$s3_path\$imagehost_name; $s3_fetch"
+    PREVIEW_SOURCE="proxy_pass $s3_scheme://imagehost_s3${s3_path}previews/\$imagehost_preview; $s3_fetch"
+    S3_ORIGIN="upstream imagehost_s3 {
+    server $s3_host;
+    keepalive 16;
+}
+
+# The disk cache in front of the bucket: the size limit is S3_CACHE_MAX_SIZE; entries not
+# asked for in 30 days go first. https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_cache_path
+proxy_cache_path $S3_CACHE_DIR levels=1:2 keys_zone=imagehost_images:10m max_size=$S3_CACHE_MAX_SIZE inactive=30d use_temp_path=off;"
+}
+
 IMAGES_DIR=$(absolute IMAGES_DIR "${IMAGES_DIR:-./images}")
 LOG_DIR=$(absolute LOG_DIR "${LOG_DIR:-./logs}")
 FRONTEND_DIR=$(absolute FRONTEND_DIR "${FRONTEND_DIR:-$(dirname "$here")/frontend}")
+
+# Where /images/<name> and /images/previews/<name>.webp come from: IMAGES_DIR (local),
+# or the bucket (s3) through a disk cache. Each is one line of the image locations.
+case $STORAGE in
+local)
+    IMAGE_SOURCE="alias $IMAGES_DIR/\$imagehost_name;"
+    PREVIEW_SOURCE="alias $IMAGES_DIR/previews/\$imagehost_preview;"
+    S3_ORIGIN=
+    ;;
+s3)
+    s3_settings
+    ;;
+*) die "STORAGE must be local or s3, got '$STORAGE'" ;;
+esac
 
 # IPv6 addresses need brackets in listen and server.
 bracket() {
@@ -143,7 +199,7 @@ MAX_UPLOAD_TEXT=$(awk -v n="$MAX_UPLOAD_BYTES" 'BEGIN {
 
 export UPSTREAM_SERVERS UPLOAD_RATE_LIMIT UPLOAD_RATE_BURST NGINX_LISTEN LOG_DIR \
     IMAGES_DIR FRONTEND_DIR CLIENT_MAX_BODY_SIZE MAX_UPLOAD_BYTES MAX_UPLOAD_TEXT SNIPPETS_DIR \
-    METRICS_ACCESS
+    METRICS_ACCESS IMAGE_SOURCE PREVIEW_SOURCE S3_ORIGIN
 
 [ -f "$template" ] || die "no template at $template"
 [ -d "$snippets_from" ] || die "no snippets folder at $snippets_from"
@@ -154,11 +210,12 @@ if [ "$snippets_from" != "$SNIPPETS_DIR" ]; then
     cp -R "$snippets_from" "$SNIPPETS_DIR"
 fi
 variables='${UPSTREAM_SERVERS} ${UPLOAD_RATE_LIMIT} ${UPLOAD_RATE_BURST} ${NGINX_LISTEN}
-${LOG_DIR} ${IMAGES_DIR} ${FRONTEND_DIR} ${CLIENT_MAX_BODY_SIZE} ${MAX_UPLOAD_BYTES}
-${MAX_UPLOAD_TEXT} ${SNIPPETS_DIR} ${METRICS_ACCESS}'
+${LOG_DIR} ${FRONTEND_DIR} ${CLIENT_MAX_BODY_SIZE} ${MAX_UPLOAD_BYTES}
+${MAX_UPLOAD_TEXT} ${SNIPPETS_DIR} ${METRICS_ACCESS} ${IMAGE_SOURCE} ${PREVIEW_SOURCE}
+${S3_ORIGIN}'
 envsubst "$variables" <"$template" >"$output.new"
 mv "$output.new" "$output"
-echo "$me: wrote $output (workers $UPSTREAM_HOST:$WEB_SERVER_START_PORT+$WEB_SERVER_WORKERS, listen $NGINX_LISTEN)"
+echo "$me: wrote $output (workers $UPSTREAM_HOST:$WEB_SERVER_START_PORT+$WEB_SERVER_WORKERS, listen $NGINX_LISTEN, images from $STORAGE)"
 
 [ -n "$run_dir" ] || exit 0
 

@@ -39,9 +39,13 @@ def rendered(tmp_path: Path, **settings: str) -> str:
     return (tmp_path / "run" / "imagehost.conf").read_text()
 
 
-def test_rendered_config_passes_nginx_t(tmp_path):
+S3_SETTINGS = {"STORAGE": "s3", "S3_ENDPOINT_URL": "http://127.0.0.1:7480", "S3_BUCKET": "photos"}
+
+
+@pytest.mark.parametrize("storage", [{}, S3_SETTINGS], ids=["local", "s3"])
+def test_rendered_config_passes_nginx_t(tmp_path, storage):
     require(nginx_binary() is not None, "nginx is not installed (make test installs it)")
-    rendered(tmp_path)
+    rendered(tmp_path, **storage)
     run = tmp_path / "run"
     result = subprocess.run(
         [nginx_binary(), "-t", "-p", str(run), "-c", str(run / "nginx.conf"), "-e", "stderr"],
@@ -176,6 +180,54 @@ def test_unusable_setting_stops_rendering_with_its_name(tmp_path, variable, valu
     assert not (tmp_path / "run" / "imagehost.conf").exists()
 
 
+def test_in_s3_mode_images_and_previews_are_fetched_from_their_keys_in_the_bucket(tmp_path):
+    config = rendered(tmp_path, **S3_SETTINGS, S3_KEY_PREFIX="site/a/")
+    assert "proxy_pass http://imagehost_s3/photos/site/a/$imagehost_name;" in config
+    assert "proxy_pass http://imagehost_s3/photos/site/a/previews/$imagehost_preview;" in config
+    assert re.search(r"upstream imagehost_s3 \{\s*server 127\.0\.0\.1:7480;", config)
+    assert f"proxy_cache_path {tmp_path}/run/cache/images " in config and "max_size=1g " in config
+    assert "alias " not in config
+
+
+def test_an_https_endpoint_is_fetched_with_its_certificate_checked(tmp_path):
+    config = rendered(tmp_path, **{**S3_SETTINGS, "S3_ENDPOINT_URL": "https://s3.example.test"})
+    assert "proxy_pass https://imagehost_s3/photos/$imagehost_name;" in config
+    assert "proxy_ssl_verify on;" in config and "proxy_ssl_name s3.example.test;" in config
+
+
+def test_in_local_mode_nothing_of_s3_is_in_the_config(tmp_path):
+    config = rendered(tmp_path, S3_BUCKET="photos")
+    assert "imagehost_s3" not in config and "proxy_cache" not in config
+
+
+@pytest.mark.parametrize(
+    "variable, value",
+    [
+        ("STORAGE", "disk"),
+        ("S3_ENDPOINT_URL", ""),
+        ("S3_ENDPOINT_URL", "127.0.0.1:7480"),
+        ("S3_ENDPOINT_URL", "http://127.0.0.1:7480/photos"),
+        ("S3_ENDPOINT_URL", "http://host; evil"),
+        ("S3_BUCKET", ""),
+        ("S3_BUCKET", "Photos"),
+        ("S3_BUCKET", "photos/../x"),
+        ("S3_BUCKET", "a;b"),
+        ("S3_KEY_PREFIX", "site"),
+        ("S3_KEY_PREFIX", "../"),
+        ("S3_KEY_PREFIX", "a/./"),
+        ("S3_KEY_PREFIX", "/site/"),
+        ("S3_KEY_PREFIX", "a b/"),
+        ("S3_CACHE_MAX_SIZE", "lots"),
+        ("S3_CACHE_MAX_SIZE", "0"),
+    ],
+)
+def test_an_unusable_s3_setting_stops_rendering_with_its_name(tmp_path, variable, value):
+    result = render(tmp_path, **{**S3_SETTINGS, variable: value})
+    assert result.returncode != 0
+    assert variable in result.stderr
+    assert not (tmp_path / "run" / "imagehost.conf").exists()
+
+
 def test_local_main_file_keeps_pid_and_temp_files_in_the_run_folder(tmp_path):
     rendered(tmp_path)
     main = (tmp_path / "run" / "nginx.conf").read_text()
@@ -187,8 +239,11 @@ def test_local_main_file_keeps_pid_and_temp_files_in_the_run_folder(tmp_path):
 
 
 def test_snippets_are_copied_beside_the_config_and_each_included_by_absolute_path(tmp_path):
-    config = rendered(tmp_path)
-    included = set(re.findall(r"^\s*include (\S+);", config, re.MULTILINE))
+    """Every snippet is used: by the local config or by the S3 one."""
+    included = set()
+    for storage in ({}, S3_SETTINGS):
+        config = rendered(tmp_path, **storage)
+        included |= set(re.findall(r"\binclude (\S+);", config))
     snippets = tmp_path / "run" / "snippets"
     assert included == {str(snippets / source.name) for source in (TEMPLATE.parent / "snippets").glob("*.conf")}
     for path in included:

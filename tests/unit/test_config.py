@@ -45,6 +45,8 @@ def test_defaults_match_the_documented_values():
         ("METRICS_TOKEN", "short", "at least 16"),
         ("METRICS_ALLOW", "127.0.0.1; allow all", "addresses or CIDR ranges"),
         ("METRICS_ALLOW", "example.com", "addresses or CIDR ranges"),
+        ("STORAGE", "s3", "not available yet"),
+        ("STORAGE", "disk", "must be local"),
     ],
 )
 def test_a_bad_value_is_refused_with_a_message_naming_the_variable(variable, value, words):
@@ -90,3 +92,7 @@ def test_allowed_origins_are_read_as_origins_in_one_spelling():
     config = config_of(ALLOWED_ORIGINS=" https://A.example, http://b.example:80/,,https://c.example:8443 ")
     assert config.allowed_origins == {"https://a.example", "http://b.example", "https://c.example:8443"}
     assert config_of().allowed_origins == frozenset() == config_of(ALLOWED_ORIGINS=" ").allowed_origins
+
+
+def test_images_are_stored_locally_unless_said_otherwise():
+    assert config_of().storage == "local" and config_of(STORAGE=" Local ").storage == "local"

@@ -132,6 +132,18 @@ def _metrics_allow(name: str, raw: str) -> tuple[str, ...]:
     return items
 
 
+def _storage(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value == "s3":
+        raise ConfigError(
+            f"{name}=s3 is not available yet: uploads are not written to a bucket so far (issue 14). "
+            f"Use {name}=local (IMAGES_DIR)."
+        )
+    if value != "local":
+        raise ConfigError(f"{name} must be local (s3 is not available yet), got {raw!r}")
+    return value
+
+
 def _log_level(name: str, raw: str) -> str:
     value = raw.strip().upper()
     if value not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -147,7 +159,8 @@ class Setting:
     FRONTEND_DIR). `field` and `parse` are the backend's Config field and its parser;
     None when only nginx's config (render-config.sh) or the runner reads the variable.
     `nginx`: render-config.sh reads it too. `internal`: set by the runner or the nginx
-    image, not by a person, so .env.sample and README do not list it.
+    image, not by a person (or not by a person yet: the S3 settings until STORAGE=s3
+    works), so .env.sample and README do not list it.
     """
 
     name: str
@@ -177,6 +190,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("BIND_HOST", "127.0.0.1", "the workers' address", "bind_host", _host),
     Setting("IMAGES_DIR", "./images", "the image files, served by nginx as they are", "images_dir", _path, nginx=True),
+    Setting(
+        "STORAGE",
+        "local",
+        "where images live: local (IMAGES_DIR); s3, a bucket, is not available yet",
+        "storage",
+        _storage,
+        nginx=True,
+    ),
     Setting("DATA_DIR", "./data", "the SQLite index; not inside IMAGES_DIR", "data_dir", _path),
     Setting("LOG_DIR", "./logs", "app.log and nginx's logs", "log_dir", _path, nginx=True),
     Setting(
@@ -276,6 +297,12 @@ SETTINGS: tuple[Setting, ...] = (
         internal=True,
     ),
     Setting("FRONTEND_DIR", None, "the page's files (default: services/frontend)", nginx=True, internal=True),
+    # nginx's side of STORAGE=s3 (render-config.sh proxies /images/ to the bucket). Not
+    # for people to set until STORAGE=s3 is: the tests render and run nginx with them.
+    Setting("S3_ENDPOINT_URL", "", "STORAGE=s3: the endpoint nginx fetches images from", nginx=True, internal=True),
+    Setting("S3_BUCKET", "", "STORAGE=s3: the bucket", nginx=True, internal=True),
+    Setting("S3_KEY_PREFIX", "", "STORAGE=s3: put before every key (empty, or ending in /)", nginx=True, internal=True),
+    Setting("S3_CACHE_MAX_SIZE", "1g", "STORAGE=s3: nginx's disk cache of images", nginx=True, internal=True),
 )
 SETTING_NAMES = frozenset(setting.name for setting in SETTINGS)
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -301,6 +328,7 @@ class Config:
     start_port: int = _default("WEB_SERVER_START_PORT")
     bind_host: str = _default("BIND_HOST")
     images_dir: Path = _default("IMAGES_DIR")  # noqa: RUF009 (the registry, read once at import)
+    storage: str = _default("STORAGE")
     data_dir: Path = _default("DATA_DIR")  # noqa: RUF009 (the registry, read once at import)
     log_dir: Path = _default("LOG_DIR")  # noqa: RUF009 (the registry, read once at import)
     max_upload_bytes: int = _default("MAX_UPLOAD_BYTES")

@@ -122,7 +122,7 @@ class TempUpload:
             os.fsync(self._fd)
             name = self._link_identical_image(str(images_dir), extension, same_content)
             if name is None:
-                name = _link_under_new_name(self.path, str(images_dir), extension)
+                name = link_under_new_name(self.path, str(images_dir), extension)
         except OSError as exc:
             if is_disk_full(exc):
                 raise InsufficientStorage() from exc
@@ -162,7 +162,7 @@ class TempUpload:
                 if not self._holds_same_bytes_as(fd):
                     continue
                 try:
-                    name = _link_under_new_name(path, images_dir, extension)
+                    name = link_under_new_name(path, images_dir, extension)
                 except OSError as exc:
                     if is_disk_full(exc):
                         raise
@@ -195,7 +195,9 @@ class TempUpload:
             self._fd = -1
 
 
-def _link_under_new_name(path: str, images_dir: str, extension: str) -> str:
+def link_under_new_name(path: str, images_dir: str, extension: str) -> str:
+    """Hard-link `path` under a fresh random name in `images_dir`; the name (not yet
+    durable: fsync the folder). Never overwrites, never follows a symlink."""
     while True:
         name = new_image_name(extension)
         try:

@@ -1,0 +1,398 @@
+"""Where published images and their previews live: a local folder or an S3 bucket.
+
+Every user of stored images (uploads, dedup, delete, expiry, reconcile, previews) can
+go through one `ObjectStore`; the two implementations hold the same names:
+
+- `LocalStore`, IMAGES_DIR as today: a thin wrapper over storage.py and previews.py,
+  with their durability (fsync, link, directory fsync) unchanged.
+- `S3Store`, a bucket (AWS S3, R2, MinIO, Ceph RGW, Garage) through boto3: image
+  `<name>` is the object `<prefix><name>`, its preview `<prefix>previews/<name>.webp`,
+  the layout of IMAGES_DIR, so nginx proxies `/images/<name>` to the same path.
+
+Names are the server's own random names (validation.IMAGE_NAME); any other name is a
+bug in the caller and raises ValueError before the store is asked, so no request can
+reach another key of the bucket through a store method.
+
+Failures of the store itself reach the client as the app's errors, never a 500: a full
+store (S3: a quota, or 507 from the server) raises InsufficientStorage (507); an
+unreachable, failing or misconfigured one (wrong credentials, no such bucket) raises
+Unavailable (503) and is logged for the operator. A missing object is not a failure:
+`size` answers None, `delete` does nothing, `read_range` raises FileNotFoundError.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from loguru import logger
+
+from . import previews, storage
+from .errors import InsufficientStorage, Unavailable
+from .storage import TempUpload
+from .validation import ACCEPTED_TYPES, is_image_name
+
+CONTENT_TYPES = {image_type.extension: image_type.mime for image_type in ACCEPTED_TYPES}
+# The sha256 of an image's bytes, kept as the object's metadata: what dedup compares
+# before a server-side copy (S3 offers no cheap byte comparison; ETags are not hashes
+# of the bytes for every upload kind or server).
+SHA256_METADATA = "sha256"
+# S3 error codes that mean "no room": RGW's and MinIO's quota, and what a full cluster says.
+FULL_CODES = frozenset({"QuotaExceeded", "XMinioStorageFull", "InsufficientCapacity"})
+# A HEAD answer has no body, so its code is the bare status.
+MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+
+# Fresh names tried before giving up: a second taken name means the store answers
+# "taken" to everything (a broken conditional write), not bad luck.
+NAME_ATTEMPTS = 3
+
+STORE_FULL = "The image store is full, so the image was not saved. Try again later."
+STORE_UNAVAILABLE = (
+    "The image store is not available right now. Try again in a moment; if it keeps happening, tell the site owner."
+)
+
+
+class ObjectStore(Protocol):
+    """The operations the app needs on published images and previews."""
+
+    def publish(self, upload: TempUpload, extension: str, same_content: Iterable[str] = ()) -> str:
+        """Store a finished upload under a fresh random name with `extension` and return
+        the name once it is live; a name already taken is never overwritten. With
+        `same_content` (images that may hold the same bytes) an identical image is
+        copied on the store's side instead. All or nothing."""
+        ...
+
+    def copy(self, name: str, extension: str) -> str:
+        """A fresh name holding the bytes of image `name` (FileNotFoundError if gone)."""
+        ...
+
+    def delete(self, name: str) -> None:
+        """Remove image `name` durably; an image already gone is not an error."""
+        ...
+
+    def size(self, name: str) -> int | None:
+        """The size in bytes of image `name`, None when there is none."""
+        ...
+
+    def read_range(self, name: str, start: int, length: int) -> bytes:
+        """Up to `length` bytes of image `name` from `start` (fewer at its end, none
+        past it); ValueError for a negative `start` or `length`."""
+        ...
+
+    def names(self) -> set[str]:
+        """Every published image name (for reconcile, never for serving)."""
+        ...
+
+    def write_preview(self, image_name: str, source: Path) -> None:
+        """Make the file at `source` the preview of `image_name`; `source` is consumed
+        (the local store renames it, so it must be on the images volume)."""
+        ...
+
+    def delete_preview(self, image_name: str) -> None:
+        """Remove the preview of `image_name` if there is one."""
+        ...
+
+    def preview_names(self) -> set[str]:
+        """The names of the images that have a preview."""
+        ...
+
+
+def open_store(images_dir: Path, bucket: S3Location | None = None) -> ObjectStore:
+    """The store images live in: the bucket at `bucket` when given, else `images_dir`."""
+    return S3Store(bucket) if bucket is not None else LocalStore(images_dir)
+
+
+def check_name(name: str) -> str:
+    """`name` itself if it is an image name; ValueError otherwise (a caller's bug)."""
+    if not is_image_name(name):
+        raise ValueError(f"not an image name: {name!r}")
+    return name
+
+
+def check_range(start: int, length: int) -> None:
+    if start < 0 or length < 0:
+        raise ValueError(f"a range starts at 0 or later and is 0 or more bytes long, not {start}+{length}")
+
+
+@dataclass(frozen=True)
+class LocalStore:
+    """IMAGES_DIR, as storage.py and previews.py keep it."""
+
+    images_dir: Path
+
+    def publish(self, upload: TempUpload, extension: str, same_content: Iterable[str] = ()) -> str:
+        return upload.publish(self.images_dir, extension, same_content)
+
+    def copy(self, name: str, extension: str) -> str:
+        """A second hard link to the same file (what storage.py does for dedup), durable."""
+        path = str(self.images_dir / check_name(name))
+        try:
+            new_name = storage.link_under_new_name(path, str(self.images_dir), extension)
+            storage.sync_directory(str(self.images_dir))
+        except OSError as exc:
+            if storage.is_disk_full(exc):
+                raise InsufficientStorage() from exc
+            raise
+        return new_name
+
+    def delete(self, name: str) -> None:
+        storage.remove_image(self.images_dir, check_name(name))
+
+    def size(self, name: str) -> int | None:
+        try:
+            found = os.lstat(self.images_dir / check_name(name))
+        except FileNotFoundError:
+            return None
+        return found.st_size if stat.S_ISREG(found.st_mode) else None
+
+    def read_range(self, name: str, start: int, length: int) -> bytes:
+        check_range(start, length)
+        fd = os.open(self.images_dir / check_name(name), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            return os.pread(fd, length, start)
+        finally:
+            os.close(fd)
+
+    def names(self) -> set[str]:
+        return storage.image_files(self.images_dir)
+
+    def write_preview(self, image_name: str, source: Path) -> None:
+        os.chmod(source, 0o644)  # nginx's user serves it
+        os.replace(source, previews.path_of(self.images_dir, check_name(image_name)))
+
+    def delete_preview(self, image_name: str) -> None:
+        previews.remove(self.images_dir, check_name(image_name))
+
+    def preview_names(self) -> set[str]:
+        return previews.files(self.images_dir)
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """Which bucket, where, and how to address it.
+
+    `prefix` is put before every key ("" or ending in "/"); `addressing` is "path"
+    (`endpoint/bucket/key`, what a server on an IP address needs) or "virtual"
+    (`bucket.endpoint/key`). `access_key`/`secret_key` None: boto3 finds them the usual
+    way (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, an instance role)."""
+
+    endpoint_url: str
+    bucket: str
+    region: str = "us-east-1"
+    prefix: str = ""
+    addressing: str = "path"
+    access_key: str | None = None
+    secret_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.prefix and not self.prefix.endswith("/"):
+            raise ValueError(f"the key prefix must end with '/', got {self.prefix!r}")
+        if self.addressing not in ("path", "virtual"):
+            raise ValueError(f"addressing must be path or virtual, got {self.addressing!r}")
+
+
+class S3Store:
+    """A bucket, through boto3. The client is made on first use, so in the process
+    that uses it (after the supervisor's fork)."""
+
+    def __init__(self, location: S3Location):
+        self.location = location
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            where = self.location
+            self._client = boto3.client(
+                "s3",
+                endpoint_url=where.endpoint_url,
+                region_name=where.region,
+                aws_access_key_id=where.access_key,
+                aws_secret_access_key=where.secret_key,
+                config=Config(
+                    signature_version="s3v4",
+                    s3={"addressing_style": where.addressing},
+                    retries={"max_attempts": 3, "mode": "standard"},
+                    connect_timeout=5,
+                    read_timeout=30,
+                    # botocore 1.36 began sending CRC checksums in aws-chunked trailers,
+                    # which many S3-compatible servers (Ceph before Reef, older MinIO)
+                    # refuse: checksums only where the operation requires one.
+                    request_checksum_calculation="when_required",
+                    response_checksum_validation="when_required",
+                ),
+            )
+        return self._client
+
+    def key(self, name: str) -> str:
+        return self.location.prefix + check_name(name)
+
+    def preview_key(self, image_name: str) -> str:
+        return f"{self.location.prefix}{previews.FOLDER}/{previews.preview_name(check_name(image_name))}"
+
+    def publish(self, upload: TempUpload, extension: str, same_content: Iterable[str] = ()) -> str:
+        """Upload with `If-None-Match: *`: the name is live once the PUT answers, and a
+        name someone else took meanwhile is refused by the server (412), not overwritten;
+        then another name is tried. An identical image (same sha256 in its metadata and
+        the same size) is copied on the server instead of uploaded again."""
+        for candidate in same_content:
+            if self._holds(candidate, upload.sha256, upload.size):
+                try:
+                    return self.copy(candidate, extension)
+                except FileNotFoundError:
+                    continue  # deleted since the check
+        for _ in range(NAME_ATTEMPTS):
+            name = storage.new_image_name(extension)
+            body = upload.open_for_reading()
+            try:
+                with _answers_of_the_store(f"publishing {name}"):
+                    self.client.put_object(
+                        Bucket=self.location.bucket,
+                        Key=self.key(name),
+                        Body=body,
+                        ContentLength=upload.size,
+                        ContentType=CONTENT_TYPES.get(extension, "application/octet-stream"),
+                        Metadata={SHA256_METADATA: upload.sha256},
+                        IfNoneMatch="*",
+                    )
+                return name
+            except _NameTaken:
+                # 2**-96 odds, or our own PUT retried by botocore after its answer was
+                # lost (the first copy is then left for reconcile): never overwrite.
+                continue
+        raise _refused(f"publishing an upload: {NAME_ATTEMPTS} fresh names were all taken")
+
+    def copy(self, name: str, extension: str) -> str:
+        """A server-side copy (its metadata with it) under a fresh name checked free by a
+        HEAD first: CopyObject takes no `If-None-Match` on every server."""
+        for _ in range(NAME_ATTEMPTS):
+            new_name = storage.new_image_name(extension)
+            if self.size(new_name) is None:
+                break
+        else:
+            raise _refused(f"copying {name}: {NAME_ATTEMPTS} fresh names were all taken")
+        source = {"Bucket": self.location.bucket, "Key": self.key(name)}
+        try:
+            with _answers_of_the_store(f"copying {name}"):
+                self.client.copy_object(Bucket=self.location.bucket, Key=self.key(new_name), CopySource=source)
+        except _Missing as exc:
+            raise FileNotFoundError(name) from exc
+        return new_name
+
+    def delete(self, name: str) -> None:
+        with _answers_of_the_store(f"deleting {name}"):
+            self.client.delete_object(Bucket=self.location.bucket, Key=self.key(name))
+
+    def size(self, name: str) -> int | None:
+        head = self._head(self.key(name))
+        return None if head is None else int(head["ContentLength"])
+
+    def read_range(self, name: str, start: int, length: int) -> bytes:
+        check_range(start, length)
+        if length == 0:
+            return b""
+        try:
+            with _answers_of_the_store(f"reading {name}"):
+                answer = self.client.get_object(
+                    Bucket=self.location.bucket, Key=self.key(name), Range=f"bytes={start}-{start + length - 1}"
+                )
+                return bytes(answer["Body"].read())
+        except _Missing as exc:
+            raise FileNotFoundError(name) from exc
+        except ClientError:  # only InvalidRange gets here: `start` at or past the end
+            return b""
+
+    def names(self) -> set[str]:
+        keys = self._list(self.location.prefix)
+        return {key for key in keys if is_image_name(key)}
+
+    def write_preview(self, image_name: str, source: Path) -> None:
+        try:
+            with open(source, "rb") as body, _answers_of_the_store(f"writing the preview of {image_name}"):
+                self.client.put_object(
+                    Bucket=self.location.bucket, Key=self.preview_key(image_name), Body=body, ContentType="image/webp"
+                )
+        finally:
+            source.unlink(missing_ok=True)
+
+    def delete_preview(self, image_name: str) -> None:
+        with _answers_of_the_store(f"deleting the preview of {image_name}"):
+            self.client.delete_object(Bucket=self.location.bucket, Key=self.preview_key(image_name))
+
+    def preview_names(self) -> set[str]:
+        keys = self._list(f"{self.location.prefix}{previews.FOLDER}/")
+        return {name for name in map(previews.image_name_of, keys) if name is not None}
+
+    def _holds(self, name: str, sha256: str, size: int) -> bool:
+        head = self._head(self.key(name))
+        return (
+            head is not None
+            and int(head["ContentLength"]) == size
+            and head.get("Metadata", {}).get(SHA256_METADATA) == sha256
+        )
+
+    def _head(self, key: str) -> dict[str, Any] | None:
+        try:
+            with _answers_of_the_store(f"looking up {key}"):
+                return dict(self.client.head_object(Bucket=self.location.bucket, Key=key))
+        except _Missing:
+            return None
+
+    def _list(self, prefix: str) -> list[str]:
+        """The keys right under `prefix` (not in its sub-folders), without the prefix."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.location.bucket, Prefix=prefix, Delimiter="/"
+        )
+        found: list[str] = []
+        with _answers_of_the_store(f"listing {prefix or 'the bucket'}"):
+            for page in pages:
+                found.extend(item["Key"][len(prefix) :] for item in page.get("Contents", []))
+        return found
+
+
+class _Missing(Exception):
+    """The object asked for is not there (404)."""
+
+
+class _NameTaken(Exception):
+    """A conditional write found the name taken (412)."""
+
+
+def _refused(what: str) -> Unavailable:
+    logger.error("the image store refused {}", what)
+    return Unavailable(STORE_UNAVAILABLE)
+
+
+@contextmanager
+def _answers_of_the_store(doing: str) -> Iterator[None]:
+    """Turn what the store answers into the app's errors: 404 -> _Missing, 412 ->
+    _NameTaken, no room -> InsufficientStorage, anything else the store or the way to
+    it fails with -> Unavailable, logged with what was being done. A 416 (a range past
+    the end) is raised as it is, for read_range."""
+    try:
+        yield
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in MISSING_CODES:  # not NoSuchBucket: that is the operator's to fix
+            raise _Missing(code) from exc
+        if code == "PreconditionFailed" or status == 412:
+            raise _NameTaken(code) from exc
+        if code == "InvalidRange" or status == 416:
+            raise
+        if code in FULL_CODES or status == 507:
+            logger.error("the image store is full ({} while {})", code, doing)
+            raise InsufficientStorage(STORE_FULL) from exc
+        raise _refused(f"{doing}: {status} {code} {error.get('Message', '')}") from exc
+    except BotoCoreError as exc:  # unreachable, timed out, no credentials found
+        logger.error("the image store could not be reached while {}: {}", doing, exc)
+        raise Unavailable(STORE_UNAVAILABLE) from exc

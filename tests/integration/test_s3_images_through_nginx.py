@@ -1,0 +1,233 @@
+"""STORAGE=s3 on nginx's side: /images/ and /images/previews/ proxied to a real bucket
+(Ceph's radosgw) through the disk cache, rendered from the same template as local mode.
+nginx runs alone here (the backend refuses STORAGE=s3 until uploads reach the bucket);
+the objects are put by imagehost's own S3Store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from imagehost import storage
+from imagehost.object_store import S3Location, S3Store
+from support import images
+from support.backend import free_port_block
+from support.client import Reply, request
+from support.s3_server import Radosgw, S3Endpoint, missing_programs
+from support.stack import RENDER, frontend_copy, let_nginx_workers_through, nginx_binary, require
+
+PREFIX = "site/"
+PICTURE = images.png(extra=b"served from the bucket")
+PREVIEW = b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00/\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00"
+NGINX_START_SECONDS = 10
+
+
+def anyone_may_read(endpoint: S3Endpoint, bucket: str, prefix: str) -> None:
+    """The bucket policy docs/s3.md asks for: anonymous GetObject on the prefix's keys only
+    (no listing, nothing outside the prefix), which is how nginx fetches unsigned."""
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": ["*"]},
+                "Action": ["s3:GetObject"],
+                "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*"],
+            }
+        ],
+    }
+    endpoint.client().put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+
+
+class NginxForBucket:
+    """nginx alone, rendered with STORAGE=s3 for `bucket` behind `endpoint`."""
+
+    def __init__(self, folder: Path, endpoint: S3Endpoint, bucket: str):
+        require(nginx_binary() is not None, "nginx is not installed (make test installs it)")
+        self.port = free_port_block(1)
+        folder.mkdir(parents=True, exist_ok=True)
+        let_nginx_workers_through(folder)
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "IMAGES_DIR": str(folder / "images"),
+            "LOG_DIR": str(folder / "logs"),
+            "FRONTEND_DIR": str(frontend_copy(folder)),
+            "HTTP_PORT": str(self.port),
+            "WEB_SERVER_START_PORT": str(free_port_block(2)),
+            "STORAGE": "s3",
+            "S3_ENDPOINT_URL": endpoint.url,
+            "S3_BUCKET": bucket,
+            "S3_KEY_PREFIX": PREFIX,
+            "S3_CACHE_MAX_SIZE": "64m",
+        }
+        run = folder / "run"
+        subprocess.run(["sh", str(RENDER), "--local", str(run)], env=env, check=True, capture_output=True)
+        self.process = subprocess.Popen(
+            [nginx_binary(), "-p", str(run), "-c", str(run / "nginx.conf"), "-e", "stderr"],
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            self._wait_listening()
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def get(self, path: str, method: str = "GET") -> Reply:
+        return request(method, self.base_url + path, body=b"x" if method in ("PUT", "POST") else None)
+
+    def _wait_listening(self) -> None:
+        deadline = time.monotonic() + NGINX_START_SECONDS
+        while True:
+            try:
+                self.get("/images/")
+                return
+            except OSError:
+                assert self.process.poll() is None, f"nginx exited with status {self.process.returncode}"
+                assert time.monotonic() < deadline, "nginx did not start listening"
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def store_for(endpoint: S3Endpoint, bucket: str) -> S3Store:
+    location = S3Location(
+        endpoint.url, bucket, endpoint.region, PREFIX, "path", endpoint.access_key, endpoint.secret_key
+    )
+    return S3Store(location)
+
+
+def put_image(store: S3Store, tmp_dir: Path, data: bytes = PICTURE) -> str:
+    tmp_dir.mkdir(exist_ok=True)
+    with storage.TempUpload(tmp_dir) as upload:
+        upload.write(data)
+        return store.publish(upload, ".png")
+
+
+@pytest.fixture(scope="module")
+def served(s3_endpoint, tmp_path_factory):
+    """(nginx, store, endpoint, bucket): a bucket anyone may read under PREFIX, and nginx in front."""
+    bucket = s3_endpoint.new_bucket()
+    anyone_may_read(s3_endpoint, bucket, PREFIX)
+    nginx = NginxForBucket(tmp_path_factory.mktemp("nginx-s3"), s3_endpoint, bucket)
+    yield nginx, store_for(s3_endpoint, bucket), s3_endpoint, bucket
+    nginx.stop()
+    s3_endpoint.remove_bucket(bucket)
+
+
+def test_an_image_in_the_bucket_is_served_with_the_safe_headers_and_none_of_the_buckets(served, tmp_path):
+    nginx, store, _, _ = served
+    name = put_image(store, tmp_path / "tmp")
+    reply = nginx.get(f"/images/{name}")
+    assert reply.status == 200 and reply.body == PICTURE
+    assert reply.headers["Content-Type"] == "image/png"
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in reply.headers["Content-Security-Policy"]
+    assert reply.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert reply.headers.get_all("Cache-Control") == ["public, max-age=31536000, immutable"]
+    leaked = [h for h in reply.headers if h.lower().startswith(("x-amz", "x-rgw")) or h in ("ETag", "Last-Modified")]
+    assert leaked == []
+    assert reply.headers["Server"] == "nginx"
+
+
+def test_a_preview_in_the_bucket_is_served_as_webp(served, tmp_path):
+    nginx, store, _, _ = served
+    name = put_image(store, tmp_path / "tmp")
+    preview = tmp_path / "preview.webp"
+    preview.write_bytes(PREVIEW)
+    store.write_preview(name, preview)
+    reply = nginx.get(f"/images/previews/{name}.webp")
+    assert reply.status == 200 and reply.body == PREVIEW
+    assert reply.headers["Content-Type"] == "image/webp"
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_second_request_is_answered_from_the_cache(served, tmp_path):
+    nginx, store, _, _ = served
+    name = put_image(store, tmp_path / "tmp")
+    assert nginx.get(f"/images/{name}").headers["X-Cache-Status"] == "MISS"
+    again = nginx.get(f"/images/{name}")
+    assert again.status == 200 and again.body == PICTURE and again.headers["X-Cache-Status"] == "HIT"
+
+
+def test_a_missing_image_is_the_apis_json_404_not_the_buckets_answer(served):
+    nginx, _, _, _ = served
+    reply = nginx.get("/images/MissingMissing00.png")
+    assert reply.status == 404 and reply.error_code == "not_found"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/images/",
+        "/images/?list-type=2",
+        "/images/?prefix=site/",
+        "/images/previews/",
+        "/images/notes.txt",
+        "/images/site/notes.txt",
+        "/images/..%2fnotes.txt",
+        "/images/%2e%2e/outside/AbCdEfGhIjKlMnOp.png",
+        "/images/AbCdEfGhIjKlMnOp",
+    ],
+)
+def test_a_listing_or_a_key_that_is_not_an_image_name_is_refused(served, path):
+    nginx, _, endpoint, bucket = served
+    endpoint.client().put_object(Bucket=bucket, Key=f"{PREFIX}notes.txt", Body=b"private notes")
+    reply = nginx.get(path)
+    assert reply.status == 404 and reply.error_code == "not_found"
+    assert b"private notes" not in reply.body and b"ListBucketResult" not in reply.body
+
+
+def test_an_image_named_key_outside_the_prefix_is_not_reachable(served):
+    nginx, _, endpoint, bucket = served
+    endpoint.client().put_object(Bucket=bucket, Key="OutsideOutside00.png", Body=PICTURE)
+    reply = nginx.get("/images/OutsideOutside00.png")
+    assert reply.status == 404 and reply.error_code == "not_found"
+
+
+def test_a_query_string_never_reaches_the_bucket(served, tmp_path):
+    nginx, store, _, _ = served
+    name = put_image(store, tmp_path / "tmp")
+    for query in ("acl", "uploads", "tagging", "list-type=2"):
+        reply = nginx.get(f"/images/{name}?{query}")
+        assert reply.status == 200 and reply.body == PICTURE, query
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "POST"])
+def test_only_get_and_head_reach_the_bucket(served, tmp_path, method):
+    nginx, store, _, _ = served
+    name = put_image(store, tmp_path / "tmp")
+    reply = nginx.get(f"/images/{name}", method=method)
+    assert reply.status == 405 and reply.error_code == "method_not_allowed"
+    assert store.read_range(name, 0, len(PICTURE)) == PICTURE
+    head = nginx.get(f"/images/{name}", method="HEAD")
+    assert head.status == 200 and head.headers["Content-Length"] == str(len(PICTURE))
+
+
+def test_a_cached_image_is_served_with_the_gateway_stopped_and_an_uncached_one_is_a_json_502(tmp_path):
+    """A gateway of the test's own, since it is stopped."""
+    require(not missing_programs(), "Ceph's S3 gateway is not installed (make test installs it)")
+    with Radosgw().start() as gateway:
+        bucket = gateway.endpoint.new_bucket()
+        anyone_may_read(gateway.endpoint, bucket, PREFIX)
+        store = store_for(gateway.endpoint, bucket)
+        cached, never_asked = put_image(store, tmp_path / "tmp"), put_image(store, tmp_path / "tmp", images.png())
+        nginx = NginxForBucket(tmp_path / "nginx", gateway.endpoint, bucket)
+        try:
+            assert nginx.get(f"/images/{cached}").status == 200
+            gateway.stop()
+            again = nginx.get(f"/images/{cached}")
+            assert again.status == 200 and again.body == PICTURE
+            assert again.headers["X-Cache-Status"] in ("HIT", "STALE")
+            missing = nginx.get(f"/images/{never_asked}")
+            assert missing.status == 502 and missing.error_code == "bad_gateway"
+        finally:
+            nginx.stop()
