@@ -7,6 +7,10 @@ with settings of your own (e.g. GALLERY_PUBLIC="true", UPLOAD_RATE_LIMIT="1r/m")
 after the test. tests/support/stack.py documents both.
 
 Both need nginx: without it they skip, except in CI (CI set), where they fail.
+
+`postgres_url`: the URL of a fresh, empty database of the session's throwaway PostgreSQL
+cluster (tests/support/postgres.py), started on first use and removed at the end.
+Without PostgreSQL it skips, and fails in CI, like the stack.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from support.postgres import Cluster, ClusterError
 from support.stack import Stack, nginx_binary, require, start_stack
 
 OWN_BASETEMP = pytest.StashKey[Path]()
@@ -64,3 +69,22 @@ def stack_factory(tmp_path_factory):
     yield start
     for running in started:
         running.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Cluster | str:
+    """The session's PostgreSQL cluster, or why there is none (each test asking for it
+    then skips, or fails in CI, with that reason)."""
+    try:
+        cluster = Cluster.start()
+    except ClusterError as exc:
+        yield str(exc)
+        return
+    with cluster:
+        yield cluster
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster) -> str:
+    require(isinstance(postgres_cluster, Cluster), str(postgres_cluster))
+    return postgres_cluster.new_database()
