@@ -24,6 +24,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import psycopg
+
 BIN_DIR = Path("/usr/lib/postgresql/15/bin")
 USER = "postgres"
 START_SECONDS = 30
@@ -94,8 +96,6 @@ class Cluster:
 
     def new_database(self) -> str:
         """The URL of a new empty database of this cluster."""
-        import psycopg  # the tests' own import: the module works without it for a skip message
-
         name = f"test_{next(self._databases)}"
         with psycopg.connect(self.url(), autocommit=True, connect_timeout=10) as connection:
             connection.execute(f'CREATE DATABASE "{name}"')

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from imagehost import archives, backups, index, version
+from imagehost import archives, backups, index_sqlite, version
 from support.rows import add_row
 from support.tmpfs import tmpfs
 
@@ -21,8 +21,8 @@ NAME = "Abcdefghijkl_-0123456789.png"
 
 def make_index(folder: Path, names: list[str]) -> Path:
     path = folder / "index.sqlite3"
-    index.migrate(path)
-    db = index.Index(path)
+    index_sqlite.migrate(path)
+    db = index_sqlite.SqliteIndex(path)
     try:
         for name in names:
             add_row(db, name, original_name="a.png", delete_token_hash="f" * 64)
@@ -74,7 +74,7 @@ def test_a_snapshot_is_one_self_contained_file_with_every_committed_row(tmp_path
 
 def test_a_snapshot_taken_while_another_connection_writes_completes_and_is_consistent(tmp_path):
     source = make_index(tmp_path, [])
-    writer = index.Index(source)
+    writer = index_sqlite.SqliteIndex(source)
     stop = threading.Event()
     written: list[str] = []
 

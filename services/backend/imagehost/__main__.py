@@ -117,7 +117,7 @@ def run_reconcile(config: Config, *, forget_missing: bool, index_files: bool) ->
             return 1
     try:
         with folders_held(config.data_dir, config.images_dir):
-            index.migrate(config.index_path)
+            index.engine(config).migrate()
             reconcile(config, forget_missing=forget_missing, index_files=index_files)
     except (ReconcileRefused, InstanceLocked, index.IndexFileError) as exc:
         logger.error("{}", exc)

@@ -267,7 +267,7 @@ def remove_image_everywhere(app: App, name: str) -> bool:
     """Delete image `name`: the file durably, then its row, then its preview; False when
     the row was gone already. Raises Unavailable (nothing changed) when the index file
     was removed or replaced, OSError when the folder's fsync fails (the row stays)."""
-    app.index.require_own_file()
+    app.index.require_usable()
     storage.remove_image(app.config.images_dir, name)
     deleted = app.index.delete(name)
     # After the row: a preview maker that finishes later finds no row and removes its
@@ -304,7 +304,7 @@ def health(request: Request, app: App) -> Response:
         os.access(tmp_dir, os.W_OK) or not os.path.lexists(tmp_dir)
     )
     index_readable = app.index.is_readable()
-    index_file = app.index.file_state()
+    index_file = app.index.state()
     healthy = images_writable and index_readable and index_file == "ok"
     return json_response(
         HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE,
@@ -330,7 +330,7 @@ def create_backup(request: Request, app: App) -> Response:
     _require_admin(request, app, "Backups")
     if request.body.remaining:
         raise BadRequest("A backup is made from the server's own data: send the POST without a body.")
-    app.index.require_own_file()  # a file put in its place is not this service's index
+    app.index.require_usable()  # a file put in its place is not this service's index
     try:
         path = backups.make_snapshot(app.config.index_path, _backups_dir(app))
     except backups.SnapshotError as exc:
