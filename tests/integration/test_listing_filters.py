@@ -30,6 +30,8 @@ def stack(request, tmp_path_factory):
         require(isinstance(cluster, Cluster), str(cluster))
         settings["DATABASE_URL"] = cluster.new_database()
     with start_stack(tmp_path_factory.mktemp("stack"), **settings) as running:
+        # The setting took: a stack that quietly fell back to SQLite would test nothing new.
+        assert (running.data_dir / "index.sqlite3").exists() == (request.param == "sqlite")
         yield running
 
 
