@@ -65,3 +65,27 @@ def test_a_site_on_postgresql_uploads_lists_filters_searches_edits_groups_delete
     assert rows == {cat["name"]}
     assert not (stack.data_dir / "index.sqlite3").exists()
     assert "Traceback" not in stack.app_log()
+
+
+def test_connections_to_the_database_cut_under_the_site_give_json_503s_then_service_again(stack_factory, postgres_url):
+    stack = stack_factory(DATABASE_URL=postgres_url)
+    kept = labelled.uploaded(stack)
+    with psycopg.connect(postgres_url, autocommit=True) as admin:  # as when the server restarts
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    answers = []
+    for _ in range(40):  # each broken pooled connection fails one request, then is replaced
+        listing = stack.get("/api/images", stack.admin())
+        upload = labelled.upload(stack)
+        answers.append((listing.status, upload.status))
+        for reply in (listing, upload):
+            assert reply.status in (200, 201) or reply.error_code == "unavailable", reply.body
+        if (listing.status, upload.status) == (200, 201):
+            break
+    assert answers[-1] == (200, 201), answers
+    names = set(listed(stack, limit=200))
+    assert kept["name"] in names
+    stored = {path.name for path in stack.images_dir.iterdir() if path.is_file() and not path.name.startswith(".")}
+    assert stored == names, "an upload refused with a 503 left its file behind, or a listed one has none"

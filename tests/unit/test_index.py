@@ -317,3 +317,11 @@ def test_nodes_migrating_at_once_apply_each_migration_exactly_once(postgres_url)
 
 def _closed_port() -> int:
     return free_port()
+
+
+def test_start_up_without_the_database_fails_naming_it_without_its_password(monkeypatch):
+    monkeypatch.setattr("imagehost.index_postgres.CONNECT_TIMEOUT", 2)
+    url = f"postgresql://app:s3cret@127.0.0.1:{_closed_port()}/images"
+    with pytest.raises(IndexFileError, match=r"cannot use the index database \(images on 127\.0\.0\.1:") as refused:
+        PostgresEngine(url).migrate()
+    assert "s3cret" not in str(refused.value)
