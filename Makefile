@@ -3,8 +3,9 @@
 #   make run    venv + the backend's locked packages + nginx, then nginx and the workers on
 #               127.0.0.1:8080 in the foreground (Ctrl-C stops both). Settings: .env,
 #               overridden by the environment (see .env.sample).
-#   make test   the same, plus the tests' locked packages, Chromium for the browser tests
-#               and Ceph's S3 gateway for the S3 tests, then pytest tests (all).
+#   make test   the same, plus the tests' locked packages, Chromium for the browser tests,
+#               Ceph's S3 gateway for the S3 tests and PostgreSQL for the index tests, then
+#               pytest tests (all).
 #   make lint   ruff (lint, and the format check) and mypy, with their settings in
 #               pyproject.toml; fails on any finding.
 #   make backup the images and a snapshot of the index in backup/imagehost-<UTC time>.tar.gz,
@@ -32,7 +33,7 @@ PIP_INSTALL := $(VENV)/bin/python -m pip install --quiet --disable-pip-version-c
 LOCK_COMPILE := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 \
 	--generate-hashes --custom-compile-command 'make lock' $(LOCK_FLAGS)
 
-.PHONY: run test lint setup bench lock nginx chromium wrk exiftool ceph backup restore
+.PHONY: run test lint setup bench lock nginx chromium wrk exiftool ceph postgresql backup restore
 
 run: $(RUN_INSTALLED) nginx
 	$(VENV)/bin/python services/local/run.py
@@ -45,7 +46,7 @@ restore: $(RUN_INSTALLED)
 	PYTHONPATH=services/backend $(VENV)/bin/python -m imagehost restore "$(ARCHIVE)"
 
 # -rfEs: the summary also names each skipped test with its reason (what the machine lacks).
-test: setup chromium wrk exiftool ceph
+test: setup chromium wrk exiftool ceph postgresql
 	$(VENV)/bin/python -m pytest -rfEs tests
 
 # ruff and mypy come with the tests' lock; what they check and how is in pyproject.toml.
@@ -95,6 +96,11 @@ lock: $(VENV)/bin/python
 nginx:
 	@{ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } && command -v envsubst >/dev/null || \
 		{ $(call apt_install,nginx gettext-base,nginx or envsubst); }
+
+# PostgreSQL 15, which the tests start as a throwaway cluster (tests/support/postgres.py)
+# to run the index's tests against it too.
+postgresql:
+	@[ -x /usr/lib/postgresql/15/bin/initdb ] || { $(call apt_install,postgresql,PostgreSQL for the index tests); }
 
 # wrk, the load generator of bench/ (test_bench_smoke.py runs `bench/run --smoke`).
 wrk:

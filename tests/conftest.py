@@ -14,6 +14,9 @@ Both need nginx: without it they skip, except in CI (CI set), where they fail.
 removed after the test. `s3_gateway`: the session's radosgw itself (support.s3_server.
 Radosgw), for tests that need the server, not just an endpoint. Without Ceph's packages
 they skip, failing in CI as above.
+`postgres_url`: the URL of a fresh, empty database of the session's throwaway PostgreSQL
+cluster (tests/support/postgres.py), started on first use and removed at the end.
+Without PostgreSQL it skips, and fails in CI, like the stack.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from support.postgres import Cluster, ClusterError
 from support.s3_server import GatewayError, Radosgw, S3Endpoint, endpoint_from_environment, missing_programs
 from support.stack import Stack, nginx_binary, require, start_stack
 
@@ -105,3 +109,22 @@ def s3_bucket(s3_endpoint: S3Endpoint):
     bucket = s3_endpoint.new_bucket()
     yield s3_endpoint, bucket
     s3_endpoint.remove_bucket(bucket)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Cluster | str:
+    """The session's PostgreSQL cluster, or why there is none (each test asking for it
+    then skips, or fails in CI, with that reason)."""
+    try:
+        cluster = Cluster.start()
+    except ClusterError as exc:
+        yield str(exc)
+        return
+    with cluster:
+        yield cluster
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster) -> str:
+    require(isinstance(postgres_cluster, Cluster), str(postgres_cluster))
+    return postgres_cluster.new_database()

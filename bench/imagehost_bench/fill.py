@@ -1,5 +1,5 @@
 """A fast way to a big index: rows written straight into SQLite with the backend's own
-schema (imagehost.index.migrate), and, when asked, the small image files they describe.
+schema (imagehost.index_sqlite.migrate), and, when asked, the small image files they describe.
 
 Uploading 100,000 images through the API would take minutes; this takes seconds. The
 rows are what an upload would write, except that they have no delete token (as images
@@ -15,7 +15,8 @@ import os
 import sqlite3
 from pathlib import Path
 
-from imagehost.index import migrate, utc_now
+from imagehost.index import utc_now
+from imagehost.index_sqlite import migrate
 from imagehost.validation import JPEG
 from support import images
 

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from imagehost import index, storage, uploads
+from imagehost import index_sqlite, storage, uploads
 
 # Time for the spawned processes to start and import before they all begin together.
 START_DELAY_S = 2.0
@@ -56,7 +56,7 @@ def measure(folder: Path, size: int, seconds: float, processes: int = 2, threads
     images_dir, tmp_dir = folder / "images", folder / "images" / ".tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     index_path = folder / "index.sqlite3"
-    index.migrate(index_path)
+    index_sqlite.migrate(index_path)
     body = os.urandom(size)
     spawn = multiprocessing.get_context("spawn")  # the bench has threads; no fork
     start_at = time.time() + START_DELAY_S + 0.5 * processes
@@ -72,7 +72,7 @@ def _one_process(
     images_dir: str, tmp_dir: str, index_path: str, body: bytes, threads: int, start_at: float, seconds: float
 ) -> tuple[int, float]:
     """(uploads done, CPU seconds used) by `threads` threads from `start_at` for `seconds`."""
-    images = index.Index(Path(index_path))
+    images = index_sqlite.SqliteIndex(Path(index_path))
     pieces = [body[i : i + uploads.READ_CHUNK] for i in range(0, len(body), uploads.READ_CHUNK)]
     done = [0] * threads
     failures: list[BaseException] = []

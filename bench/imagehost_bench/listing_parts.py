@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import orjson
-from imagehost import handlers, index
+from imagehost import handlers, index_sqlite, search
 from imagehost.index import ListingFilter
 
 from . import fill
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="imagehost-listing-parts-") as folder:
         path = Path(folder) / "index.sqlite3"
-        index.migrate(path)
+        index_sqlite.migrate(path)
         say(f"filling the index to {args.images:,} images")
         fill.fill_to(path, args.images)
         rows = measure(path)
@@ -71,11 +71,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def measure(path: Path) -> list[tuple[str, float]]:
-    opened = index.Index(path)
+    opened = index_sqlite.SqliteIndex(path)
     db = opened._connection  # the queries alone, without the row cache
     everything = ListingFilter()
-    full_rows, _ = index._listing_query(everything, None, PAGE + 1)
-    keys_only, _ = index._listing_query(everything, None, PAGE + 1, "i.id, i.revision")
+    full_rows, _ = index_sqlite._listing_query(everything, None, PAGE + 1)
+    keys_only, _ = index_sqlite._listing_query(everything, None, PAGE + 1, "i.id, i.revision")
     top = [2**63 - 1, PAGE + 1]
     records, _ = opened.page(PAGE)
     rows = [
@@ -110,18 +110,17 @@ def measure(path: Path) -> list[tuple[str, float]]:
     return rows
 
 
-def cold_page(opened: index.Index) -> object:
-    opened._rows = index.RowCache(index.ROWS_KEPT)  # empty, as a fresh worker's
+def cold_page(opened: index_sqlite.SqliteIndex) -> object:
+    opened._rows = index_sqlite.RowCache(index_sqlite.ROWS_KEPT)  # empty, as a fresh worker's
     return opened.page(PAGE)
 
 
-def searches(opened: index.Index, db: object, label: str) -> list[tuple[str, float]]:
+def searches(opened: index_sqlite.SqliteIndex, db: object, label: str) -> list[tuple[str, float]]:
     found = []
-    for expression in (f'"{fill.SEARCHED_WORD}"', f'"{fill.SEARCHED_WORD}"*', f'"{fill.SEARCHED_WORD[:2]}"*'):
-        where = ListingFilter(search=expression)
-        found.append(
-            (f"Index.page, q as `{expression}`, {label}", microseconds(lambda w=where: opened.page(PAGE, None, w)))
-        )
+    for query in (f"{fill.SEARCHED_WORD} ", fill.SEARCHED_WORD, fill.SEARCHED_WORD[:2]):
+        where = ListingFilter(search=search.search_terms(query))
+        shown = f"q={query.strip()}" + (" (whole word)" if query.endswith(" ") else " (prefix)")
+        found.append((f"Index.page, {shown}, {label}", microseconds(lambda w=where: opened.page(PAGE, None, w))))
     return found
 
 

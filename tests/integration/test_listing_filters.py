@@ -3,7 +3,8 @@ combination, refused when malformed, and paged by the keyset cursor while upload
 deletes happen between pages.
 
 The stack is shared by the module, so each test works under a word and a tag of its own
-(`fresh`) and never sees another test's images.
+(`fresh`) and never sees another test's images. Every test runs twice: with the index in
+SQLite, then in PostgreSQL (DATABASE_URL, a database of the tests' cluster).
 """
 
 from __future__ import annotations
@@ -15,6 +16,23 @@ from urllib.parse import urlencode
 
 import pytest
 from support import images, labelled
+from support.postgres import Cluster
+from support.stack import nginx_binary, require, start_stack
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def stack(request, tmp_path_factory):
+    """The module's stack, with its index in each engine in turn."""
+    require(nginx_binary() is not None, "nginx is not installed (make test installs it)")
+    settings = {}
+    if request.param == "postgresql":
+        cluster = request.getfixturevalue("postgres_cluster")
+        require(isinstance(cluster, Cluster), str(cluster))
+        settings["DATABASE_URL"] = cluster.new_database()
+    with start_stack(tmp_path_factory.mktemp("stack"), **settings) as running:
+        # The setting took: a stack that quietly fell back to SQLite would test nothing new.
+        assert (running.data_dir / "index.sqlite3").exists() == (request.param == "sqlite")
+        yield running
 
 
 def fresh(prefix: str = "w") -> str:

@@ -6,13 +6,19 @@ from __future__ import annotations
 import io
 import os
 import sqlite3
+import subprocess
 import tarfile
 import threading
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
-from imagehost import archives, backups, index, version
+from imagehost import archives, backups, handlers, index_postgres, index_sqlite, version
+from imagehost.config import Config
+from imagehost.errors import Unimplemented
+from imagehost.index_postgres import PostgresEngine
+from imagehost.web import Request, RequestBody
 from support.rows import add_row
 from support.tmpfs import tmpfs
 
@@ -21,8 +27,8 @@ NAME = "Abcdefghijkl_-0123456789.png"
 
 def make_index(folder: Path, names: list[str]) -> Path:
     path = folder / "index.sqlite3"
-    index.migrate(path)
-    db = index.Index(path)
+    index_sqlite.migrate(path)
+    db = index_sqlite.SqliteIndex(path)
     try:
         for name in names:
             add_row(db, name, original_name="a.png", delete_token_hash="f" * 64)
@@ -74,7 +80,7 @@ def test_a_snapshot_is_one_self_contained_file_with_every_committed_row(tmp_path
 
 def test_a_snapshot_taken_while_another_connection_writes_completes_and_is_consistent(tmp_path):
     source = make_index(tmp_path, [])
-    writer = index.Index(source)
+    writer = index_sqlite.SqliteIndex(source)
     stop = threading.Event()
     written: list[str] = []
 
@@ -293,3 +299,97 @@ def test_a_snapshot_that_does_not_fit_on_the_disk_says_so_and_leaves_nothing_beh
             backups.make_snapshot(source, small / "backups")
         assert raised.value.disk_full
         assert os.listdir(small / "backups") == []
+
+
+# --- the index in PostgreSQL ------------------------------------------------------------
+
+
+def pg_names(url: str) -> list[str]:
+    with psycopg.connect(url) as connection:
+        return [row[0] for row in connection.execute("SELECT name FROM images ORDER BY id")]
+
+
+def pg_index_with(url: str, names: list[str]) -> None:
+    engine = PostgresEngine(url)
+    engine.migrate()
+    db = engine.open()
+    try:
+        for name in names:
+            add_row(db, name, original_name="a.png", delete_token_hash="f" * 64)
+    finally:
+        db.close()
+
+
+def test_an_archive_of_a_postgresql_index_holds_its_dump_and_restores_it_over_another_database(
+    tmp_path, postgres_cluster, postgres_url
+):
+    other = "Bbcdefghijkl_-0123456789.png"
+    images_dir = tmp_path / "images"
+    images_dir.mkdir()
+    (images_dir / NAME).write_bytes(b"png bytes")
+    pg_index_with(postgres_url, [NAME])
+    archive, count = archives.write_archive(tmp_path / "unused.sqlite3", images_dir, tmp_path / "out", postgres_url)
+    assert count == 1
+    with tarfile.open(archive) as tar:
+        assert sorted(tar.getnames()) == ["data/index.pgdump", f"images/{NAME}"]
+
+    # Restored over a database that has moved on: the archive's rows replace its rows.
+    target = postgres_cluster.new_database()
+    pg_index_with(target, [other])
+    restored_images, restored_data = tmp_path / "restored-images", tmp_path / "restored-data"
+    restored_images.mkdir()
+    restored_data.mkdir()
+    assert archives.restore_archive(archive, restored_data / "index.sqlite3", restored_images, target) == 1
+    assert pg_names(target) == [NAME]
+    assert (restored_images / NAME).read_bytes() == b"png bytes"
+    assert not (restored_data / "index.sqlite3").exists()
+    reopened = PostgresEngine(target)
+    assert reopened.migrate() == index_postgres.newest_version()
+    db = reopened.open()
+    try:
+        assert add_row(db, other).id > db.get(NAME).id  # the ids go on after the restored ones
+    finally:
+        db.close()
+
+
+def test_an_archive_of_the_other_engine_is_refused_before_anything_changes(tmp_path, postgres_url):
+    images_dir = tmp_path / "images"
+    images_dir.mkdir()
+    archive, _ = archives.write_archive(make_index(tmp_path, []), images_dir, tmp_path / "out")
+    pg_index_with(postgres_url, [NAME])
+    with pytest.raises(archives.ArchiveError, match=r"SQLite's .* PostgreSQL"):
+        archives.restore_archive(archive, tmp_path / "data" / "index.sqlite3", images_dir, postgres_url)
+    assert pg_names(postgres_url) == [NAME]
+
+
+def test_a_postgresql_backup_without_pg_dump_says_what_to_install(tmp_path, postgres_url, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    (tmp_path / "images").mkdir()
+    with pytest.raises(archives.ArchiveError, match=r"pg_dump is not installed.*postgresql-client"):
+        archives.write_archive(tmp_path / "unused", tmp_path / "images", tmp_path / "out", postgres_url)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_the_database_password_reaches_pg_dump_in_its_environment_not_its_command_line(tmp_path, monkeypatch):
+    seen = {}
+
+    def run(command, **options):
+        seen["command"], seen["password"] = command, options["env"].get("PGPASSWORD")
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(archives.subprocess, "run", run)
+    archives._pg_tool("pg_dump", "postgresql://app:s3cret@db.example:5433/images", "--format=custom")
+    assert seen["password"] == "s3cret"
+    assert not any("s3cret" in part for part in seen["command"])
+    assert "host=db.example" in seen["command"][-1] and "dbname=images" in seen["command"][-1]
+
+
+@pytest.mark.parametrize("method, handler", [("POST", handlers.create_backup), ("GET", handlers.download_backup)])
+def test_backups_over_http_with_the_index_in_postgresql_are_a_501_that_names_make_backup(tmp_path, method, handler):
+    config = Config(data_dir=tmp_path, admin_token="a" * 32, database_url="postgresql://app@127.0.0.1/images")
+    request = Request(
+        method, "/backup/", "", {"Authorization": "Bearer " + "a" * 32}, RequestBody(io.BytesIO(), 0), "r"
+    )
+    with pytest.raises(Unimplemented, match="make backup"):
+        handler(request, handlers.App(config, index=None, worker_id=0))
+    assert not (tmp_path / backups.FOLDER_NAME).exists()

@@ -28,6 +28,9 @@ def test_defaults_match_the_documented_values():
         ("MAX_UPLOAD_BYTES", "5MB", "whole number"),
         ("MAX_IMAGE_PIXELS", "0", "between"),
         ("GALLERY_PUBLIC", "maybe", "true or false"),
+        ("DATABASE_URL", "mysql://app@db/images", "postgresql://"),
+        ("DATABASE_URL", "postgresql://app@db:5432", "database's name"),
+        ("DATABASE_URL", "postgresql://app@db:port/images", "not a URL"),
         ("BIND_HOST", "my host", "address"),
         ("PUBLIC_BASE_URL", "ftp://x", "URL"),
         ("PUBLIC_BASE_URL", "https://x.example/\nInjected: 1", "URL"),
@@ -96,3 +99,16 @@ def test_allowed_origins_are_read_as_origins_in_one_spelling():
 
 def test_images_are_stored_locally_unless_said_otherwise():
     assert config_of().storage == "local" and config_of(STORAGE=" Local ").storage == "local"
+
+
+def test_a_database_url_is_kept_and_named_in_messages_without_its_password():
+    config = config_of(DATABASE_URL=" postgresql://app:s3cret@db.example:5433/images ")
+    assert config.database_url == "postgresql://app:s3cret@db.example:5433/images"
+    assert config.index_location == "the PostgreSQL database images on db.example:5433"
+    assert config_of().index_location == str(config_of().index_path)
+
+
+def test_a_refused_database_url_does_not_echo_its_password():
+    with pytest.raises(ConfigError) as refused:
+        config_of(DATABASE_URL="mysql://app:s3cret@db/images")
+    assert "s3cret" not in str(refused.value)

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from imagehost import index, storage
+from imagehost import index_sqlite, storage
 from imagehost.errors import InsufficientStorage
 from support import images
 
@@ -178,8 +178,8 @@ def test_a_shared_publish_whose_directory_fsync_fails_removes_only_its_own_name(
 
 def test_the_index_suggests_the_newest_names_with_the_same_sha256_and_size(tmp_path):
     path = tmp_path / "index.sqlite3"
-    index.migrate(path)
-    db = index.Index(path)
+    index_sqlite.migrate(path)
+    db = index_sqlite.SqliteIndex(path)
     try:
         for name, sha256, size in [("a", "1" * 64, 10), ("b", "1" * 64, 11), ("c", "2" * 64, 10), ("d", "1" * 64, 10)]:
             db.add(

@@ -8,7 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from imagehost import index, storage
+from imagehost import index_sqlite, storage
 from imagehost.group_commit import Failed, GroupCommit
 from imagehost.web import ClientGone, RequestBody
 from support.rows import add_row
@@ -133,8 +133,8 @@ def test_a_failed_flush_fails_every_item_in_it_and_the_next_flush_starts_clean()
 
 def test_rows_added_from_many_threads_each_get_their_own_committed_id(tmp_path):
     path = tmp_path / "index.sqlite3"
-    index.migrate(path)
-    images = index.Index(path)
+    index_sqlite.migrate(path)
+    images = index_sqlite.SqliteIndex(path)
     try:
 
         def add(n):
@@ -147,7 +147,7 @@ def test_rows_added_from_many_threads_each_get_their_own_committed_id(tmp_path):
             assert images.get(record.name) == record
     finally:
         images.close()
-    reopened = index.Index(path)  # committed: another connection sees every row
+    reopened = index_sqlite.SqliteIndex(path)  # committed: another connection sees every row
     try:
         assert len(reopened.names()) == 200
     finally:
@@ -163,8 +163,8 @@ def test_an_item_that_fails_on_its_own_fails_alone_and_the_rest_of_its_flush_suc
 
 def test_16_threads_in_one_flush_with_one_name_clash_get_one_integrity_error_and_15_committed_rows(tmp_path):
     path = tmp_path / "index.sqlite3"
-    index.migrate(path)
-    images = index.Index(path)
+    index_sqlite.migrate(path)
+    images = index_sqlite.SqliteIndex(path)
     names = [f"name{n:012d}.png" for n in range(15)] + ["taken0000000000.png"]
     try:
         add_row(images, "taken0000000000.png")

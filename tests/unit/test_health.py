@@ -7,7 +7,7 @@ import sqlite3
 from dataclasses import replace
 
 import pytest
-from imagehost import handlers, index
+from imagehost import handlers, index, index_sqlite
 from imagehost.config import Config
 from imagehost.errors import Unavailable
 from imagehost.web import Request
@@ -17,13 +17,13 @@ from support.rows import add_row
 class IndexStub:
     def __init__(self, readable: bool, file_state: str = "ok"):
         self.readable = readable
-        self.state = file_state
+        self._state = file_state
 
     def is_readable(self) -> bool:
         return self.readable
 
-    def file_state(self) -> str:
-        return self.state
+    def state(self) -> str:
+        return self._state
 
 
 def health_of(tmp_path, readable: bool = True, make_dirs: bool = True, file_state: str = "ok"):
@@ -59,16 +59,16 @@ def test_health_is_ok_when_the_temp_folder_has_vanished_since_the_next_upload_ma
 @pytest.fixture
 def opened_index(tmp_path):
     path = tmp_path / "index.sqlite3"
-    index.migrate(path)
-    images = index.Index(path)
+    index_sqlite.migrate(path)
+    images = index_sqlite.SqliteIndex(path)
     yield images
     images.close()
 
 
 def test_an_index_file_deleted_under_a_worker_makes_health_503_and_uploads_a_503_saying_so(opened_index):
-    assert opened_index.file_state() == "ok"
+    assert opened_index.state() == "ok"
     os.unlink(opened_index.path)
-    assert opened_index.file_state() == "missing"
+    assert opened_index.state() == "missing"
     with pytest.raises(Unavailable, match="index file was removed"):
         add_row(opened_index)
     assert not opened_index.path.exists()
@@ -76,9 +76,9 @@ def test_an_index_file_deleted_under_a_worker_makes_health_503_and_uploads_a_503
 
 def test_an_index_file_replaced_under_a_worker_makes_its_uploads_a_503_saying_so(opened_index, tmp_path):
     other = tmp_path / "other.sqlite3"
-    index.migrate(other)
+    index_sqlite.migrate(other)
     os.replace(other, opened_index.path)
-    assert opened_index.file_state() == "replaced"
+    assert opened_index.state() == "replaced"
     with pytest.raises(Unavailable, match="index file was replaced"):
         add_row(opened_index)
     with sqlite3.connect(opened_index.path) as db:  # nothing went into the new file either
@@ -96,7 +96,7 @@ def test_the_health_check_of_a_worker_whose_index_file_is_gone_is_503_naming_it(
 def test_a_worker_never_creates_a_missing_index_file_and_says_it_is_missing(tmp_path):
     path = tmp_path / "index.sqlite3"
     with pytest.raises(index.IndexFileError, match=r"index file .* is missing"):
-        index.Index(path)
+        index_sqlite.SqliteIndex(path)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -104,7 +104,7 @@ def test_a_worker_refuses_an_index_file_that_was_never_migrated(tmp_path):
     path = tmp_path / "index.sqlite3"
     sqlite3.connect(path).close()
     with pytest.raises(index.IndexFileError, match="schema version 0"):
-        index.Index(path)
+        index_sqlite.SqliteIndex(path)
 
 
 def test_a_delete_while_the_index_file_is_gone_is_a_503_that_leaves_the_image_in_place(opened_index, tmp_path):

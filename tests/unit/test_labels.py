@@ -7,7 +7,7 @@ import re
 import time
 
 import pytest
-from imagehost import durations, expiry, labels, search
+from imagehost import durations, expiry, index_postgres, index_sqlite, labels, search
 from imagehost.config import ConfigError, load_config
 from imagehost.errors import BadRequest
 
@@ -148,19 +148,35 @@ def test_the_words_of_a_search_are_letters_digits_and_the_marks_inside_them(text
         ("cat ", '"cat"'),
         ('a" OR b NEAR(c) *', '"a" "or" "b" "near" "c"*'),
         ("हिन्दी", '"हिन्दी"*'),
-        ("   ", None),
-        (None, None),
     ],
 )
 def test_a_search_becomes_quoted_words_the_last_a_prefix(query, expression):
-    assert search.match_expression(query) == expression
+    assert index_sqlite.fts5_expression(search.search_terms(query)) == expression
+
+
+@pytest.mark.parametrize(
+    "query, expression",
+    [
+        ("cat", "'cat':*"),
+        ("Café pic ", "'cafe' & 'pic'"),
+        ("a' & !b | c:*", "'a' & 'b' & 'c':*"),
+        ("हिन्दी", "'हिन्दी':*"),
+    ],
+)
+def test_a_search_becomes_quoted_lexemes_for_postgresql_without_accents_the_last_a_prefix(query, expression):
+    assert index_postgres.tsquery_expression(search.search_terms(query)) == expression
+
+
+@pytest.mark.parametrize("query", ["   ", None])
+def test_no_query_or_only_spaces_is_no_search(query):
+    assert search.search_terms(query) is None
 
 
 @pytest.mark.parametrize(
     "query, says", [("?!", "no letters or digits"), ("x" * 201, "at most 200"), ("a " * 11, "at most 10")]
 )
 def test_a_search_without_words_or_over_its_limits_is_refused(query, says):
-    assert says in refusal(search.match_expression, query)
+    assert says in refusal(search.search_terms, query)
 
 
 @pytest.mark.parametrize(

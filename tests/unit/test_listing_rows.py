@@ -6,15 +6,16 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from imagehost import index
-from imagehost.index import ImageRecord, RowCache
+from imagehost import index_sqlite
+from imagehost.index import ImageRecord
+from imagehost.index_sqlite import RowCache
 
 
 @pytest.fixture
 def opened(tmp_path):
     path = tmp_path / "index.sqlite3"
-    index.migrate(path)
-    db = index.Index(path)
+    index_sqlite.migrate(path)
+    db = index_sqlite.SqliteIndex(path)
     for number in range(3):
         db.add(
             name=f"Row{number:013d}.png",
@@ -30,7 +31,7 @@ def opened(tmp_path):
     db.close()
 
 
-def listed(db: index.Index) -> dict[str, ImageRecord]:
+def listed(db: index_sqlite.SqliteIndex) -> dict[str, ImageRecord]:
     records, _ = db.page(10)
     return {record.name: record for record in records}
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from imagehost import index, metrics, worker
+from imagehost import index_sqlite, metrics, worker
 from imagehost.config import Config
 from imagehost.errors import InsufficientStorage, UnsupportedType
 from imagehost.router import Route, Router
@@ -130,8 +130,8 @@ def test_a_stored_upload_counts_its_bytes_and_its_size():
 @pytest.fixture
 def app(tmp_path):
     path = tmp_path / "index.sqlite3"
-    index.migrate(path)
-    db = index.Index(path)
+    index_sqlite.migrate(path)
+    db = index_sqlite.SqliteIndex(path)
     yield type("App", (), {"config": Config(metrics_token="metrics-token-0123456789"), "index": db})()
     db.close()
 

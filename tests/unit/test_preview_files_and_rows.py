@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from imagehost import index, previews
+from imagehost import index_sqlite, previews
 from imagehost.config import Config
 from imagehost.reconcile import reconcile
 from support import images
@@ -22,7 +22,7 @@ def config(tmp_path) -> Config:
     config = Config(images_dir=tmp_path / "images", data_dir=tmp_path / "data", log_dir=tmp_path / "logs")
     for folder in (config.images_dir, config.tmp_dir, config.data_dir, previews.folder(config.images_dir)):
         folder.mkdir(parents=True, exist_ok=True)
-    index.migrate(config.index_path)
+    index_sqlite.migrate(config.index_path)
     return config
 
 
@@ -30,7 +30,7 @@ def add_image(config: Config, name: str, preview: str | None = None) -> None:
     """A PNG file and its row; with `preview`, that state and (unless pending) a preview file."""
     data = images.png()
     (config.images_dir / name).write_bytes(data)
-    db = index.Index(config.index_path)
+    db = index_sqlite.SqliteIndex(config.index_path)
     try:
         db.add(
             name=name,
@@ -51,7 +51,7 @@ def add_image(config: Config, name: str, preview: str | None = None) -> None:
 
 
 def states(config: Config) -> dict[str, str]:
-    db = index.Index(config.index_path)
+    db = index_sqlite.SqliteIndex(config.index_path)
     try:
         return db.preview_states()
     finally:
@@ -100,7 +100,7 @@ def test_no_module_of_the_request_path_or_the_supervisor_imports_an_image_decode
 def test_rows_of_an_index_from_before_previews_become_pending_when_it_is_migrated(tmp_path):
     path = tmp_path / "index.sqlite3"
     with sqlite3.connect(path) as db:
-        for script in sorted(index.MIGRATIONS_DIR.glob("000[12]_*.sql")):
+        for script in sorted(index_sqlite.MIGRATIONS_DIR.glob("000[12]_*.sql")):
             db.executescript(script.read_text())
         db.execute("PRAGMA user_version = 2")
         db.executemany(
@@ -109,8 +109,8 @@ def test_rows_of_an_index_from_before_previews_become_pending_when_it_is_migrate
             [("Old0000000000001.png",), ("Old0000000000002.png",)],
         )
     db.close()
-    assert index.migrate(path) == index.newest_version() >= 3
-    opened = index.Index(path)
+    assert index_sqlite.migrate(path) == index_sqlite.newest_version() >= 3
+    opened = index_sqlite.SqliteIndex(path)
     try:
         assert opened.preview_states() == {"Old0000000000001.png": "pending", "Old0000000000002.png": "pending"}
         assert [r.name for r in opened.pending_previews(10)] == ["Old0000000000002.png", "Old0000000000001.png"]
@@ -121,7 +121,7 @@ def test_rows_of_an_index_from_before_previews_become_pending_when_it_is_migrate
 def test_pending_previews_come_newest_first_and_leave_out_those_being_made(config):
     for number in range(5):
         add_image(config, f"Img{number:013d}.png")
-    db = index.Index(config.index_path)
+    db = index_sqlite.SqliteIndex(config.index_path)
     try:
         db.set_preview("Img0000000000004.png", previews.READY)
         pending = db.pending_previews(2, skip={"Img0000000000003.png"})

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from types import SimpleNamespace
 
 import pytest
-from imagehost import index, previews
+from imagehost import index, index_sqlite, previews
 from imagehost.config import Config
 from imagehost.preview_queue import Maker, PreviewQueue
 from PIL import Image
@@ -31,7 +31,7 @@ def config(tmp_path) -> Config:
     )
     for folder in (config.images_dir, config.data_dir, previews.folder(config.images_dir)):
         folder.mkdir(parents=True, exist_ok=True)
-    index.migrate(config.index_path)
+    index_sqlite.migrate(config.index_path)
     return config
 
 
@@ -44,7 +44,7 @@ def queue(config):
 
 @pytest.fixture
 def db(config):
-    opened = index.Index(config.index_path)
+    opened = index_sqlite.SqliteIndex(config.index_path)
     yield opened
     opened.close()
 

@@ -9,7 +9,7 @@ import sqlite3
 
 import pytest
 from imagehost import __main__ as cli
-from imagehost import index, instance_lock, storage
+from imagehost import index_sqlite, instance_lock, storage
 from imagehost.config import Config
 from imagehost.reconcile import ReconcileRefused, reconcile
 from loguru import logger
@@ -21,7 +21,7 @@ def config(tmp_path) -> Config:
     config = Config(images_dir=tmp_path / "images", data_dir=tmp_path / "data", log_dir=tmp_path / "logs")
     for folder in (config.images_dir, config.tmp_dir, config.data_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    index.migrate(config.index_path)
+    index_sqlite.migrate(config.index_path)
     return config
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from imagehost import index, search
+from imagehost import index_sqlite, search
 from imagehost.index import ListingFilter
 
 WORD = "sunsetsplendour"  # 15 letters: prefixes within and beyond the indexed lengths (1 to 10)
@@ -24,28 +24,28 @@ def add_rows(db: sqlite3.Connection) -> None:
 def opened(request, tmp_path):
     path = tmp_path / "index.sqlite3"
     if request.param == "new":
-        index.migrate(path)
+        index_sqlite.migrate(path)
         with sqlite3.connect(path) as db:
             add_rows(db)
     else:
         with sqlite3.connect(path) as db:
-            for script in sorted(index.MIGRATIONS_DIR.glob("000[1-4]_*.sql")):
+            for script in sorted(index_sqlite.MIGRATIONS_DIR.glob("000[1-4]_*.sql")):
                 db.executescript(script.read_text())
             db.execute("PRAGMA user_version = 4")
             add_rows(db)
-        assert index.migrate(path) == index.newest_version() >= 5
+        assert index_sqlite.migrate(path) == index_sqlite.newest_version() >= 5
     db.close()
-    searched = index.Index(path)
+    searched = index_sqlite.SqliteIndex(path)
     yield searched
     searched.close()
 
 
 @pytest.mark.parametrize("length", [1, 2, 6, 10, 11, 15])
 def test_the_last_word_typed_finds_the_images_whose_words_begin_with_it(opened, length):
-    records, _ = opened.page(10, None, ListingFilter(search=search.match_expression(WORD[:length])))
+    records, _ = opened.page(10, None, ListingFilter(search=search.search_terms(WORD[:length])))
     assert [r.name for r in records] == ["Old0000000000001.png"]
 
 
 def test_a_word_followed_by_a_space_matches_only_whole_words(opened):
-    records, _ = opened.page(10, None, ListingFilter(search=search.match_expression(WORD[:6] + " ")))
+    records, _ = opened.page(10, None, ListingFilter(search=search.search_terms(WORD[:6] + " ")))
     assert records == []

@@ -74,7 +74,7 @@ class OneRowIndex:
     def get(self, name):
         return type("Record", (), {"delete_token_hash": None})()
 
-    def require_own_file(self):
+    def require_usable(self):
         pass
 
     def delete(self, name):

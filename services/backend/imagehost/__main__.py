@@ -83,7 +83,7 @@ def run_backup(config: Config, output: Path) -> int:
     """Write the archive; 0 (its path on stdout) or 1 (the reason on stderr)."""
     _log_to_stderr()
     try:
-        path, count = archives.write_archive(config.index_path, config.images_dir, output)
+        path, count = archives.write_archive(config.index_path, config.images_dir, output, config.database_url)
     except (archives.ArchiveError, OSError) as exc:
         logger.error("no backup made: {}", exc)
         return 1
@@ -99,7 +99,7 @@ def run_restore(config: Config, archive: Path) -> int:
     try:
         storage.make_public_folder(config.images_dir)
         with folders_held(config.data_dir, config.images_dir):
-            count = archives.restore_archive(archive, config.index_path, config.images_dir)
+            count = archives.restore_archive(archive, config.index_path, config.images_dir, config.database_url)
     except (archives.ArchiveError, InstanceLocked, OSError) as exc:
         logger.error("not restored: {}", exc)
         return 1
@@ -117,7 +117,7 @@ def run_reconcile(config: Config, *, forget_missing: bool, index_files: bool) ->
             return 1
     try:
         with folders_held(config.data_dir, config.images_dir):
-            index.migrate(config.index_path)
+            index.engine(config).migrate()
             reconcile(config, forget_missing=forget_missing, index_files=index_files)
     except (ReconcileRefused, InstanceLocked, index.IndexFileError) as exc:
         logger.error("{}", exc)

@@ -7,10 +7,12 @@ without its row (a restore indexes it, without a delete token), which is better 
 row without its image. `restore_archive` runs with the service stopped (it takes the
 instance lock) and puts both back.
 
-Inside the archive: `data/index.sqlite3` and `images/<name>` for every published image
-(names the backend makes; never .tmp, lock files or anything else). Identical images
-share one file (storage.py); tar stores its bytes once, under the first name, and the
-other names as hard links to that member, which a restore links again the same way.
+Inside the archive: `data/index.sqlite3` (with the index in PostgreSQL,
+`data/index.pgdump` instead: pg_dump's custom format, one consistent snapshot of the
+database, put back by pg_restore) and `images/<name>` for every published image (names
+the backend makes; never .tmp, lock files or anything else). Identical images share one
+file (storage.py); tar stores its bytes once, under the first name, and the other names
+as hard links to that member, which a restore links again the same way.
 """
 
 from __future__ import annotations
@@ -18,15 +20,21 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import subprocess
 import tarfile
 import tempfile
 import time
 from pathlib import Path
 
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
 from . import backups, storage
 from .validation import is_image_name
 
 INDEX_MEMBER = "data/index.sqlite3"
+DUMP_MEMBER = "data/index.pgdump"
+# pg_dump and pg_restore of a small index take seconds; a hung server must not hang us.
+PG_TOOL_TIMEOUT = 600
 IMAGES_PREFIX = "images/"
 
 
@@ -38,9 +46,10 @@ def archive_name(now: float) -> str:
     return f"imagehost-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(now))}.tar.gz"
 
 
-def write_archive(index_path: Path, images_dir: Path, output_dir: Path) -> tuple[Path, int]:
+def write_archive(index_path: Path, images_dir: Path, output_dir: Path, database_url: str = "") -> tuple[Path, int]:
     """Write `output_dir/imagehost-<UTC time>.tar.gz` (0600); return its path and the
-    number of images in it. Written under a temp name and renamed when complete.
+    number of images in it. Written under a temp name and renamed when complete. With a
+    `database_url`, the index is that PostgreSQL database, dumped with pg_dump.
 
     Raises ArchiveError when the index cannot be copied or the archive not written
     (nothing is left behind then).
@@ -50,14 +59,17 @@ def write_archive(index_path: Path, images_dir: Path, output_dir: Path) -> tuple
     if path.exists():
         raise ArchiveError(f"{path} exists already: wait a second and try again")
     with tempfile.TemporaryDirectory(dir=output_dir, prefix=".imagehost-backup-") as work:
-        snapshot = Path(work) / "index.sqlite3"
-        try:
-            backups.copy_index(index_path, snapshot)
-        except backups.SnapshotError as exc:
-            raise ArchiveError(str(exc)) from exc
+        snapshot = Path(work) / "index"
+        if database_url:
+            _pg_tool("pg_dump", database_url, "--format=custom", "--no-owner", "--no-privileges", f"--file={snapshot}")
+        else:
+            try:
+                backups.copy_index(index_path, snapshot)
+            except backups.SnapshotError as exc:
+                raise ArchiveError(str(exc)) from exc
         partial = Path(work) / path.name
         try:
-            count = _write_tar(partial, snapshot, images_dir)
+            count = _write_tar(partial, snapshot, DUMP_MEMBER if database_url else INDEX_MEMBER, images_dir)
             os.chmod(partial, 0o600)
             os.replace(partial, path)
         except OSError as exc:
@@ -65,11 +77,11 @@ def write_archive(index_path: Path, images_dir: Path, output_dir: Path) -> tuple
     return path, count
 
 
-def _write_tar(path: Path, snapshot: Path, images_dir: Path) -> int:
+def _write_tar(path: Path, snapshot: Path, member: str, images_dir: Path) -> int:
     count = 0
     # Level 1: images are compressed already; the index is what shrinks, and it does at 1.
     with tarfile.open(path, "w:gz", compresslevel=1) as tar:
-        tar.add(snapshot, INDEX_MEMBER)
+        tar.add(snapshot, member)
         for name in sorted(storage.image_files(images_dir)):
             try:
                 tar.add(images_dir / name, IMAGES_PREFIX + name)
@@ -81,8 +93,11 @@ def _write_tar(path: Path, snapshot: Path, images_dir: Path) -> int:
     return count
 
 
-def restore_archive(archive: Path, index_path: Path, images_dir: Path) -> int:
+def restore_archive(archive: Path, index_path: Path, images_dir: Path, database_url: str = "") -> int:
     """Put the archive's index and images in place; return the number of images.
+
+    With a `database_url`, the archive's dump replaces that PostgreSQL database's tables
+    (pg_restore --clean, in one transaction: all or nothing) instead of the file.
 
     Call with the service stopped and its instance lock held. An index already there is
     kept beside it as `index.sqlite3.before-restore-<UTC time>` (with its -wal and
@@ -90,15 +105,20 @@ def restore_archive(archive: Path, index_path: Path, images_dir: Path) -> int:
     is replaced by the archive's), each under a temp name, fsynced and renamed; an
     image stored as a hard link is linked to its target, just restored, the same way.
     Raises ArchiveError, before changing anything, when the archive cannot be read, has
-    no index, or its index is not a sound SQLite file.
+    no index, or its index is not a sound SQLite file (a dump pg_restore cannot read),
+    or is of the other engine.
     """
+    wanted = DUMP_MEMBER if database_url else INDEX_MEMBER
     try:
         with tarfile.open(archive, "r:gz") as tar:
-            members = _checked_members(tar)
+            members = _checked_members(tar, wanted)
             with tempfile.TemporaryDirectory(dir=index_path.parent, prefix=".imagehost-restore-") as work:
-                restored_index = Path(work) / "index.sqlite3"
-                _extract(tar, members.pop(INDEX_MEMBER), restored_index, 0o600)
-                _check_index(restored_index)
+                restored_index = Path(work) / "index"
+                _extract(tar, members.pop(wanted), restored_index, 0o600)
+                if database_url:
+                    _pg_tool("pg_restore", "", "--list", str(restored_index))
+                else:
+                    _check_index(restored_index)
                 for name, member in members.items():
                     destination = images_dir / name.removeprefix(IMAGES_PREFIX)
                     if member.islnk():
@@ -106,15 +126,18 @@ def restore_archive(archive: Path, index_path: Path, images_dir: Path) -> int:
                     else:
                         _place(tar, member, destination)
                 storage.fsync_dir(images_dir)
-                _move_aside(index_path)
-                os.replace(restored_index, index_path)
-                storage.fsync_dir(index_path.parent)
+                if database_url:
+                    _restore_dump(restored_index, database_url)
+                else:
+                    _move_aside(index_path)
+                    os.replace(restored_index, index_path)
+                    storage.fsync_dir(index_path.parent)
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise ArchiveError(f"cannot restore from {archive}: {exc}") from exc
     return len(members)
 
 
-def _checked_members(tar: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:
+def _checked_members(tar: tarfile.TarFile, wanted: str) -> dict[str, tarfile.TarInfo]:
     """The archive's index and image members by name, in the archive's order;
     ArchiveError for anything that is not what we write: a regular file, or an image
     hard-linked to an image file earlier in the archive (never a symlink, a path
@@ -127,13 +150,20 @@ def _checked_members(tar: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:
         if name in members:
             raise ArchiveError(f"the archive has {name!r} twice, which no imagehost backup does: is it one?")
         members[name] = member
-    if INDEX_MEMBER not in members:
-        raise ArchiveError(f"the archive has no {INDEX_MEMBER}: is it an imagehost backup?")
+    other = INDEX_MEMBER if wanted == DUMP_MEMBER else DUMP_MEMBER
+    if other in members:
+        now, then = ("PostgreSQL", "SQLite") if wanted == DUMP_MEMBER else ("SQLite", "PostgreSQL")
+        raise ArchiveError(
+            f"the archive's index is {then}'s ({other}) and this service's is in {now} "
+            "(DATABASE_URL): restore it with the setting it was made with"
+        )
+    if wanted not in members:
+        raise ArchiveError(f"the archive has no {wanted}: is it an imagehost backup?")
     return members
 
 
 def _is_ours(name: str) -> bool:
-    return name == INDEX_MEMBER or _is_image_member(name)
+    return name in (INDEX_MEMBER, DUMP_MEMBER) or _is_image_member(name)
 
 
 def _is_image_member(name: str) -> bool:
@@ -208,3 +238,47 @@ def _move_aside(index_path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         if os.path.lexists(f"{index_path}{suffix}"):
             os.replace(f"{index_path}{suffix}", f"{aside}{suffix}")
+
+
+def _restore_dump(dump: Path, database_url: str) -> None:
+    """Replace the index's tables in `database_url` by the dump's, in one transaction."""
+    _pg_tool(
+        "pg_restore",
+        database_url,
+        "--clean",
+        "--if-exists",
+        "--no-owner",
+        "--no-privileges",
+        "--single-transaction",
+        "--exit-on-error",
+        str(dump),
+    )
+
+
+def _pg_tool(tool: str, database_url: str, *arguments: str) -> None:
+    """Run PostgreSQL's `tool` (pg_dump, pg_restore) on the database at `database_url`
+    (none: ""), its password passed in the environment, never on the command line
+    where `ps` shows it. ArchiveError with the tool's own words when it fails or is
+    not installed."""
+    command = [tool, *arguments]
+    environment = dict(os.environ)
+    if database_url:
+        settings = conninfo_to_dict(database_url)
+        password = settings.pop("password", None)
+        if password is not None:
+            environment["PGPASSWORD"] = str(password)
+        command.append(f"--dbname={make_conninfo('', **settings)}")
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, env=environment, timeout=PG_TOOL_TIMEOUT, check=False
+        )
+    except FileNotFoundError:
+        raise ArchiveError(
+            f"{tool} is not installed: the index is in PostgreSQL, and its backups are made and put back "
+            "with PostgreSQL's own tools (Debian: apt-get install postgresql-client)"
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise ArchiveError(f"{tool} did not finish within {PG_TOOL_TIMEOUT} s") from None
+    if done.returncode != 0:
+        said = done.stderr.strip().splitlines()
+        raise ArchiveError(f"{tool} failed: {said[-1] if said else f'exit status {done.returncode}'}")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -74,6 +75,24 @@ def _path(name: str, raw: str) -> Path:
     if not raw.strip():
         raise ConfigError(f"{name} must be a directory path, got an empty value")
     return Path(raw.strip())
+
+
+def _database_url(name: str, raw: str) -> str:
+    """Empty (the SQLite file in DATA_DIR) or a libpq URL: postgresql://user:password@host:port/database."""
+    value = raw.strip()
+    if not value:
+        return ""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (parsing it raises ValueError for a port that is not a number)
+    except ValueError as exc:
+        raise ConfigError(f"{name} is not a URL: {exc}") from None
+    if parts.scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
+        raise ConfigError(
+            f"{name} must be empty (SQLite in DATA_DIR) or postgresql://user:password@host:5432/database "
+            f"(with the database's name); got one starting {value.split(':', 1)[0][:20]!r}"
+        )
+    return value
 
 
 def _host(name: str, raw: str) -> str:
@@ -199,6 +218,13 @@ SETTINGS: tuple[Setting, ...] = (
         nginx=True,
     ),
     Setting("DATA_DIR", "./data", "the SQLite index; not inside IMAGES_DIR", "data_dir", _path),
+    Setting(
+        "DATABASE_URL",
+        "",
+        "empty: the index is SQLite in DATA_DIR; postgresql://user:password@host:5432/database: PostgreSQL",
+        "database_url",
+        _database_url,
+    ),
     Setting("LOG_DIR", "./logs", "app.log and nginx's logs", "log_dir", _path, nginx=True),
     Setting(
         "MAX_UPLOAD_BYTES",
@@ -331,6 +357,7 @@ class Config:
     storage: str = _default("STORAGE")
     data_dir: Path = _default("DATA_DIR")  # noqa: RUF009 (the registry, read once at import)
     log_dir: Path = _default("LOG_DIR")  # noqa: RUF009 (the registry, read once at import)
+    database_url: str = _default("DATABASE_URL")
     max_upload_bytes: int = _default("MAX_UPLOAD_BYTES")
     max_image_pixels: int = _default("MAX_IMAGE_PIXELS")
     public_base_url: str = _default("PUBLIC_BASE_URL")
@@ -363,7 +390,19 @@ class Config:
 
     @property
     def index_path(self) -> Path:
+        """The SQLite index file (when DATABASE_URL is empty)."""
         return self.data_dir / "index.sqlite3"
+
+    @property
+    def index_location(self) -> str:
+        """Where the index is, for messages: the SQLite file, or the database's host and
+        name (never its password)."""
+        if not self.database_url:
+            return str(self.index_path)
+        parts = urlsplit(self.database_url)
+        return (
+            f"the PostgreSQL database {parts.path.strip('/')} on {parts.hostname or 'localhost'}:{parts.port or 5432}"
+        )
 
     @property
     def metrics_dir(self) -> Path:

@@ -18,7 +18,7 @@ from . import previews, storage
 from .config import Config
 from .durations import LONGEST, describe, seconds_of
 from .errors import BadRequest, Unavailable
-from .index import Index, IndexFileError, iso_utc
+from .index import Index, IndexFileError, iso_utc, open_index
 
 SWEEP_EVERY = 15.0
 SWEEP_BATCH = 200
@@ -85,9 +85,9 @@ class Sweeper:
             return
         self._due = time.monotonic() + SWEEP_EVERY
         try:
-            if self._index is None or self._index.file_state() != "ok":
+            if self._index is None or self._index.state() != "ok":
                 self.close()
-                self._index = Index(self.config.index_path)
+                self._index = open_index(self.config)
             sweep(self.config, self._index)
         except (IndexFileError, sqlite3.Error, Unavailable, OSError) as exc:
             logger.error("expiry: this sweep failed ({}); the next is in {:g}s", exc, SWEEP_EVERY)

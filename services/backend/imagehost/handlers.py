@@ -32,6 +32,7 @@ from .errors import (
     NotFound,
     Unauthorized,
     Unavailable,
+    Unimplemented,
 )
 from .index import ImageRecord, Index
 from .uploads import receive_image
@@ -280,7 +281,7 @@ def remove_image_everywhere(app: App, name: str) -> bool:
     """Delete image `name`: the file durably, then its row, then its preview; False when
     the row was gone already. Raises Unavailable (nothing changed) when the index file
     was removed or replaced, OSError when the folder's fsync fails (the row stays)."""
-    app.index.require_own_file()
+    app.index.require_usable()
     storage.remove_image(app.config.images_dir, name)
     deleted = app.index.delete(name)
     # After the row: a preview maker that finishes later finds no row and removes its
@@ -317,7 +318,7 @@ def health(request: Request, app: App) -> Response:
         os.access(tmp_dir, os.W_OK) or not os.path.lexists(tmp_dir)
     )
     index_readable = app.index.is_readable()
-    index_file = app.index.file_state()
+    index_file = app.index.state()
     healthy = images_writable and index_readable and index_file == "ok"
     return json_response(
         HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE,
@@ -339,11 +340,13 @@ def create_backup(request: Request, app: App) -> Response:
 
     InsufficientStorage (507) when the disk is full, Unavailable (503) when the index
     cannot be read (missing, replaced, locked); the snapshot is then not made.
+    Unimplemented (501) with the index in PostgreSQL (see _require_sqlite).
     """
     _require_admin(request, app, "Backups")
+    _require_sqlite(app)
     if request.body.remaining:
         raise BadRequest("A backup is made from the server's own data: send the POST without a body.")
-    app.index.require_own_file()  # a file put in its place is not this service's index
+    app.index.require_usable()  # a file put in its place is not this service's index
     try:
         path = backups.make_snapshot(app.config.index_path, _backups_dir(app))
     except backups.SnapshotError as exc:
@@ -356,8 +359,9 @@ def create_backup(request: Request, app: App) -> Response:
 
 def download_backup(request: Request, app: App) -> Response:
     """The newest snapshot as an attachment, streamed from its file. Admin only;
-    NotFound (404) when none has been made yet."""
+    NotFound (404) when none has been made yet; Unimplemented (501) with the index in PostgreSQL."""
     _require_admin(request, app, "Backups")
+    _require_sqlite(app)
     folder = _backups_dir(app)
     for _ in range(3):  # the newest may be pruned between finding and opening it
         path = backups.newest(folder)
@@ -383,6 +387,16 @@ def version_info(request: Request, app: App) -> Response:
 
 def _backups_dir(app: App) -> Path:
     return app.config.data_dir / backups.FOLDER_NAME
+
+
+def _require_sqlite(app: App) -> None:
+    """Snapshots over HTTP are SQLite files; a PostgreSQL index is dumped by `make
+    backup` (pg_dump) or by the database's own backups, which know its server."""
+    if app.config.database_url:
+        raise Unimplemented(
+            "The index is in PostgreSQL (DATABASE_URL): back it up with 'make backup' (pg_dump of the "
+            "database, with the images) or the database's own backups. /backup/ snapshots only SQLite."
+        )
 
 
 def _require_admin(request: Request, app: App, what: str) -> None:

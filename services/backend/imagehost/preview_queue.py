@@ -43,7 +43,7 @@ from loguru import logger
 from . import metrics, previews
 from .config import Config
 from .errors import Unavailable
-from .index import ImageRecord, Index, IndexFileError
+from .index import ImageRecord, Index, IndexFileError, open_index
 
 LOOK_EVERY = 2.0
 # After a maker could not write a preview for want of disk space.
@@ -323,12 +323,12 @@ class PreviewQueue:
     def _open_index(self) -> Index | None:
         """The supervisor's connection to the index, opened again when the file was
         replaced; None (logged) while there is no usable index file."""
-        if self._index is not None and self._index.file_state() != "ok":
+        if self._index is not None and self._index.state() != "ok":
             self._index.close()
             self._index = None
         if self._index is None:
             try:
-                self._index = Index(self.config.index_path)
+                self._index = open_index(self.config)
             except IndexFileError as exc:
                 logger.error("previews wait: {}", exc)
                 return None

@@ -26,7 +26,7 @@ from loguru import logger
 
 from . import previews, storage
 from .config import Config
-from .index import Index, iso_utc
+from .index import Index, iso_utc, open_index
 from .validation import NotAnImage, read_image_info
 
 # Rows without a file dropped without asking: at most this many, and at most 1 % of the
@@ -55,7 +55,7 @@ def reconcile(config: Config, *, forget_missing: bool = False, index_files: bool
     """Repair the index against IMAGES_DIR; raises ReconcileRefused (changing nothing)
     when that would drop many rows or index an unknown folder, unless the matching flag
     says the operator accepts it."""
-    index = Index(config.index_path)
+    index = open_index(config)
     try:
         on_disk = storage.image_files(config.images_dir)
         in_index = index.names()
@@ -89,7 +89,7 @@ def _refusal(
     config: Config, in_index: set[str], on_disk: set[str], *, forget_missing: bool, index_files: bool
 ) -> str | None:
     """Why reconciling these two sets needs the operator's word, or None."""
-    images, index_path = f"IMAGES_DIR ({config.images_dir})", f"the index ({config.index_path})"
+    images, index_path = f"IMAGES_DIR ({config.images_dir})", f"the index ({config.index_location})"
     shared = in_index & on_disk
     missing = in_index - on_disk
     # A crash explains a few strays (one interrupted delete, a few uploads cut off

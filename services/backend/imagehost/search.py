@@ -1,8 +1,9 @@
 """The listing's filters, read from its query string: `q`, `tag`, `type`, `since`, `until`.
 
-`q` becomes an FTS5 query made of its words only (letters and digits, any script), each
-quoted, all required, the last one as a prefix (so a search box can search while typing):
-nothing a person types is read as FTS5 syntax, so no query can fail to parse.
+`q` becomes its words only (letters and digits, any script), all required, the last one
+also as a prefix (so a search box can search while typing): each index engine makes its
+own query of those words, so nothing a person types is read as query syntax and no
+query can fail to parse.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from . import labels
 from .errors import BadRequest
-from .index import ListingFilter
+from .index import ListingFilter, SearchTerms
 from .validation import ACCEPTED_TYPES
 from .web import Request
 
@@ -30,7 +31,7 @@ def listing_filter(request: Request) -> ListingFilter:
     if len(tags) > labels.MAX_TAGS:
         raise BadRequest(f"Filter by at most {labels.MAX_TAGS} tags.")
     return ListingFilter(
-        search=match_expression(request.query_value("q")),
+        search=search_terms(request.query_value("q")),
         tags=tuple(dict.fromkeys(labels.tag(value) for value in tags)),
         type=_type(request.query_value("type")),
         since=_moment("since", request.query_value("since"), end_of_day=False),
@@ -38,8 +39,10 @@ def listing_filter(request: Request) -> ListingFilter:
     )
 
 
-def match_expression(query: str | None) -> str | None:
-    """`cat pic` -> '"cat" "pic"*'; None for no query or only white space."""
+def search_terms(query: str | None) -> SearchTerms | None:
+    """`Cat pic` -> the words cat and pic, pic also as a prefix (`cat pic ` -> not);
+    None for no query or only white space. BadRequest for a query over the limits or
+    without a letter or digit."""
     if query is None or not query.strip():
         return None
     if len(query) > MAX_QUERY:
@@ -49,10 +52,7 @@ def match_expression(query: str | None) -> str | None:
         raise BadRequest("'q' has no letters or digits to search for.")
     if len(words) > MAX_WORDS:
         raise BadRequest(f"'q' has {len(words)} words: search with at most {MAX_WORDS}.")
-    quoted = [f'"{word}"' for word in words]
-    if not query.endswith(" "):
-        quoted[-1] += "*"
-    return " ".join(quoted)
+    return SearchTerms(tuple(words), last_is_prefix=not query.endswith(" "))
 
 
 def _type(value: str | None) -> str | None:

@@ -77,7 +77,7 @@ class Supervisor:
         self._log_file_sink: int | None = None
         self._reopen_log = False
         self._folder_locks: list[int] = []  # held until the process ends; workers inherit them
-        self._index_identity: tuple[int, int] | None = None
+        self._index = index.engine(config)
         self._index_state = "ok"
         self.previews = PreviewQueue(config)
         self.sweeper = Sweeper(config)
@@ -100,9 +100,8 @@ class Supervisor:
             # Before any process counts anything, and before the fork: see metrics.py.
             metrics.use_folder(config.metrics_dir)
             self._log_file_sink = logs.open_log_file(config)
-            index.migrate(config.index_path)
+            self._index.migrate()
             reconcile(config)
-            self._index_identity = index.file_identity(config.index_path)
             self._bind_all()
         except (
             StartupError,
@@ -172,17 +171,18 @@ class Supervisor:
         logger.info("SIGHUP: reopened {}", self.config.log_file)
 
     def _watch_index(self) -> None:
-        """Log an error once when the index file goes missing or is replaced (a stat per tick)."""
-        state = index.file_state(self.config.index_path, self._index_identity)
+        """Log an error once when the index goes missing or is replaced (SQLite's file:
+        a stat per tick)."""
+        state = self._index.state()
         if state == self._index_state:
             return
         self._index_state = state
         if state == "ok":
-            logger.info("the index file {} is back", self.config.index_path)
+            logger.info("the index is back")
         else:
             logger.error(
                 "{}: uploads are refused (503) until it is restored and the service restarted",
-                index.describe_file_state(state, self.config.index_path),
+                self._index.describe(state),
             )
 
     def _bind_all(self) -> None:
@@ -317,8 +317,8 @@ class Supervisor:
             logger.info("worker {} exited ({})", slot.worker_id, how)
             return
         if code == worker_process.EXIT_BOOT_ERROR:
-            state = index.file_state(self.config.index_path, self._index_identity)
-            why = f": {index.describe_file_state(state, self.config.index_path)}" if state != "ok" else ""
+            state = self._index.state()
+            why = f": {self._index.describe(state)}" if state != "ok" else ""
             self.halt_reason = f"worker {slot.worker_id} could not start{why} (see the lines above)"
             self.stopping = True
             return

@@ -18,7 +18,7 @@ from loguru import logger
 from . import logs
 from .config import Config
 from .handlers import App
-from .index import Index, IndexFileError
+from .index import IndexFileError, open_index
 from .router import Router
 from .routes import ROUTES
 from .worker import WorkerServer
@@ -35,7 +35,7 @@ def run(worker_id: int, listener: socket.socket, config: Config, log_sender: soc
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
     supervisor_pid = os.getppid()
     try:
-        index = Index(config.index_path)
+        index = open_index(config)
         app = App(config, index, worker_id, ask_for_previews=lambda: _wake_supervisor(supervisor_pid))
         server = WorkerServer(listener, app, Router(ROUTES))
     except IndexFileError as exc:  # the message says it all; no traceback needed
