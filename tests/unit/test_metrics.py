@@ -245,3 +245,15 @@ def test_the_first_requests_of_a_worker_on_many_threads_at_once_all_count(attemp
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
     assert done.stdout.strip() == "[]", done.stdout[-2000:]
+
+
+def test_an_index_that_fails_in_any_way_leaves_its_gauges_out_and_the_scrape_answers(app, monkeypatch):
+    # Either engine's own errors (sqlite3's, psycopg's), not only the contract's.
+    def failing() -> tuple[int, int, int]:
+        raise RuntimeError("relation images does not exist")
+
+    monkeypatch.setattr(app.index, "gauges", failing)
+    reply = scrape_with(app, "Bearer metrics-token-0123456789")
+    assert reply.status == 200
+    names = {f.name for f in text_string_to_metric_families(reply.body.decode())}
+    assert "imagehost_images" not in names and "imagehost_requests" in names

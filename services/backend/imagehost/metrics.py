@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import threading
 from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from loguru import logger
 
 from . import auth
 from .errors import AppError, Forbidden, InsufficientStorage, Unauthorized
@@ -184,7 +185,8 @@ class IndexCollector:
 
         try:
             images, stored, pending = self._index.gauges()
-        except (sqlite3.Error, AppError):
+        except Exception as exc:  # noqa: BLE001 (either engine's errors: the scrape goes on without these)
+            logger.warning("/metrics: the index's gauges are left out: {}", exc)
             return
         yield GaugeMetricFamily("imagehost_images", "Images in the index.", value=images)
         yield GaugeMetricFamily(
