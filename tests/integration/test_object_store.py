@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from imagehost import storage
+from imagehost.config import Config
 from imagehost.errors import InsufficientStorage, Unavailable
 from imagehost.object_store import LocalStore, S3Location, S3Store, open_store
 from support import images
@@ -162,11 +163,20 @@ def test_a_negative_range_never_reaches_the_store(store, upload_of, start, lengt
         store.read_range(name, start, length)
 
 
-def test_images_live_in_the_folder_unless_a_bucket_is_given(tmp_path):
-    assert open_store(tmp_path) == LocalStore(tmp_path)
-    bucket = S3Location("http://127.0.0.1:9", "photos", prefix="site/")
-    opened = open_store(tmp_path, bucket)
-    assert isinstance(opened, S3Store) and opened.location == bucket
+def test_images_live_in_the_folder_unless_storage_is_s3(tmp_path):
+    assert open_store(Config(images_dir=tmp_path)) == LocalStore(tmp_path)
+    config = Config(
+        images_dir=tmp_path,
+        storage="s3",
+        s3_endpoint_url="http://127.0.0.1:9",
+        s3_bucket="photos",
+        s3_key_prefix="site/",
+        aws_access_key_id="key",
+        aws_secret_access_key="secret",
+    )
+    opened = open_store(config)
+    expected = S3Location("http://127.0.0.1:9", "photos", prefix="site/", access_key="key", secret_key="secret")
+    assert isinstance(opened, S3Store) and opened.location == expected
 
 
 # --- S3 only ----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from loguru import logger
 
 from . import archives, index, storage
 from .config import Config, ConfigError, load_config
+from .errors import InsufficientStorage, Unavailable
 from .instance_lock import InstanceLocked, folders_held
 from .reconcile import ReconcileRefused, reconcile
 from .supervisor import main
@@ -119,7 +120,7 @@ def run_reconcile(config: Config, *, forget_missing: bool, index_files: bool) ->
         with folders_held(config.data_dir, config.images_dir):
             index.migrate(config.index_path)
             reconcile(config, forget_missing=forget_missing, index_files=index_files)
-    except (ReconcileRefused, InstanceLocked, index.IndexFileError) as exc:
+    except (ReconcileRefused, InstanceLocked, index.IndexFileError, Unavailable, InsufficientStorage) as exc:
         logger.error("{}", exc)
         return 1
     except OSError as exc:  # a lock file or folder we cannot open or create

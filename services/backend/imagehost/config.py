@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -141,6 +141,24 @@ def _storage(name: str, raw: str) -> str:
         )
     if value != "local":
         raise ConfigError(f"{name} must be local (s3 is not available yet), got {raw!r}")
+    return value
+
+
+def _text(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def _key_prefix(name: str, raw: str) -> str:
+    value = raw.strip()
+    if value and (not value.endswith("/") or value.startswith("/") or "//" in value):
+        raise ConfigError(f"{name} must be empty or a path ending in / (like site/), got {raw!r}")
+    return value
+
+
+def _addressing(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("path", "virtual"):
+        raise ConfigError(f"{name} must be path (endpoint/bucket/key) or virtual (bucket.endpoint/key), got {raw!r}")
     return value
 
 
@@ -299,9 +317,43 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FRONTEND_DIR", None, "the page's files (default: services/frontend)", nginx=True, internal=True),
     # nginx's side of STORAGE=s3 (render-config.sh proxies /images/ to the bucket). Not
     # for people to set until STORAGE=s3 is: the tests render and run nginx with them.
-    Setting("S3_ENDPOINT_URL", "", "STORAGE=s3: the endpoint nginx fetches images from", nginx=True, internal=True),
-    Setting("S3_BUCKET", "", "STORAGE=s3: the bucket", nginx=True, internal=True),
-    Setting("S3_KEY_PREFIX", "", "STORAGE=s3: put before every key (empty, or ending in /)", nginx=True, internal=True),
+    Setting(
+        "S3_ENDPOINT_URL",
+        "",
+        "STORAGE=s3: the S3 endpoint, for the app and for nginx (https://...)",
+        "s3_endpoint_url",
+        _text,
+        nginx=True,
+        internal=True,
+    ),
+    Setting("S3_BUCKET", "", "STORAGE=s3: the bucket", "s3_bucket", _text, nginx=True, internal=True),
+    Setting(
+        "S3_KEY_PREFIX",
+        "",
+        "STORAGE=s3: put before every key (empty, or ending in /)",
+        "s3_key_prefix",
+        _key_prefix,
+        nginx=True,
+        internal=True,
+    ),
+    Setting("S3_REGION", "us-east-1", "STORAGE=s3: the bucket's region", "s3_region", _text, internal=True),
+    Setting(
+        "S3_ADDRESSING",
+        "path",
+        "STORAGE=s3: how the app addresses the bucket: path or virtual (nginx always uses path)",
+        "s3_addressing",
+        _addressing,
+        internal=True,
+    ),
+    Setting(
+        "AWS_ACCESS_KEY_ID",
+        "",
+        "STORAGE=s3: the app's key (empty: boto3 finds one, e.g. an instance role)",
+        "aws_access_key_id",
+        _text,
+        internal=True,
+    ),
+    Setting("AWS_SECRET_ACCESS_KEY", "", "STORAGE=s3: its secret", "aws_secret_access_key", _text, internal=True),
     Setting("S3_CACHE_MAX_SIZE", "1g", "STORAGE=s3: nginx's disk cache of images", nginx=True, internal=True),
 )
 SETTING_NAMES = frozenset(setting.name for setting in SETTINGS)
@@ -350,6 +402,13 @@ class Config:
     log_max_bytes: int = _default("LOG_MAX_BYTES")
     log_backups: int = _default("LOG_BACKUPS")
     shutdown_timeout: float = _default("SHUTDOWN_TIMEOUT")
+    s3_endpoint_url: str = _default("S3_ENDPOINT_URL")
+    s3_bucket: str = _default("S3_BUCKET")
+    s3_key_prefix: str = _default("S3_KEY_PREFIX")
+    s3_region: str = _default("S3_REGION")
+    s3_addressing: str = _default("S3_ADDRESSING")
+    aws_access_key_id: str = _default("AWS_ACCESS_KEY_ID")
+    aws_secret_access_key: str = field(default=_default("AWS_SECRET_ACCESS_KEY"), repr=False)
 
     @cached_property
     def tmp_dir(self) -> Path:
@@ -410,6 +469,8 @@ def _check_consistency(config: Config) -> None:
         raise ConfigError("WEB_SERVER_START_PORT + WEB_SERVER_WORKERS - 1 must be at most 65535")
     if "all" in config.metrics_allow and not config.metrics_token:
         raise ConfigError("METRICS_ALLOW=all needs a METRICS_TOKEN: without one, anyone could read /metrics")
+    if config.storage == "s3" and not (config.s3_endpoint_url and config.s3_bucket):
+        raise ConfigError("STORAGE=s3 needs S3_ENDPOINT_URL and S3_BUCKET")
     # nginx serves IMAGES_DIR as it is: the index (and its delete-token hashes) must not be in it.
     if config.data_dir == config.images_dir or config.images_dir in config.data_dir.parents:
         raise ConfigError("DATA_DIR must not be inside IMAGES_DIR: nginx serves that folder")
