@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from imagehost import __main__ as cli
 from imagehost import archives, backups, index, version
 from support.rows import add_row
 from support.tmpfs import tmpfs
@@ -293,3 +294,23 @@ def test_a_snapshot_that_does_not_fit_on_the_disk_says_so_and_leaves_nothing_beh
             backups.make_snapshot(source, small / "backups")
         assert raised.value.disk_full
         assert os.listdir(small / "backups") == []
+
+
+@pytest.mark.parametrize("command", [["backup", "--output", "backup"], ["restore", "backup/any.tar.gz"]])
+def test_the_archive_commands_refuse_images_in_a_bucket_and_say_what_to_do_instead(
+    command, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    for variable, value in {
+        "STORAGE": "s3",
+        "S3_ENDPOINT_URL": "http://127.0.0.1:9",
+        "S3_BUCKET": "photos",
+        "IMAGES_DIR": str(tmp_path / "images"),
+        "DATA_DIR": str(tmp_path / "data"),
+        "LOG_DIR": str(tmp_path / "logs"),
+    }.items():
+        monkeypatch.setenv(variable, value)
+    assert cli.run(command) == 1
+    error = capsys.readouterr().err
+    assert "bucket photos" in error and "POST /api/backup" in error
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

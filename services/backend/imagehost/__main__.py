@@ -80,9 +80,21 @@ def _log_to_stderr() -> None:
     logger.add(sys.stderr, format="imagehost: {message}", level="INFO")
 
 
+# An archive of the index alone would look like a backup without being one.
+NO_ARCHIVE_OF_A_BUCKET = (
+    "STORAGE=s3: the images are in the bucket {bucket}, which this command does not copy, so it "
+    "makes no archive. Back the bucket up with its own means (versioning, replication, rclone sync) "
+    "and the index with POST /api/backup (a snapshot in DATA_DIR/backups)."
+)
+
+
 def run_backup(config: Config, output: Path) -> int:
-    """Write the archive; 0 (its path on stdout) or 1 (the reason on stderr)."""
+    """Write the archive; 0 (its path on stdout) or 1 (the reason on stderr, also when
+    the images are in a bucket)."""
     _log_to_stderr()
+    if config.storage == "s3":
+        logger.error("no backup made: " + NO_ARCHIVE_OF_A_BUCKET, bucket=config.s3_bucket)
+        return 1
     try:
         path, count = archives.write_archive(config.index_path, config.images_dir, output)
     except (archives.ArchiveError, OSError) as exc:
@@ -95,8 +107,11 @@ def run_backup(config: Config, output: Path) -> int:
 
 def run_restore(config: Config, archive: Path) -> int:
     """Restore under the instance lock; 0 when done, 1 (the reason on stderr) when the
-    service runs or the archive cannot be used."""
+    service runs or the archive cannot be used, or the images are in a bucket."""
     _log_to_stderr()
+    if config.storage == "s3":
+        logger.error("not restored: " + NO_ARCHIVE_OF_A_BUCKET, bucket=config.s3_bucket)
+        return 1
     try:
         storage.make_public_folder(config.images_dir)
         with folders_held(config.data_dir, config.images_dir):

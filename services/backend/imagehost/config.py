@@ -134,13 +134,10 @@ def _metrics_allow(name: str, raw: str) -> tuple[str, ...]:
 
 def _storage(name: str, raw: str) -> str:
     value = raw.strip().lower()
-    if value == "s3":
+    if value not in ("local", "s3"):
         raise ConfigError(
-            f"{name}=s3 is not available yet: uploads are not written to a bucket so far (issue 14). "
-            f"Use {name}=local (IMAGES_DIR)."
+            f"{name} must be local (IMAGES_DIR) or s3 (the bucket of S3_ENDPOINT_URL, S3_BUCKET), got {raw!r}"
         )
-    if value != "local":
-        raise ConfigError(f"{name} must be local (s3 is not available yet), got {raw!r}")
     return value
 
 
@@ -177,8 +174,7 @@ class Setting:
     FRONTEND_DIR). `field` and `parse` are the backend's Config field and its parser;
     None when only nginx's config (render-config.sh) or the runner reads the variable.
     `nginx`: render-config.sh reads it too. `internal`: set by the runner or the nginx
-    image, not by a person (or not by a person yet: the S3 settings until STORAGE=s3
-    works), so .env.sample and README do not list it.
+    image, not by a person, so .env.sample and README do not list it.
     """
 
     name: str
@@ -211,7 +207,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "STORAGE",
         "local",
-        "where images live: local (IMAGES_DIR); s3, a bucket, is not available yet",
+        "where images live: local (IMAGES_DIR) or s3 (the S3_* bucket; IMAGES_DIR is then scratch space)",
         "storage",
         _storage,
         nginx=True,
@@ -315,8 +311,7 @@ SETTINGS: tuple[Setting, ...] = (
         internal=True,
     ),
     Setting("FRONTEND_DIR", None, "the page's files (default: services/frontend)", nginx=True, internal=True),
-    # nginx's side of STORAGE=s3 (render-config.sh proxies /images/ to the bucket). Not
-    # for people to set until STORAGE=s3 is: the tests render and run nginx with them.
+    # STORAGE=s3: the app writes to the bucket, nginx serves /images/ from it (render-config.sh).
     Setting(
         "S3_ENDPOINT_URL",
         "",
@@ -324,9 +319,8 @@ SETTINGS: tuple[Setting, ...] = (
         "s3_endpoint_url",
         _text,
         nginx=True,
-        internal=True,
     ),
-    Setting("S3_BUCKET", "", "STORAGE=s3: the bucket", "s3_bucket", _text, nginx=True, internal=True),
+    Setting("S3_BUCKET", "", "STORAGE=s3: the bucket", "s3_bucket", _text, nginx=True),
     Setting(
         "S3_KEY_PREFIX",
         "",
@@ -334,16 +328,14 @@ SETTINGS: tuple[Setting, ...] = (
         "s3_key_prefix",
         _key_prefix,
         nginx=True,
-        internal=True,
     ),
-    Setting("S3_REGION", "us-east-1", "STORAGE=s3: the bucket's region", "s3_region", _text, internal=True),
+    Setting("S3_REGION", "us-east-1", "STORAGE=s3: the bucket's region", "s3_region", _text),
     Setting(
         "S3_ADDRESSING",
         "path",
         "STORAGE=s3: how the app addresses the bucket: path or virtual (nginx always uses path)",
         "s3_addressing",
         _addressing,
-        internal=True,
     ),
     Setting(
         "AWS_ACCESS_KEY_ID",
@@ -351,10 +343,9 @@ SETTINGS: tuple[Setting, ...] = (
         "STORAGE=s3: the app's key (empty: boto3 finds one, e.g. an instance role)",
         "aws_access_key_id",
         _text,
-        internal=True,
     ),
-    Setting("AWS_SECRET_ACCESS_KEY", "", "STORAGE=s3: its secret", "aws_secret_access_key", _text, internal=True),
-    Setting("S3_CACHE_MAX_SIZE", "1g", "STORAGE=s3: nginx's disk cache of images", nginx=True, internal=True),
+    Setting("AWS_SECRET_ACCESS_KEY", "", "STORAGE=s3: its secret", "aws_secret_access_key", _text),
+    Setting("S3_CACHE_MAX_SIZE", "1g", "STORAGE=s3: nginx's disk cache of images", nginx=True),
 )
 SETTING_NAMES = frozenset(setting.name for setting in SETTINGS)
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
