@@ -49,6 +49,12 @@ def test_defaults_match_the_documented_values():
         ("STORAGE", "disk", "must be local"),
         ("S3_KEY_PREFIX", "site", "ending in /"),
         ("S3_KEY_PREFIX", "/site/", "ending in /"),
+        ("S3_KEY_PREFIX", "site/../", "no . or .. folder"),
+        ("S3_ENDPOINT_URL", "s3.example.com", "http:// or https://"),
+        ("S3_ENDPOINT_URL", "https://s3.example.com/bucket", "nothing after it"),
+        ("S3_ENDPOINT_URL", "http://bad host", "http:// or https://"),
+        ("S3_BUCKET", "My_Bucket", "bucket name"),
+        ("S3_BUCKET", "ab", "bucket name"),
         ("S3_ADDRESSING", "dns", "path"),
     ],
 )

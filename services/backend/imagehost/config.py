@@ -145,10 +145,36 @@ def _text(name: str, raw: str) -> str:
     return raw.strip()
 
 
+# The same rules as services/nginx/render-config.sh's s3_settings, which nginx's side
+# of STORAGE=s3 is rendered with: the app and nginx must name the same keys.
+_ENDPOINT = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:[0-9]{1,5})?/?")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_KEY_PREFIX = re.compile(r"([A-Za-z0-9_.-]+/)+")
+_DOT_FOLDER = re.compile(r"(^|/)\.+/")
+
+
+def _endpoint_url(name: str, raw: str) -> str:
+    value = raw.strip()
+    if value and not _ENDPOINT.fullmatch(value):
+        raise ConfigError(
+            f"{name} must be http:// or https:// and a host with an optional port, nothing after it, got {raw!r}"
+        )
+    return value
+
+
+def _bucket(name: str, raw: str) -> str:
+    value = raw.strip()
+    if value and not _BUCKET.fullmatch(value):
+        raise ConfigError(f"{name} must be a bucket name (3-63 of a-z 0-9 . -), got {raw!r}")
+    return value
+
+
 def _key_prefix(name: str, raw: str) -> str:
     value = raw.strip()
-    if value and (not value.endswith("/") or value.startswith("/") or "//" in value):
-        raise ConfigError(f"{name} must be empty or a path ending in / (like site/), got {raw!r}")
+    if value and (not _KEY_PREFIX.fullmatch(value) or _DOT_FOLDER.search(value)):
+        raise ConfigError(
+            f"{name} must be empty or folders ending in / (a-z A-Z 0-9 _ . -, no . or .. folder), got {raw!r}"
+        )
     return value
 
 
@@ -317,10 +343,10 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "STORAGE=s3: the S3 endpoint, for the app and for nginx (https://...)",
         "s3_endpoint_url",
-        _text,
+        _endpoint_url,
         nginx=True,
     ),
-    Setting("S3_BUCKET", "", "STORAGE=s3: the bucket", "s3_bucket", _text, nginx=True),
+    Setting("S3_BUCKET", "", "STORAGE=s3: the bucket", "s3_bucket", _bucket, nginx=True),
     Setting(
         "S3_KEY_PREFIX",
         "",
