@@ -95,6 +95,10 @@ class ObjectStore(Protocol):
         """The size in bytes of image `name`, None when there is none."""
         ...
 
+    def modified(self, name: str) -> float | None:
+        """When image `name` was written (Unix time), None when there is none."""
+        ...
+
     def read_range(self, name: str, start: int, length: int) -> bytes:
         """Up to `length` bytes of image `name` from `start` (fewer at its end, none
         past it); ValueError for a negative `start` or `length`."""
@@ -202,6 +206,13 @@ class LocalStore:
         except FileNotFoundError:
             return None
         return found.st_size if stat.S_ISREG(found.st_mode) else None
+
+    def modified(self, name: str) -> float | None:
+        try:
+            found = os.lstat(self.images_dir / check_name(name))
+        except FileNotFoundError:
+            return None
+        return found.st_mtime if stat.S_ISREG(found.st_mode) else None
 
     def read_range(self, name: str, start: int, length: int) -> bytes:
         check_range(start, length)
@@ -371,6 +382,10 @@ class S3Store:
     def size(self, name: str) -> int | None:
         head = self._head(self.key(name))
         return None if head is None else int(head["ContentLength"])
+
+    def modified(self, name: str) -> float | None:
+        head = self._head(self.key(name))
+        return None if head is None else float(head["LastModified"].timestamp())
 
     def read_range(self, name: str, start: int, length: int) -> bytes:
         check_range(start, length)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from dataclasses import dataclass
 
 from loguru import logger
@@ -27,7 +28,7 @@ from loguru import logger
 from . import previews, storage
 from .config import Config
 from .index import Index, iso_utc
-from .object_store import LocalStore, ObjectStore, open_store
+from .object_store import ObjectStore, open_store
 from .validation import NotAnImage, read_image_info
 
 # Rows without a file dropped without asking: at most this many, and at most 1 % of the
@@ -169,17 +170,19 @@ def _reconcile_previews(index: Index, config: Config, store: ObjectStore) -> tup
 
 
 def _index_orphans(index: Index, config: Config, store: ObjectStore, names: set[str]) -> tuple[int, int]:
-    """Index the images in `names` (in the store, without a row), oldest first in the
-    folder; one that is not a valid image of its extension is left and logged."""
+    """Index the images in `names` (in the store, without a row), oldest first, each
+    created when it was written; one that is not a valid image of its extension, or is
+    gone meanwhile, is left and logged."""
     indexed = skipped = 0
-    for name in sorted(names, key=lambda name: _modified(store, config, name)):
+    written = {name: store.modified(name) for name in names}
+    for name in sorted(names, key=lambda name: written[name] or 0.0):
         try:
             with store.local_copy(name, config.tmp_dir, config.max_upload_bytes) as path:
                 with open(path, "rb") as f:
                     info = read_image_info(f)
                     f.seek(0)
                     digest = hashlib.file_digest(f, "sha256").hexdigest()
-                stat = os.stat(path)
+                size = os.stat(path).st_size
         except (NotAnImage, OSError, ValueError) as exc:
             logger.warning("reconcile: {} is not an image we can index ({}); left as it is", name, exc)
             skipped += 1
@@ -191,24 +194,13 @@ def _index_orphans(index: Index, config: Config, store: ObjectStore, names: set[
         index.add(
             name=name,
             type=info.type.mime,
-            size=stat.st_size,
+            size=size,
             width=info.width,
             height=info.height,
             sha256=digest,
             original_name="",
             delete_token_hash=None,
-            # A download's time is now, not the upload's: the bucket's order is lost.
-            created_at=iso_utc(stat.st_mtime),
+            created_at=iso_utc(written[name] or time.time()),
         )
         indexed += 1
     return indexed, skipped
-
-
-def _modified(store: ObjectStore, config: Config, name: str) -> float:
-    """When image `name` was written, for a folder; 0 for a bucket (no order kept)."""
-    if not isinstance(store, LocalStore):
-        return 0.0
-    try:
-        return (config.images_dir / name).stat().st_mtime
-    except OSError:
-        return 0.0
