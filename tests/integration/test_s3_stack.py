@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from support import labelled
+from support import camera, labelled
 from support.s3_server import Radosgw, let_anyone_read, missing_programs
 from support.stack import nginx_binary, require, start_stack
 
@@ -67,6 +67,16 @@ def test_an_upload_goes_into_the_bucket_and_nginx_serves_it_from_there_with_the_
     assert reply.headers["X-Content-Type-Options"] == "nosniff"
     assert "sandbox" in reply.headers["Content-Security-Policy"]
     assert [h for h in reply.headers if h.lower().startswith(("x-amz", "x-rgw"))] == []
+
+
+def test_the_object_in_the_bucket_is_the_upload_stripped_of_its_private_metadata(bucket_stack):
+    stack, gateway, bucket = bucket_stack
+    original = camera.camera_jpeg(6)
+    name = labelled.uploaded(stack, original, "camera.jpg")["name"]
+    stored = gateway.endpoint.client().get_object(Bucket=bucket, Key=PREFIX + name)["Body"].read()
+    assert stored != original
+    assert [text for text in camera.PRIVATE if text.encode() in stored] == []
+    assert [text for text in camera.PRIVATE if text.encode() in original] != []
 
 
 def test_the_preview_is_made_from_the_bucket_put_into_it_and_served_as_webp(bucket_stack):
