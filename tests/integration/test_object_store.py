@@ -5,14 +5,18 @@ endpoint, and serving without the right to list the bucket."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
-from imagehost import storage
+from imagehost import handlers, storage
+from imagehost.config import Config
 from imagehost.errors import InsufficientStorage, Unavailable
 from imagehost.object_store import LocalStore, S3Location, S3Store, open_store
+from imagehost.web import Request, RequestBody
 from support import images
 from support.backend import free_port_block
 
@@ -148,6 +152,63 @@ def test_a_preview_is_written_listed_and_deleted_once_or_twice(store, upload_of,
     assert store.preview_names() == set()
 
 
+def test_delete_many_removes_each_image_and_names_already_gone_are_no_error(store, upload_of):
+    first, second, kept = (published(store, upload_of, images.png(extra=bytes([n]))) for n in range(3))
+    store.delete(second)
+    store.delete_many([first, second])
+    assert store.names() == {kept}
+
+
+def test_withdrawing_an_image_removes_it_and_a_missing_one_is_no_error(store, upload_of):
+    name = published(store, upload_of)
+    store.withdraw(name)
+    store.withdraw(name)
+    assert store.size(name) is None
+
+
+def test_a_local_copy_holds_the_images_bytes_and_a_download_is_gone_after_it(store, upload_of, tmp_path):
+    name = published(store, upload_of)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    with store.local_copy(name, scratch, len(PICTURE)) as path:
+        assert path.read_bytes() == PICTURE
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_local_copy_of_an_image_larger_than_allowed_is_refused_and_leaves_nothing(store, upload_of, tmp_path):
+    name = published(store, upload_of)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    if isinstance(store, LocalStore):
+        pytest.skip("the folder's image is read in place: its size was checked at upload")
+    with pytest.raises(ValueError, match="larger"), store.local_copy(name, scratch, len(PICTURE) - 1):
+        pass
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_local_copy_of_a_missing_image_is_file_not_found(store, tmp_path):
+    with pytest.raises(FileNotFoundError), store.local_copy("MissingMissing00.png", tmp_path, 100) as path:
+        path.read_bytes()
+
+
+def test_an_identical_image_shares_the_preview_of_the_first_that_has_one(store, upload_of, tmp_path):
+    first = published(store, upload_of)
+    second = published(store, upload_of, same_content=[first])
+    preview = tmp_path / "preview.webp"
+    preview.write_bytes(b"RIFF....WEBP")
+    store.write_preview(first, preview)
+    assert store.share_preview(second, ["MissingMissing00.png", first])
+    assert store.preview_names() == {first, second}
+    store.delete_preview(first)
+    assert store.preview_names() == {second}
+
+
+def test_no_preview_is_shared_when_none_of_the_identical_images_has_one(store, upload_of):
+    name = published(store, upload_of)
+    assert not store.share_preview(name, ["MissingMissing00.png"])
+    assert store.preview_names() == set()
+
+
 @pytest.mark.parametrize("name", ["../secret.png", "previews/AbCdEfGhIjKlMnOp.png", "notes.txt", ""])
 def test_a_name_that_is_not_an_image_name_never_reaches_the_store(store, name):
     for operation in (store.size, store.delete, store.delete_preview):
@@ -162,11 +223,20 @@ def test_a_negative_range_never_reaches_the_store(store, upload_of, start, lengt
         store.read_range(name, start, length)
 
 
-def test_images_live_in_the_folder_unless_a_bucket_is_given(tmp_path):
-    assert open_store(tmp_path) == LocalStore(tmp_path)
-    bucket = S3Location("http://127.0.0.1:9", "photos", prefix="site/")
-    opened = open_store(tmp_path, bucket)
-    assert isinstance(opened, S3Store) and opened.location == bucket
+def test_images_live_in_the_folder_unless_storage_is_s3(tmp_path):
+    assert open_store(Config(images_dir=tmp_path)) == LocalStore(tmp_path)
+    config = Config(
+        images_dir=tmp_path,
+        storage="s3",
+        s3_endpoint_url="http://127.0.0.1:9",
+        s3_bucket="photos",
+        s3_key_prefix="site/",
+        aws_access_key_id="key",
+        aws_secret_access_key="secret",
+    )
+    opened = open_store(config)
+    expected = S3Location("http://127.0.0.1:9", "photos", prefix="site/", access_key="key", secret_key="secret")
+    assert isinstance(opened, S3Store) and opened.location == expected
 
 
 # --- S3 only ----------------------------------------------------------------------------
@@ -295,3 +365,31 @@ def test_the_local_store_keeps_images_readable_by_nginx(tmp_path, upload_of):
     store.write_preview(name, preview)
     for path in (Path(tmp_path / "images" / name), tmp_path / "images" / "previews" / f"{name}.webp"):
         assert path.stat().st_mode & 0o777 == 0o644
+
+
+class FullIndex:
+    """An index whose disk is full: every new row fails as SQLite fails then."""
+
+    def names_with_content(self, sha256, size):
+        return []
+
+    def add(self, **row):
+        error = sqlite3.OperationalError("database or disk is full")
+        error.sqlite_errorcode = sqlite3.SQLITE_FULL
+        raise error
+
+
+def test_an_upload_whose_row_cannot_be_written_is_deleted_from_the_bucket_again(s3_bucket, tmp_path):
+    endpoint, bucket = s3_bucket
+    config = Config(images_dir=tmp_path / "images", data_dir=tmp_path / "data", log_dir=tmp_path / "logs")
+    storage.prepare_directories(config.images_dir, config.tmp_dir, config.data_dir, config.log_dir)
+    store = s3_store(endpoint, bucket)
+    app = handlers.App(config, FullIndex(), worker_id=0, store=store)
+    body, content_type = images.file_form(PICTURE)
+    request = Request(
+        "POST", "/upload", "", {"Content-Type": content_type}, RequestBody(io.BytesIO(body), len(body)), "r"
+    )
+    with pytest.raises(InsufficientStorage):
+        handlers.upload(request, app)
+    assert store.names() == set()
+    assert list(config.tmp_dir.iterdir()) == []

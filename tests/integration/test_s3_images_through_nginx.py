@@ -1,11 +1,10 @@
 """STORAGE=s3 on nginx's side: /images/ and /images/previews/ proxied to a real bucket
 (Ceph's radosgw) through the disk cache, rendered from the same template as local mode.
-nginx runs alone here (the backend refuses STORAGE=s3 until uploads reach the bucket);
-the objects are put by imagehost's own S3Store."""
+nginx runs alone here (the whole stack in S3 mode: test_s3_stack.py); the objects are
+put by imagehost's own S3Store."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 from pathlib import Path
@@ -16,30 +15,13 @@ from imagehost.object_store import S3Location, S3Store
 from support import images
 from support.backend import free_port_block
 from support.client import Reply, request
-from support.s3_server import Radosgw, S3Endpoint, missing_programs
+from support.s3_server import Radosgw, S3Endpoint, let_anyone_read, missing_programs
 from support.stack import RENDER, frontend_copy, let_nginx_workers_through, nginx_binary, require
 
 PREFIX = "site/"
 PICTURE = images.png(extra=b"served from the bucket")
 PREVIEW = b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00/\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00"
 NGINX_START_SECONDS = 10
-
-
-def anyone_may_read(endpoint: S3Endpoint, bucket: str, prefix: str) -> None:
-    """The bucket policy docs/s3.md asks for: anonymous GetObject on the prefix's keys only
-    (no listing, nothing outside the prefix), which is how nginx fetches unsigned."""
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": ["*"]},
-                "Action": ["s3:GetObject"],
-                "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*"],
-            }
-        ],
-    }
-    endpoint.client().put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
 
 
 class NginxForBucket:
@@ -116,7 +98,7 @@ def put_image(store: S3Store, tmp_dir: Path, data: bytes = PICTURE) -> str:
 def served(s3_endpoint, tmp_path_factory):
     """(nginx, store, endpoint, bucket): a bucket anyone may read under PREFIX, and nginx in front."""
     bucket = s3_endpoint.new_bucket()
-    anyone_may_read(s3_endpoint, bucket, PREFIX)
+    let_anyone_read(s3_endpoint, bucket, PREFIX)
     nginx = NginxForBucket(tmp_path_factory.mktemp("nginx-s3"), s3_endpoint, bucket)
     yield nginx, store_for(s3_endpoint, bucket), s3_endpoint, bucket
     nginx.stop()
@@ -217,7 +199,7 @@ def test_a_cached_image_is_served_with_the_gateway_stopped_and_an_uncached_one_i
     require(not missing_programs(), "Ceph's S3 gateway is not installed (make test installs it)")
     with Radosgw().start() as gateway:
         bucket = gateway.endpoint.new_bucket()
-        anyone_may_read(gateway.endpoint, bucket, PREFIX)
+        let_anyone_read(gateway.endpoint, bucket, PREFIX)
         store = store_for(gateway.endpoint, bucket)
         cached, never_asked = put_image(store, tmp_path / "tmp"), put_image(store, tmp_path / "tmp", images.png())
         nginx = NginxForBucket(tmp_path / "nginx", gateway.endpoint, bucket)

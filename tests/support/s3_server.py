@@ -132,6 +132,26 @@ def missing_programs() -> list[str]:
     return [name for name in DAEMONS if shutil.which(name) is None]
 
 
+GATEWAY_DAEMON = "client.rgw.a"
+
+
+def let_anyone_read(endpoint: S3Endpoint, bucket: str, prefix: str) -> None:
+    """The bucket policy docs/s3.md asks for: anonymous GetObject on the prefix's keys only
+    (no listing, nothing outside the prefix), which is how nginx fetches unsigned."""
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": ["*"]},
+                "Action": ["s3:GetObject"],
+                "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*"],
+            }
+        ],
+    }
+    endpoint.client().put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+
+
 class GatewayError(Exception):
     """The cluster did not start; the message says at which step, with the daemon's log."""
 
@@ -179,7 +199,7 @@ class Radosgw:
         self._run("ceph-osd", "-i", "0", "--mkfs", "--osd-uuid", osd_uuid)
         self._spawn("osd.0", "ceph-osd", "-i", "0")
         self._wait("the OSD to be up", deadline, self._osd_is_up)
-        self._spawn("client.rgw.a", "radosgw", "-n", "client.rgw.a")
+        self._spawn(GATEWAY_DAEMON, "radosgw", "-n", GATEWAY_DAEMON)
         self._wait("the gateway to answer HTTP", deadline, self._gateway_answers)
         self._run("radosgw-admin", "user", "create", "--uid=imagehost-tests", "--display-name=imagehost tests",
                   f"--access-key={ACCESS_KEY}", f"--secret-key={SECRET_KEY}")  # fmt: skip
@@ -190,6 +210,23 @@ class Radosgw:
         scope = ("--quota-scope=bucket", f"--bucket={bucket}")
         self._run("radosgw-admin", "quota", "set", *scope, f"--max-objects={max_objects}")
         self._run("radosgw-admin", "quota", "enable", *scope)
+
+    def stop_gateway(self) -> None:
+        """Stop only the gateway (its port then refuses connections); the cluster and its
+        objects stay, for start_gateway."""
+        process = self.processes.pop(GATEWAY_DAEMON)
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def start_gateway(self) -> None:
+        """Start the gateway again on its port; returns once it answers HTTP (GatewayError
+        after START_SECONDS)."""
+        self._spawn(GATEWAY_DAEMON, "radosgw", "-n", GATEWAY_DAEMON)
+        self._wait("the gateway to answer HTTP again", time.monotonic() + START_SECONDS, self._gateway_answers)
 
     def stop(self) -> None:
         """Stop the daemons (gateway first, monitor last) and remove the folder. Safe to call twice."""

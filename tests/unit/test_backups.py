@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from imagehost import __main__ as cli
 from imagehost import archives, backups, handlers, index_postgres, index_sqlite, version
 from imagehost.config import Config
 from imagehost.errors import Unimplemented
@@ -393,3 +394,23 @@ def test_backups_over_http_with_the_index_in_postgresql_are_a_501_that_names_mak
     with pytest.raises(Unimplemented, match="make backup"):
         handler(request, handlers.App(config, index=None, worker_id=0))
     assert not (tmp_path / backups.FOLDER_NAME).exists()
+
+
+@pytest.mark.parametrize("command", [["backup", "--output", "backup"], ["restore", "backup/any.tar.gz"]])
+def test_the_archive_commands_refuse_images_in_a_bucket_and_say_what_to_do_instead(
+    command, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    for variable, value in {
+        "STORAGE": "s3",
+        "S3_ENDPOINT_URL": "http://127.0.0.1:9",
+        "S3_BUCKET": "photos",
+        "IMAGES_DIR": str(tmp_path / "images"),
+        "DATA_DIR": str(tmp_path / "data"),
+        "LOG_DIR": str(tmp_path / "logs"),
+    }.items():
+        monkeypatch.setenv(variable, value)
+    assert cli.run(command) == 1
+    error = capsys.readouterr().err
+    assert "bucket photos" in error and "POST /api/backup" in error
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

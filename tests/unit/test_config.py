@@ -48,8 +48,17 @@ def test_defaults_match_the_documented_values():
         ("METRICS_TOKEN", "short", "at least 16"),
         ("METRICS_ALLOW", "127.0.0.1; allow all", "addresses or CIDR ranges"),
         ("METRICS_ALLOW", "example.com", "addresses or CIDR ranges"),
-        ("STORAGE", "s3", "not available yet"),
+        ("STORAGE", "s3", "needs S3_ENDPOINT_URL and S3_BUCKET"),
         ("STORAGE", "disk", "must be local"),
+        ("S3_KEY_PREFIX", "site", "ending in /"),
+        ("S3_KEY_PREFIX", "/site/", "ending in /"),
+        ("S3_KEY_PREFIX", "site/../", "no . or .. folder"),
+        ("S3_ENDPOINT_URL", "s3.example.com", "http:// or https://"),
+        ("S3_ENDPOINT_URL", "https://s3.example.com/bucket", "nothing after it"),
+        ("S3_ENDPOINT_URL", "http://bad host", "http:// or https://"),
+        ("S3_BUCKET", "My_Bucket", "bucket name"),
+        ("S3_BUCKET", "ab", "bucket name"),
+        ("S3_ADDRESSING", "dns", "path"),
     ],
 )
 def test_a_bad_value_is_refused_with_a_message_naming_the_variable(variable, value, words):
@@ -112,3 +121,22 @@ def test_a_refused_database_url_does_not_echo_its_password():
     with pytest.raises(ConfigError) as refused:
         config_of(DATABASE_URL="mysql://app:s3cret@db/images")
     assert "s3cret" not in str(refused.value)
+
+
+def test_images_are_stored_in_the_bucket_the_s3_settings_name():
+    config = config_of(
+        STORAGE="S3",
+        S3_ENDPOINT_URL="http://127.0.0.1:7480",
+        S3_BUCKET="photos",
+        S3_KEY_PREFIX="site/",
+        AWS_ACCESS_KEY_ID="key",
+        AWS_SECRET_ACCESS_KEY="secret",
+    )
+    assert (config.storage, config.s3_endpoint_url, config.s3_bucket, config.s3_key_prefix) == (
+        "s3",
+        "http://127.0.0.1:7480",
+        "photos",
+        "site/",
+    )
+    assert (config.s3_region, config.s3_addressing, config.aws_access_key_id) == ("us-east-1", "path", "key")
+    assert "secret" not in repr(config)

@@ -17,6 +17,7 @@ from loguru import logger
 
 from . import archives, index, storage
 from .config import Config, ConfigError, load_config
+from .errors import InsufficientStorage, Unavailable
 from .instance_lock import InstanceLocked, folders_held
 from .reconcile import ReconcileRefused, reconcile
 from .supervisor import main
@@ -79,9 +80,21 @@ def _log_to_stderr() -> None:
     logger.add(sys.stderr, format="imagehost: {message}", level="INFO")
 
 
+# An archive of the index alone would look like a backup without being one.
+NO_ARCHIVE_OF_A_BUCKET = (
+    "STORAGE=s3: the images are in the bucket {bucket}, which this command does not copy, so it "
+    "makes no archive. Back the bucket up with its own means (versioning, replication, rclone sync) "
+    "and the index with POST /api/backup (a snapshot in DATA_DIR/backups)."
+)
+
+
 def run_backup(config: Config, output: Path) -> int:
-    """Write the archive; 0 (its path on stdout) or 1 (the reason on stderr)."""
+    """Write the archive; 0 (its path on stdout) or 1 (the reason on stderr, also when
+    the images are in a bucket)."""
     _log_to_stderr()
+    if config.storage == "s3":
+        logger.error("no backup made: " + NO_ARCHIVE_OF_A_BUCKET, bucket=config.s3_bucket)
+        return 1
     try:
         path, count = archives.write_archive(config.index_path, config.images_dir, output, config.database_url)
     except (archives.ArchiveError, OSError) as exc:
@@ -94,8 +107,11 @@ def run_backup(config: Config, output: Path) -> int:
 
 def run_restore(config: Config, archive: Path) -> int:
     """Restore under the instance lock; 0 when done, 1 (the reason on stderr) when the
-    service runs or the archive cannot be used."""
+    service runs or the archive cannot be used, or the images are in a bucket."""
     _log_to_stderr()
+    if config.storage == "s3":
+        logger.error("not restored: " + NO_ARCHIVE_OF_A_BUCKET, bucket=config.s3_bucket)
+        return 1
     try:
         storage.make_public_folder(config.images_dir)
         with folders_held(config.data_dir, config.images_dir):
@@ -119,7 +135,7 @@ def run_reconcile(config: Config, *, forget_missing: bool, index_files: bool) ->
         with folders_held(config.data_dir, config.images_dir):
             index.engine(config).migrate()
             reconcile(config, forget_missing=forget_missing, index_files=index_files)
-    except (ReconcileRefused, InstanceLocked, index.IndexFileError) as exc:
+    except (ReconcileRefused, InstanceLocked, index.IndexFileError, Unavailable, InsufficientStorage) as exc:
         logger.error("{}", exc)
         return 1
     except OSError as exc:  # a lock file or folder we cannot open or create

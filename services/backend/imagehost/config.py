@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -153,13 +153,54 @@ def _metrics_allow(name: str, raw: str) -> tuple[str, ...]:
 
 def _storage(name: str, raw: str) -> str:
     value = raw.strip().lower()
-    if value == "s3":
+    if value not in ("local", "s3"):
         raise ConfigError(
-            f"{name}=s3 is not available yet: uploads are not written to a bucket so far (issue 14). "
-            f"Use {name}=local (IMAGES_DIR)."
+            f"{name} must be local (IMAGES_DIR) or s3 (the bucket of S3_ENDPOINT_URL, S3_BUCKET), got {raw!r}"
         )
-    if value != "local":
-        raise ConfigError(f"{name} must be local (s3 is not available yet), got {raw!r}")
+    return value
+
+
+def _text(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+# The same rules as services/nginx/render-config.sh's s3_settings, which nginx's side
+# of STORAGE=s3 is rendered with: the app and nginx must name the same keys.
+_ENDPOINT = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:[0-9]{1,5})?/?")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_KEY_PREFIX = re.compile(r"([A-Za-z0-9_.-]+/)+")
+_DOT_FOLDER = re.compile(r"(^|/)\.+/")
+
+
+def _endpoint_url(name: str, raw: str) -> str:
+    value = raw.strip()
+    if value and not _ENDPOINT.fullmatch(value):
+        raise ConfigError(
+            f"{name} must be http:// or https:// and a host with an optional port, nothing after it, got {raw!r}"
+        )
+    return value
+
+
+def _bucket(name: str, raw: str) -> str:
+    value = raw.strip()
+    if value and not _BUCKET.fullmatch(value):
+        raise ConfigError(f"{name} must be a bucket name (3-63 of a-z 0-9 . -), got {raw!r}")
+    return value
+
+
+def _key_prefix(name: str, raw: str) -> str:
+    value = raw.strip()
+    if value and (not _KEY_PREFIX.fullmatch(value) or _DOT_FOLDER.search(value)):
+        raise ConfigError(
+            f"{name} must be empty or folders ending in / (a-z A-Z 0-9 _ . -, no . or .. folder), got {raw!r}"
+        )
+    return value
+
+
+def _addressing(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("path", "virtual"):
+        raise ConfigError(f"{name} must be path (endpoint/bucket/key) or virtual (bucket.endpoint/key), got {raw!r}")
     return value
 
 
@@ -178,8 +219,7 @@ class Setting:
     FRONTEND_DIR). `field` and `parse` are the backend's Config field and its parser;
     None when only nginx's config (render-config.sh) or the runner reads the variable.
     `nginx`: render-config.sh reads it too. `internal`: set by the runner or the nginx
-    image, not by a person (or not by a person yet: the S3 settings until STORAGE=s3
-    works), so .env.sample and README do not list it.
+    image, not by a person, so .env.sample and README do not list it.
     """
 
     name: str
@@ -212,7 +252,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "STORAGE",
         "local",
-        "where images live: local (IMAGES_DIR); s3, a bucket, is not available yet",
+        "where images live: local (IMAGES_DIR) or s3 (the S3_* bucket; IMAGES_DIR is then scratch space)",
         "storage",
         _storage,
         nginx=True,
@@ -323,12 +363,41 @@ SETTINGS: tuple[Setting, ...] = (
         internal=True,
     ),
     Setting("FRONTEND_DIR", None, "the page's files (default: services/frontend)", nginx=True, internal=True),
-    # nginx's side of STORAGE=s3 (render-config.sh proxies /images/ to the bucket). Not
-    # for people to set until STORAGE=s3 is: the tests render and run nginx with them.
-    Setting("S3_ENDPOINT_URL", "", "STORAGE=s3: the endpoint nginx fetches images from", nginx=True, internal=True),
-    Setting("S3_BUCKET", "", "STORAGE=s3: the bucket", nginx=True, internal=True),
-    Setting("S3_KEY_PREFIX", "", "STORAGE=s3: put before every key (empty, or ending in /)", nginx=True, internal=True),
-    Setting("S3_CACHE_MAX_SIZE", "1g", "STORAGE=s3: nginx's disk cache of images", nginx=True, internal=True),
+    # STORAGE=s3: the app writes to the bucket, nginx serves /images/ from it (render-config.sh).
+    Setting(
+        "S3_ENDPOINT_URL",
+        "",
+        "STORAGE=s3: the S3 endpoint, for the app and for nginx (https://...)",
+        "s3_endpoint_url",
+        _endpoint_url,
+        nginx=True,
+    ),
+    Setting("S3_BUCKET", "", "STORAGE=s3: the bucket", "s3_bucket", _bucket, nginx=True),
+    Setting(
+        "S3_KEY_PREFIX",
+        "",
+        "STORAGE=s3: put before every key (empty, or ending in /)",
+        "s3_key_prefix",
+        _key_prefix,
+        nginx=True,
+    ),
+    Setting("S3_REGION", "us-east-1", "STORAGE=s3: the bucket's region", "s3_region", _text),
+    Setting(
+        "S3_ADDRESSING",
+        "path",
+        "STORAGE=s3: how the app addresses the bucket: path or virtual (nginx always uses path)",
+        "s3_addressing",
+        _addressing,
+    ),
+    Setting(
+        "AWS_ACCESS_KEY_ID",
+        "",
+        "STORAGE=s3: the app's key (empty: boto3 finds one, e.g. an instance role)",
+        "aws_access_key_id",
+        _text,
+    ),
+    Setting("AWS_SECRET_ACCESS_KEY", "", "STORAGE=s3: its secret", "aws_secret_access_key", _text),
+    Setting("S3_CACHE_MAX_SIZE", "1g", "STORAGE=s3: nginx's disk cache of images", nginx=True),
 )
 SETTING_NAMES = frozenset(setting.name for setting in SETTINGS)
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -377,6 +446,13 @@ class Config:
     log_max_bytes: int = _default("LOG_MAX_BYTES")
     log_backups: int = _default("LOG_BACKUPS")
     shutdown_timeout: float = _default("SHUTDOWN_TIMEOUT")
+    s3_endpoint_url: str = _default("S3_ENDPOINT_URL")
+    s3_bucket: str = _default("S3_BUCKET")
+    s3_key_prefix: str = _default("S3_KEY_PREFIX")
+    s3_region: str = _default("S3_REGION")
+    s3_addressing: str = _default("S3_ADDRESSING")
+    aws_access_key_id: str = _default("AWS_ACCESS_KEY_ID")
+    aws_secret_access_key: str = field(default=_default("AWS_SECRET_ACCESS_KEY"), repr=False)
 
     @cached_property
     def tmp_dir(self) -> Path:
@@ -449,6 +525,8 @@ def _check_consistency(config: Config) -> None:
         raise ConfigError("WEB_SERVER_START_PORT + WEB_SERVER_WORKERS - 1 must be at most 65535")
     if "all" in config.metrics_allow and not config.metrics_token:
         raise ConfigError("METRICS_ALLOW=all needs a METRICS_TOKEN: without one, anyone could read /metrics")
+    if config.storage == "s3" and not (config.s3_endpoint_url and config.s3_bucket):
+        raise ConfigError("STORAGE=s3 needs S3_ENDPOINT_URL and S3_BUCKET")
     # nginx serves IMAGES_DIR as it is: the index (and its delete-token hashes) must not be in it.
     if config.data_dir == config.images_dir or config.images_dir in config.data_dir.parents:
         raise ConfigError("DATA_DIR must not be inside IMAGES_DIR: nginx serves that folder")

@@ -14,11 +14,11 @@ import time
 
 from loguru import logger
 
-from . import previews, storage
 from .config import Config
 from .durations import LONGEST, describe, seconds_of
-from .errors import BadRequest, Unavailable
+from .errors import BadRequest, InsufficientStorage, Unavailable
 from .index import Index, IndexFileError, iso_utc, open_index
+from .object_store import ObjectStore, open_store
 
 SWEEP_EVERY = 15.0
 SWEEP_BATCH = 200
@@ -43,22 +43,23 @@ def expires_at(requested: str | None, config: Config, now: float | None = None) 
     return None if seconds is None else iso_utc((now if now is not None else time.time()) + seconds)
 
 
-def sweep(config: Config, index: Index, now: float | None = None) -> int:
-    """Remove every image past its expiry: file (the folder fsynced once), row, preview.
-    Returns how many. The order is a DELETE's, so a crash leaves at worst rows without
-    files, which the start-up reconcile removes."""
+def sweep(config: Config, index: Index, now: float | None = None, store: ObjectStore | None = None) -> int:
+    """Remove every image past its expiry from `store` (default: the config's): the
+    image (a folder fsynced once per batch), row, preview. Returns how many. The order is
+    a DELETE's, so a crash leaves at worst rows without images, which the start-up
+    reconcile removes. A store that fails raises its error (Unavailable, OSError) with
+    the batch's rows still there: the next sweep tries them again."""
+    store = store if store is not None else open_store(config)
     moment = iso_utc(now if now is not None else time.time())
     removed = 0
     while True:
         names = index.expired(moment, SWEEP_BATCH)
         if not names:
             return removed
-        for name in names:
-            storage.unlink_image(config.images_dir, name)
-        storage.fsync_dir(config.images_dir)
+        store.delete_many(names)
         index.delete_many(set(names))
         for name in names:
-            previews.remove(config.images_dir, name)
+            store.delete_preview(name)
         removed += len(names)
         logger.info(
             "expiry: removed {} images ({}{})", len(names), ", ".join(names[:5]), ", ..." if len(names) > 5 else ""
@@ -72,8 +73,9 @@ class Sweeper:
     with its own connection to the index (opened again after a failure, which is logged:
     the sweep waits for the next turn)."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, store: ObjectStore | None = None):
         self.config = config
+        self.store = store if store is not None else open_store(config)
         self._index: Index | None = None
         self._due = time.monotonic() + 1.0
 
@@ -88,8 +90,8 @@ class Sweeper:
             if self._index is None or self._index.state() != "ok":
                 self.close()
                 self._index = open_index(self.config)
-            sweep(self.config, self._index)
-        except (IndexFileError, sqlite3.Error, Unavailable, OSError) as exc:
+            sweep(self.config, self._index, store=self.store)
+        except (IndexFileError, sqlite3.Error, Unavailable, InsufficientStorage, OSError) as exc:
             logger.error("expiry: this sweep failed ({}); the next is in {:g}s", exc, SWEEP_EVERY)
             self.close()
 

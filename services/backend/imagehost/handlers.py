@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from loguru import logger
 
-from . import auth, backups, expiry, labels, logs, metrics, previews, search, storage, version
+from . import auth, backups, expiry, labels, logs, metrics, previews, search, version
 from .config import Config
 from .errors import (
     BadRequest,
@@ -35,6 +35,7 @@ from .errors import (
     Unimplemented,
 )
 from .index import ImageRecord, Index
+from .object_store import ObjectStore, open_store
 from .uploads import receive_image
 from .validation import ACCEPTED_TYPES, is_image_name
 from .web import Request, Response, base_url, json_response, origin_of
@@ -49,21 +50,29 @@ _CURSOR = re.compile(r"[1-9][0-9]{0,17}")
 
 @dataclass(frozen=True)
 class App:
-    """What handlers share within one worker. `ask_for_previews` tells the supervisor
-    that an image is waiting for its preview (worker_process: SIGUSR1)."""
+    """What handlers share within one worker. `store` holds the images (default: the
+    config's, object_store.open_store; one per process). `ask_for_previews` tells the
+    supervisor that an image is waiting for its preview (worker_process: SIGUSR1)."""
 
     config: Config
     index: Index
     worker_id: int
     ask_for_previews: Callable[[], None] = lambda: None
+    store: ObjectStore = None  # type: ignore[assignment]  # made in __post_init__
+
+    def __post_init__(self) -> None:
+        if cast("ObjectStore | None", self.store) is None:
+            object.__setattr__(self, "store", open_store(self.config))
 
 
 def upload(request: Request, app: App) -> Response:
     """Store the uploaded image and its row; all or nothing.
 
-    On any failure after the file is published (the row cannot be written, or anything
-    else) the file is withdrawn before the error goes on: InsufficientStorage (507) when
-    the index's disk is full, else the error as it was (an AppError's own status, or 500).
+    The image is in the store before its row is written: on any failure after that
+    (the row cannot be written, or anything else) the image is withdrawn from the store
+    before the error goes on: InsufficientStorage (507) when the index's disk is full,
+    else the error as it was (an AppError's own status, or 500). The store's own
+    failures are its errors: 507 when it is full, 503 when it cannot be reached.
     """
     config = app.config
     if not request.body.framed:
@@ -83,7 +92,7 @@ def upload(request: Request, app: App) -> Response:
     with received.temp as temp:
         details = _upload_details(received.fields, config)  # a refusal leaves nothing behind
         same_content = app.index.names_with_content(temp.sha256, temp.size)
-        name = temp.publish(config.images_dir, received.info.type.extension, same_content)
+        name = app.store.publish(temp, received.info.type.extension, same_content)
     delete_token = auth.new_delete_token()
     try:
         record = app.index.add(
@@ -98,7 +107,7 @@ def upload(request: Request, app: App) -> Response:
             **details,
         )
     except BaseException as exc:
-        storage.withdraw_image(config.images_dir, name)
+        app.store.withdraw(name)
         if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
             raise InsufficientStorage() from exc
         raise
@@ -278,15 +287,16 @@ def delete_image(request: Request, app: App, name: str) -> Response:
 
 
 def remove_image_everywhere(app: App, name: str) -> bool:
-    """Delete image `name`: the file durably, then its row, then its preview; False when
-    the row was gone already. Raises Unavailable (nothing changed) when the index file
-    was removed or replaced, OSError when the folder's fsync fails (the row stays)."""
+    """Delete image `name`: from the store durably, then its row, then its preview;
+    False when the row was gone already. Raises Unavailable (nothing changed) when the
+    index is unusable (its file removed or replaced, its database unreachable) or the
+    store cannot be reached, OSError when the folder's fsync fails (the row stays)."""
     app.index.require_usable()
-    storage.remove_image(app.config.images_dir, name)
+    app.store.delete(name)
     deleted = app.index.delete(name)
     # After the row: a preview maker that finishes later finds no row and removes its
     # preview itself (preview_queue.py).
-    previews.remove(app.config.images_dir, name)
+    app.store.delete_preview(name)
     return deleted
 
 

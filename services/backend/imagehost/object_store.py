@@ -22,20 +22,20 @@ Unavailable (503) and is logged for the operator. A missing object is not a fail
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 from loguru import logger
 
 from . import previews, storage
+from .config import Config
 from .errors import InsufficientStorage, Unavailable
 from .storage import TempUpload
 from .validation import ACCEPTED_TYPES, is_image_name
@@ -78,8 +78,22 @@ class ObjectStore(Protocol):
         """Remove image `name` durably; an image already gone is not an error."""
         ...
 
+    def delete_many(self, names: Iterable[str]) -> None:
+        """Remove several images durably (one folder fsync, or one request per 1000);
+        images already gone are not an error."""
+        ...
+
+    def withdraw(self, name: str) -> None:
+        """Remove image `name` whose publication failed: best effort, for a caller
+        already failing with an error of its own (a failure here is logged only)."""
+        ...
+
     def size(self, name: str) -> int | None:
         """The size in bytes of image `name`, None when there is none."""
+        ...
+
+    def modified(self, name: str) -> float | None:
+        """When image `name` was written (Unix time), None when there is none."""
         ...
 
     def read_range(self, name: str, start: int, length: int) -> bytes:
@@ -91,6 +105,13 @@ class ObjectStore(Protocol):
         """Every published image name (for reconcile, never for serving)."""
         ...
 
+    def local_copy(self, name: str, scratch_dir: Path, max_bytes: int) -> contextlib.AbstractContextManager[Path]:
+        """A context giving a local file holding image `name`'s bytes: the file itself
+        in the folder, else a download into `scratch_dir` removed on leaving.
+        FileNotFoundError when there is no such image; ValueError when it is larger than
+        `max_bytes` (never downloaded past that)."""
+        ...
+
     def write_preview(self, image_name: str, source: Path) -> None:
         """Make the file at `source` the preview of `image_name`; `source` is consumed
         (the local store renames it, so it must be on the images volume)."""
@@ -100,14 +121,36 @@ class ObjectStore(Protocol):
         """Remove the preview of `image_name` if there is one."""
         ...
 
+    def share_preview(self, image_name: str, same_content: Iterable[str]) -> bool:
+        """Give `image_name` the preview of the first of `same_content` (images with the
+        same bytes) that has one; False when none could be shared."""
+        ...
+
     def preview_names(self) -> set[str]:
         """The names of the images that have a preview."""
         ...
 
 
-def open_store(images_dir: Path, bucket: S3Location | None = None) -> ObjectStore:
-    """The store images live in: the bucket at `bucket` when given, else `images_dir`."""
-    return S3Store(bucket) if bucket is not None else LocalStore(images_dir)
+def open_store(config: Config) -> ObjectStore:
+    """The store images live in: with STORAGE=s3 the bucket of the S3_* settings (the
+    credentials as boto3 finds them, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from
+    .env), else IMAGES_DIR. One per process: an S3 store keeps its client."""
+    if config.storage != "s3":
+        return LocalStore(config.images_dir)
+    return S3Store(location_of(config))
+
+
+def location_of(config: Config) -> S3Location:
+    """The bucket the S3_* settings name."""
+    return S3Location(
+        endpoint_url=config.s3_endpoint_url,
+        bucket=config.s3_bucket,
+        region=config.s3_region,
+        prefix=config.s3_key_prefix,
+        addressing=config.s3_addressing,
+        access_key=config.aws_access_key_id or None,
+        secret_key=config.aws_secret_access_key or None,
+    )
 
 
 def check_name(name: str) -> str:
@@ -146,12 +189,27 @@ class LocalStore:
     def delete(self, name: str) -> None:
         storage.remove_image(self.images_dir, check_name(name))
 
+    def delete_many(self, names: Iterable[str]) -> None:
+        for name in names:
+            storage.unlink_image(self.images_dir, check_name(name))
+        storage.fsync_dir(self.images_dir)
+
+    def withdraw(self, name: str) -> None:
+        storage.withdraw_image(self.images_dir, check_name(name))
+
     def size(self, name: str) -> int | None:
         try:
             found = os.lstat(self.images_dir / check_name(name))
         except FileNotFoundError:
             return None
         return found.st_size if stat.S_ISREG(found.st_mode) else None
+
+    def modified(self, name: str) -> float | None:
+        try:
+            found = os.lstat(self.images_dir / check_name(name))
+        except FileNotFoundError:
+            return None
+        return found.st_mtime if stat.S_ISREG(found.st_mode) else None
 
     def read_range(self, name: str, start: int, length: int) -> bytes:
         check_range(start, length)
@@ -164,12 +222,27 @@ class LocalStore:
     def names(self) -> set[str]:
         return storage.image_files(self.images_dir)
 
+    @contextmanager
+    def local_copy(self, name: str, scratch_dir: Path, max_bytes: int) -> Iterator[Path]:
+        yield self.images_dir / check_name(name)  # read in place: nothing to copy
+
     def write_preview(self, image_name: str, source: Path) -> None:
+        """Rename `source` (fsynced by the caller) to the preview's name, then fsync the
+        previews folder: a preview marked ready survives a crash."""
         os.chmod(source, 0o644)  # nginx's user serves it
-        os.replace(source, previews.path_of(self.images_dir, check_name(image_name)))
+        target = previews.path_of(self.images_dir, check_name(image_name))
+        try:
+            os.replace(source, target)
+        except BaseException:
+            source.unlink(missing_ok=True)
+            raise
+        storage.fsync_dir(target.parent)
 
     def delete_preview(self, image_name: str) -> None:
         previews.remove(self.images_dir, check_name(image_name))
+
+    def share_preview(self, image_name: str, same_content: Iterable[str]) -> bool:
+        return previews.share(self.images_dir, check_name(image_name), map(check_name, same_content))
 
     def preview_names(self) -> set[str]:
         return previews.files(self.images_dir)
@@ -210,6 +283,11 @@ class S3Store:
     @property
     def client(self) -> Any:
         if self._client is None:
+            # boto3 only where a bucket is used: importing it costs every process about
+            # 10 MB and a part of a second, which local mode's workers need not pay.
+            import boto3  # noqa: PLC0415
+            from botocore.config import Config as BotoConfig  # noqa: PLC0415
+
             where = self.location
             self._client = boto3.client(
                 "s3",
@@ -217,7 +295,7 @@ class S3Store:
                 region_name=where.region,
                 aws_access_key_id=where.access_key,
                 aws_secret_access_key=where.secret_key,
-                config=Config(
+                config=BotoConfig(
                     signature_version="s3v4",
                     s3={"addressing_style": where.addressing},
                     retries={"max_attempts": 3, "mode": "standard"},
@@ -291,9 +369,25 @@ class S3Store:
         with _answers_of_the_store(f"deleting {name}"):
             self.client.delete_object(Bucket=self.location.bucket, Key=self.key(name))
 
+    def delete_many(self, names: Iterable[str]) -> None:
+        """One DeleteObject per name: not every S3-compatible server takes a
+        DeleteObjects (it needs a Content-MD5 that botocore no longer always sends)."""
+        for name in names:
+            self.delete(name)
+
+    def withdraw(self, name: str) -> None:
+        try:
+            self.delete(name)
+        except (Unavailable, InsufficientStorage) as exc:
+            logger.warning("could not withdraw {} after a failed upload ({}); reconcile removes it", name, exc)
+
     def size(self, name: str) -> int | None:
         head = self._head(self.key(name))
         return None if head is None else int(head["ContentLength"])
+
+    def modified(self, name: str) -> float | None:
+        head = self._head(self.key(name))
+        return None if head is None else float(head["LastModified"].timestamp())
 
     def read_range(self, name: str, start: int, length: int) -> bytes:
         check_range(start, length)
@@ -307,12 +401,40 @@ class S3Store:
                 return bytes(answer["Body"].read())
         except _Missing as exc:
             raise FileNotFoundError(name) from exc
-        except ClientError:  # only InvalidRange gets here: `start` at or past the end
+        except _client_error():  # only InvalidRange gets here: `start` at or past the end
             return b""
 
     def names(self) -> set[str]:
         keys = self._list(self.location.prefix)
         return {key for key in keys if is_image_name(key)}
+
+    @contextmanager
+    def local_copy(self, name: str, scratch_dir: Path, max_bytes: int) -> Iterator[Path]:
+        """Download into a private dot-file of `scratch_dir` named by this process's pid
+        (as previews.temp_name: what a dead maker leaves is removed by its pid), at most
+        `max_bytes` + 1 bytes read (one more tells a larger object), removed on leaving."""
+        fd, path = tempfile.mkstemp(prefix=f".{os.getpid()}-", suffix=previews.TEMP_SUFFIX, dir=scratch_dir)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                self._download(name, file, max_bytes)
+            yield Path(path)
+        finally:
+            Path(path).unlink(missing_ok=True)
+
+    def _download(self, name: str, file: Any, max_bytes: int) -> None:
+        try:
+            with _answers_of_the_store(f"reading {name}"):
+                answer = self.client.get_object(
+                    Bucket=self.location.bucket, Key=self.key(name), Range=f"bytes=0-{max_bytes}"
+                )
+                body, written = answer["Body"], 0
+                while chunk := body.read(1 << 20):
+                    written += len(chunk)
+                    if written > max_bytes:
+                        raise ValueError(f"{name} is larger than {max_bytes} bytes")
+                    file.write(chunk)
+        except _Missing as exc:
+            raise FileNotFoundError(name) from exc
 
     def write_preview(self, image_name: str, source: Path) -> None:
         try:
@@ -326,6 +448,19 @@ class S3Store:
     def delete_preview(self, image_name: str) -> None:
         with _answers_of_the_store(f"deleting the preview of {image_name}"):
             self.client.delete_object(Bucket=self.location.bucket, Key=self.preview_key(image_name))
+
+    def share_preview(self, image_name: str, same_content: Iterable[str]) -> bool:
+        """A server-side copy of the first preview of `same_content` that is there."""
+        target = self.preview_key(image_name)
+        for other in same_content:
+            source = {"Bucket": self.location.bucket, "Key": self.preview_key(other)}
+            try:
+                with _answers_of_the_store(f"sharing the preview of {other}"):
+                    self.client.copy_object(Bucket=self.location.bucket, Key=target, CopySource=source)
+            except _Missing:
+                continue
+            return True
+        return False
 
     def preview_names(self) -> set[str]:
         keys = self._list(f"{self.location.prefix}{previews.FOLDER}/")
@@ -371,12 +506,21 @@ def _refused(what: str) -> Unavailable:
     return Unavailable(STORE_UNAVAILABLE)
 
 
+def _client_error() -> type[Exception]:
+    from botocore.exceptions import ClientError  # noqa: PLC0415 (see S3Store.client)
+
+    error: type[Exception] = ClientError
+    return error
+
+
 @contextmanager
 def _answers_of_the_store(doing: str) -> Iterator[None]:
     """Turn what the store answers into the app's errors: 404 -> _Missing, 412 ->
     _NameTaken, no room -> InsufficientStorage, anything else the store or the way to
     it fails with -> Unavailable, logged with what was being done. A 416 (a range past
     the end) is raised as it is, for read_range."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 (see S3Store.client)
+
     try:
         yield
     except ClientError as exc:

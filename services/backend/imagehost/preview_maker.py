@@ -11,12 +11,17 @@ job past PREVIEW_TIMEOUT gets its maker killed.
 
 Protocol, one JSON object per line: once limited, the maker says {"ready": true} (its
 start-up, Python and Pillow, is no job's time); the supervisor writes a job {"name",
-"type"} to stdin; the maker answers {"name", "ok": true} once the preview is on disk (written to a
-dot-file in the previews folder, which nginx never serves, fsynced, renamed to its
-name, the folder fsynced), or
+"type"} to stdin; the maker answers {"name", "ok": true} once the preview is in the
+store (written to a dot-file in the previews folder, which nginx never serves, fsynced;
+then renamed to its name and the folder fsynced, or put into the bucket), or
 {"name", "ok": false, "reason"}, with "later": true when trying again later may succeed
 (the disk is full). It exits at the end of stdin, after MAX_JOBS jobs (a
 fresh process returns memory a long-lived one fragments), and after a MemoryError.
+
+With STORAGE=s3 the image is first downloaded from the bucket into a private file of
+the previews folder (at most MAX_UPLOAD_BYTES; removed after the job), and the preview is
+put into the bucket; a bucket that is full or cannot be reached is a failure to try
+again later.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from . import previews
+from .errors import InsufficientStorage, Unavailable
+from .object_store import LocalStore, ObjectStore, S3Location, S3Store
 from .previews import MakerSettings as Settings
 
 MAX_JOBS = 500
@@ -50,18 +57,37 @@ class PreviewFailed(Exception):
 
 def limit_this_process(settings: Settings) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (settings.memory_bytes, settings.memory_bytes))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_PREVIEW_FILE_BYTES, MAX_PREVIEW_FILE_BYTES))
+    # A download from a bucket is a file this process writes, up to the largest upload.
+    largest_file = max(MAX_PREVIEW_FILE_BYTES, settings.max_image_bytes + 1)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (largest_file, largest_file))
     os.nice(NICENESS)
 
 
-def make_preview(settings: Settings, name: str, mime: str) -> None:
-    """Decode image `name` (of type `mime`, as validation found) and publish its preview.
+def store_of(settings: Settings) -> ObjectStore:
+    """The store the maker reads images from and puts previews into."""
+    if settings.bucket is None:
+        return LocalStore(settings.images_dir)
+    return S3Store(S3Location(**settings.bucket))
 
-    Raises PreviewFailed when the file cannot be decoded as that type, MemoryError when
-    it needs more than the process may have, OSError when a file cannot be read or written.
+
+def make_preview(settings: Settings, name: str, mime: str, store: ObjectStore | None = None) -> None:
+    """Decode image `name` (of type `mime`, as validation found) and put its preview
+    into `store` (default: the settings' store).
+
+    Raises PreviewFailed when the file cannot be decoded as that type (or is larger than
+    an upload may be), MemoryError when it needs more than the process may have, OSError
+    when a file cannot be read or written, the store's errors (Unavailable,
+    InsufficientStorage) when it fails.
     """
-    picture = _decoded(settings, settings.images_dir / name, mime)
-    _publish(settings, picture, previews.path_of(settings.images_dir, name))
+    store = store if store is not None else store_of(settings)
+    try:
+        # Into the previews folder, named as the maker's own files: a maker killed mid-job
+        # leaves its download where the supervisor removes its files (preview_queue.reaped).
+        with store.local_copy(name, previews.folder(settings.images_dir), settings.max_image_bytes) as path:
+            picture = _decoded(settings, path, mime)
+    except ValueError as exc:  # larger than an upload may be: not ours to decode
+        raise PreviewFailed(str(exc)) from exc
+    store.write_preview(name, _written(picture, previews.folder(settings.images_dir)))
 
 
 def _decoded(settings: Settings, path: Path, mime: str) -> Image.Image:
@@ -112,9 +138,9 @@ def _upright(picture: Image.Image, orientation: object) -> Image.Image:
     return picture.transpose(turn) if turn is not None else picture
 
 
-def _publish(settings: Settings, picture: Image.Image, target: Path) -> None:
-    """Write the preview to a temp file, fsync it, rename it to `target`, fsync the folder."""
-    temp = target.parent / previews.temp_name(os.getpid(), secrets.token_hex(8))
+def _written(picture: Image.Image, folder: Path) -> Path:
+    """Write the preview to a new dot-file in `folder` (nginx serves none), fsynced."""
+    temp = folder / previews.temp_name(os.getpid(), secrets.token_hex(8))
     options: dict[str, Any] = {"quality": WEBP_QUALITY, "method": 4}
     if "icc_profile" in picture.info:
         options["icc_profile"] = picture.info["icc_profile"]
@@ -124,15 +150,10 @@ def _publish(settings: Settings, picture: Image.Image, target: Path) -> None:
             file.flush()
             os.fchmod(file.fileno(), 0o644)
             os.fsync(file.fileno())
-        os.replace(temp, target)
     except BaseException:
         _unlink_quietly(temp)
         raise
-    directory = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    return temp
 
 
 def _unlink_quietly(path: Path) -> None:
@@ -142,7 +163,7 @@ def _unlink_quietly(path: Path) -> None:
         pass
 
 
-def answer_job(settings: Settings, line: str) -> dict[str, object]:
+def answer_job(settings: Settings, line: str, store: ObjectStore | None = None) -> dict[str, object]:
     """Do the job on `line` and return the answer. A MemoryError passes through (the
     process is to end after answering it); every other failure is an answer."""
     try:
@@ -151,9 +172,11 @@ def answer_job(settings: Settings, line: str) -> dict[str, object]:
     except (ValueError, KeyError, TypeError):
         return {"name": None, "ok": False, "reason": "malformed job"}
     try:
-        make_preview(settings, name, mime)
+        make_preview(settings, name, mime, store)
     except MemoryError:
         raise
+    except (Unavailable, InsufficientStorage) as exc:  # the bucket: it may work again later
+        return {"name": name, "ok": False, "later": True, "reason": str(exc)[:300]}
     except OSError as exc:
         # A full disk passes: the preview is to be made again later, not given up on.
         later = exc.errno in (errno.ENOSPC, errno.EDQUOT)
@@ -165,7 +188,7 @@ def answer_job(settings: Settings, line: str) -> dict[str, object]:
     return {"name": name, "ok": True}
 
 
-def serve(settings: Settings, jobs: Any, answers: Any) -> None:
+def serve(settings: Settings, jobs: Any, answers: Any, store: ObjectStore | None = None) -> None:
     answers.write(json.dumps({"ready": True}) + "\n")
     answers.flush()
     for _ in range(MAX_JOBS):
@@ -173,7 +196,7 @@ def serve(settings: Settings, jobs: Any, answers: Any) -> None:
         if not line:
             return
         try:
-            answer = answer_job(settings, line)
+            answer = answer_job(settings, line, store)
         except MemoryError:
             name = _name_in(line)
             answers.write(json.dumps({"name": name, "ok": False, "reason": "needs more memory than allowed"}) + "\n")
@@ -198,8 +221,11 @@ def main(argv: list[str]) -> int:
     # Every format plugin now, before saying ready: else the first job pays for them
     # (70 ms, ten times a small image's preview) against PREVIEW_TIMEOUT.
     Image.init()
+    store = store_of(settings)
+    if isinstance(store, S3Store):
+        _ = store.client  # boto3 loads its models now, before the memory limit and any job
     limit_this_process(settings)
-    serve(settings, sys.stdin, sys.stdout)
+    serve(settings, sys.stdin, sys.stdout, store)
     return 0
 
 

@@ -6,11 +6,14 @@ preview comes before the backfill of older images. A worker that has stored an u
 sends the supervisor SIGUSR1, which makes the queue look at once; otherwise it looks
 every LOOK_EVERY seconds (rows that arrive another way: reconcile, a restore). An image
 whose bytes another image with a preview holds (an identical upload: storage.py) gets a
-hard link to that preview instead of a job: identical images share one preview file.
+hard link to that preview instead of a job: identical images share one preview file
+(in a bucket, a server-side copy of it).
 
 Everything here runs in the supervisor's single-threaded loop and never blocks: the
 makers' answers are read when select() says they are there, and the loop's timeout
-covers each job's deadline. The outcome of a job goes into the row:
+covers each job's deadline. (With STORAGE=s3, sharing a preview and removing one whose
+image was deleted meanwhile are one request each to the bucket, within the client's
+timeouts: the only waits of this loop on the network.) The outcome of a job goes into the row:
 - no job at all while the images volume has less free than ROOM_KEPT_FOR_UPLOADS uploads
   need (previews.py): the last room is for originals, which cannot be made again.
 - an answer "later" (the disk is full): still 'pending', and the queue waits
@@ -42,8 +45,9 @@ from loguru import logger
 
 from . import metrics, previews
 from .config import Config
-from .errors import Unavailable
+from .errors import InsufficientStorage, Unavailable
 from .index import ImageRecord, Index, IndexFileError, open_index
+from .object_store import ObjectStore, S3Store, open_store
 
 LOOK_EVERY = 2.0
 # After a maker could not write a preview for want of disk space.
@@ -77,12 +81,25 @@ class Maker:
 
 
 class PreviewQueue:
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, store: ObjectStore | None = None):
         self.config = config
+        self.store = store if store is not None else open_store(config)
+        bucket = None
+        if isinstance(self.store, S3Store):
+            where = self.store.location  # its credentials go in the makers' environment
+            bucket = {
+                "endpoint_url": where.endpoint_url,
+                "bucket": where.bucket,
+                "region": where.region,
+                "prefix": where.prefix,
+                "addressing": where.addressing,
+            }
         self.settings = previews.MakerSettings(
             images_dir=config.images_dir,
             memory_bytes=config.preview_memory_mb * 1024 * 1024,
             max_pixels=config.max_image_pixels,
+            bucket=bucket,
+            max_image_bytes=config.max_upload_bytes,
         )
         self.makers: list[Maker] = []
         self._index: Index | None = None
@@ -182,6 +199,7 @@ class PreviewQueue:
         environment = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")])),
+            **self._credentials(),
         }
         while len(self.makers) < self.config.preview_workers:
             try:
@@ -198,6 +216,13 @@ class PreviewQueue:
             assert process.stdout is not None
             os.set_blocking(process.stdout.fileno(), False)
             self.makers.append(Maker(process))
+
+    def _credentials(self) -> dict[str, str]:
+        """The bucket's key for the makers' boto3 (from .env too), never on a command line."""
+        config = self.config
+        if not isinstance(self.store, S3Store) or not config.aws_access_key_id:
+            return {}
+        return {"AWS_ACCESS_KEY_ID": config.aws_access_key_id, "AWS_SECRET_ACCESS_KEY": config.aws_secret_access_key}
 
     def _hand_out(self, idle: list[Maker]) -> None:
         index = self._open_index()
@@ -240,8 +265,11 @@ class PreviewQueue:
     def _shared(self, index: Index, record: ImageRecord) -> bool:
         """Whether `record` got the preview of an identical image, with no decoding."""
         same_content = index.names_with_preview(record.sha256, record.size)
-        if not previews.share(self.config.images_dir, record.name, same_content):
-            return False
+        try:
+            if not self.store.share_preview(record.name, same_content):
+                return False
+        except (Unavailable, InsufficientStorage):
+            return False  # logged by the store; a maker makes it instead
         self._settle(record.name, previews.READY)
         return True
 
@@ -313,8 +341,8 @@ class PreviewQueue:
             return
         try:
             if not index.set_preview(name, state):
-                previews.remove(self.config.images_dir, name)  # deleted while its preview was made
-        except (sqlite3.Error, Unavailable) as exc:
+                self.store.delete_preview(name)  # deleted while its preview was made
+        except (sqlite3.Error, Unavailable, InsufficientStorage) as exc:
             self._index_failed(exc)
             return
         # Once the row says so: an outcome not written is made again, and counted then.

@@ -135,12 +135,18 @@ def files(images_dir: str | Path) -> set[str]:
 
 @dataclass(frozen=True)
 class MakerSettings:
-    """What a preview maker process is started with (as JSON on its command line)."""
+    """What a preview maker process is started with (as JSON on its command line).
+
+    `bucket`: None for IMAGES_DIR, else object_store.S3Location's fields but the
+    credentials (a command line is anyone's to read: they come in the environment).
+    `max_image_bytes`: the largest image a maker downloads from a bucket."""
 
     images_dir: Path
     memory_bytes: int
     max_pixels: int
     max_side: int = MAX_SIDE
+    bucket: dict[str, str] | None = None
+    max_image_bytes: int = 0
 
     def to_json(self) -> str:
         return json.dumps(
@@ -149,10 +155,19 @@ class MakerSettings:
                 "memory_bytes": self.memory_bytes,
                 "max_pixels": self.max_pixels,
                 "max_side": self.max_side,
+                "bucket": self.bucket,
+                "max_image_bytes": self.max_image_bytes,
             }
         )
 
     @classmethod
     def from_json(cls, text: str) -> MakerSettings:
         raw = json.loads(text)
-        return cls(Path(raw["images_dir"]), raw["memory_bytes"], raw["max_pixels"], raw["max_side"])
+        return cls(
+            Path(raw["images_dir"]),
+            raw["memory_bytes"],
+            raw["max_pixels"],
+            raw["max_side"],
+            raw.get("bucket"),
+            raw.get("max_image_bytes", 0),
+        )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from dataclasses import dataclass
 
 from loguru import logger
@@ -27,6 +28,7 @@ from loguru import logger
 from . import previews, storage
 from .config import Config
 from .index import Index, iso_utc, open_index
+from .object_store import ObjectStore, open_store
 from .validation import NotAnImage, read_image_info
 
 # Rows without a file dropped without asking: at most this many, and at most 1 % of the
@@ -51,13 +53,17 @@ class ReconcileReport:
     previews_to_make_again: int
 
 
-def reconcile(config: Config, *, forget_missing: bool = False, index_files: bool = False) -> ReconcileReport:
-    """Repair the index against IMAGES_DIR; raises ReconcileRefused (changing nothing)
-    when that would drop many rows or index an unknown folder, unless the matching flag
-    says the operator accepts it."""
+def reconcile(
+    config: Config, *, forget_missing: bool = False, index_files: bool = False, store: ObjectStore | None = None
+) -> ReconcileReport:
+    """Repair the index against the store (default: the config's; IMAGES_DIR, or the
+    bucket listed under its prefix); raises ReconcileRefused (changing nothing) when that
+    would drop many rows or index an unknown folder, unless the matching flag says the
+    operator accepts it. A store that cannot be listed raises its error (Unavailable)."""
+    store = store if store is not None else open_store(config)
     index = open_index(config)
     try:
-        on_disk = storage.image_files(config.images_dir)
+        on_disk = store.names()
         in_index = index.names()
         refusal = _refusal(config, in_index, on_disk, forget_missing=forget_missing, index_files=index_files)
         if refusal:
@@ -66,8 +72,8 @@ def reconcile(config: Config, *, forget_missing: bool = False, index_files: bool
         if gone:
             _log_dropped(gone)
             index.delete_many(gone)
-        indexed, skipped = _index_orphans(index, config, on_disk - in_index)
-        previews_removed, previews_again = _reconcile_previews(index, config)
+        indexed, skipped = _index_orphans(index, config, store, on_disk - in_index)
+        previews_removed, previews_again = _reconcile_previews(index, config, store)
     finally:
         index.close()
     temp_removed = storage.remove_stale_temp_files(config.tmp_dir)
@@ -89,7 +95,7 @@ def _refusal(
     config: Config, in_index: set[str], on_disk: set[str], *, forget_missing: bool, index_files: bool
 ) -> str | None:
     """Why reconciling these two sets needs the operator's word, or None."""
-    images, index_path = f"IMAGES_DIR ({config.images_dir})", f"the index ({config.index_location})"
+    images, index_path = _where_images_are(config), f"the index ({config.index_location})"
     shared = in_index & on_disk
     missing = in_index - on_disk
     # A crash explains a few strays (one interrupted delete, a few uploads cut off
@@ -126,6 +132,12 @@ def _refusal(
     return None
 
 
+def _where_images_are(config: Config) -> str:
+    if config.storage == "s3":
+        return f"the bucket {config.s3_bucket} (S3_KEY_PREFIX {config.s3_key_prefix!r})"
+    return f"IMAGES_DIR ({config.images_dir})"
+
+
 def _command(flags: str) -> str:
     return (
         f"run `python -m imagehost reconcile {flags}` with the service stopped (Docker Compose: "
@@ -142,51 +154,53 @@ def _log_dropped(gone: set[str]) -> None:
     logger.warning("reconcile: {} rows whose file is gone are dropped: {}", len(gone), _examples(gone))
 
 
-def _reconcile_previews(index: Index, config: Config) -> tuple[int, int]:
+def _reconcile_previews(index: Index, config: Config, store: ObjectStore) -> tuple[int, int]:
     """Remove previews whose image has no row; make 'ready' rows without a preview file
     'pending'. Returns both counts."""
     previews.remove_temp_files(config.images_dir)  # no maker runs yet
     states = index.preview_states()
-    on_disk = previews.files(config.images_dir)
+    on_disk = store.preview_names()
     orphans = on_disk - states.keys()
     for name in orphans:
-        previews.remove(config.images_dir, name)
+        store.delete_preview(name)
     lost = {name for name, state in states.items() if state == previews.READY and name not in on_disk}
     if lost:
         index.set_previews(lost, previews.PENDING)
     return len(orphans), len(lost)
 
 
-def _index_orphans(index: Index, config: Config, names: set[str]) -> tuple[int, int]:
+def _index_orphans(index: Index, config: Config, store: ObjectStore, names: set[str]) -> tuple[int, int]:
+    """Index the images in `names` (in the store, without a row), oldest first, each
+    created when it was written; one that is not a valid image of its extension, or is
+    gone meanwhile, is left and logged."""
     indexed = skipped = 0
-    paths = sorted((config.images_dir / name for name in names), key=lambda p: p.stat().st_mtime)
-    for path in paths:
+    written = {name: store.modified(name) for name in names}
+    for name in sorted(names, key=lambda name: written[name] or 0.0):
         try:
-            with open(path, "rb") as f:
-                info = read_image_info(f)
-                f.seek(0)
-                digest = hashlib.file_digest(f, "sha256").hexdigest()
-        except (NotAnImage, OSError) as exc:
-            logger.warning("reconcile: {} is not an image we can index ({}); left as it is", path.name, exc)
+            with store.local_copy(name, config.tmp_dir, config.max_upload_bytes) as path:
+                with open(path, "rb") as f:
+                    info = read_image_info(f)
+                    f.seek(0)
+                    digest = hashlib.file_digest(f, "sha256").hexdigest()
+                size = os.stat(path).st_size
+        except (NotAnImage, OSError, ValueError) as exc:
+            logger.warning("reconcile: {} is not an image we can index ({}); left as it is", name, exc)
             skipped += 1
             continue
-        if info.type.extension != path.suffix:
-            logger.warning(
-                "reconcile: {} holds a {}, not what its extension says; left as it is", path.name, info.type.mime
-            )
+        if info.type.extension != os.path.splitext(name)[1]:
+            logger.warning("reconcile: {} holds a {}, not what its extension says; left as it is", name, info.type.mime)
             skipped += 1
             continue
-        stat = os.stat(path)
         index.add(
-            name=path.name,
+            name=name,
             type=info.type.mime,
-            size=stat.st_size,
+            size=size,
             width=info.width,
             height=info.height,
             sha256=digest,
             original_name="",
             delete_token_hash=None,
-            created_at=iso_utc(stat.st_mtime),
+            created_at=iso_utc(written[name] or time.time()),
         )
         indexed += 1
     return indexed, skipped

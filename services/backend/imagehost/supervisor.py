@@ -32,8 +32,10 @@ from loguru import logger
 
 from . import index, logs, metrics, storage, version, worker_process
 from .config import Config
+from .errors import InsufficientStorage, Unavailable
 from .expiry import Sweeper
 from .instance_lock import InstanceLocked, lock_folders
+from .object_store import open_store
 from .preview_queue import PreviewQueue
 from .reconcile import ReconcileRefused, reconcile
 
@@ -79,8 +81,10 @@ class Supervisor:
         self._folder_locks: list[int] = []  # held until the process ends; workers inherit them
         self._index = index.engine(config)
         self._index_state = "ok"
-        self.previews = PreviewQueue(config)
-        self.sweeper = Sweeper(config)
+        # The supervisor's own store (each worker opens its own after the fork).
+        self.store = open_store(config)
+        self.previews = PreviewQueue(config, self.store)
+        self.sweeper = Sweeper(config, self.store)
 
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; returns the process exit code (0 after a clean stop).
@@ -101,7 +105,7 @@ class Supervisor:
             metrics.use_folder(config.metrics_dir)
             self._log_file_sink = logs.open_log_file(config)
             self._index.migrate()
-            reconcile(config)
+            reconcile(config, store=self.store)
             self._bind_all()
         except (
             StartupError,
@@ -111,6 +115,9 @@ class Supervisor:
             metrics.MetricsFolderError,
         ) as exc:
             logger.error("{}", exc)
+            return 1
+        except (Unavailable, InsufficientStorage) as exc:  # what the store said is logged already
+            logger.error("cannot start: the image store could not be listed ({})", exc)
             return 1
         except OSError as exc:  # a folder or file we cannot create, lock or change
             logger.error("cannot start: {}", exc)

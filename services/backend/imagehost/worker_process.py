@@ -19,6 +19,7 @@ from . import logs
 from .config import Config
 from .handlers import App
 from .index import IndexFileError, open_index
+from .object_store import open_store
 from .router import Router
 from .routes import ROUTES
 from .worker import WorkerServer
@@ -36,7 +37,13 @@ def run(worker_id: int, listener: socket.socket, config: Config, log_sender: soc
     supervisor_pid = os.getppid()
     try:
         index = open_index(config)
-        app = App(config, index, worker_id, ask_for_previews=lambda: _wake_supervisor(supervisor_pid))
+        app = App(
+            config,
+            index,
+            worker_id,
+            ask_for_previews=lambda: _wake_supervisor(supervisor_pid),
+            store=open_store(config),  # this process's own (its client, its connections)
+        )
         server = WorkerServer(listener, app, Router(ROUTES))
     except IndexFileError as exc:  # the message says it all; no traceback needed
         logger.error("worker {} could not start: {}", worker_id, exc)
