@@ -175,12 +175,12 @@ def test_a_local_copy_holds_the_images_bytes_and_a_download_is_gone_after_it(sto
     assert list(scratch.iterdir()) == []
 
 
-def test_a_local_copy_of_an_image_larger_than_allowed_is_refused_and_leaves_nothing(store, upload_of, tmp_path):
+def test_a_bucket_copy_of_an_image_larger_than_allowed_is_refused_and_leaves_nothing(s3_bucket, upload_of, tmp_path):
+    # The bucket's alone: the folder's image is read in place, its size checked at upload.
+    store = s3_store(*s3_bucket)
     name = published(store, upload_of)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    if isinstance(store, LocalStore):
-        pytest.skip("the folder's image is read in place: its size was checked at upload")
     with pytest.raises(ValueError, match="larger"), store.local_copy(name, scratch, len(PICTURE) - 1):
         pass
     assert list(scratch.iterdir()) == []
