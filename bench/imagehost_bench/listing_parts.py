@@ -26,6 +26,7 @@ from imagehost import handlers, index_sqlite, search
 from imagehost.index import ListingFilter
 
 from . import fill
+from .scenarios import say
 
 PAGE = 50
 ROUNDS = 200
@@ -35,10 +36,6 @@ OLD_SEARCH_TABLE = (
     "CREATE VIRTUAL TABLE images_search USING fts5 (title, description, tags, original_name,"
     " content = 'images', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2')"
 )
-
-
-def say(text: str) -> None:
-    print(f"bench: {text}", file=sys.stderr, flush=True)
 
 
 def microseconds(call: Callable[[], object]) -> float:

@@ -216,6 +216,12 @@ class RowCache:
         if len(self._rows) > self._size:
             self._rows.popitem(last=False)
 
+    def keep(self, row: Sequence[Any]) -> ImageRecord:
+        """Keep a row read as its columns (COLUMNS) and then its revision; its record."""
+        record = ImageRecord._make(row[:-1])
+        self.put((record.id, row[-1]), record)
+        return record
+
 
 class SqliteIndex:
     """One process's connection to the index file, safe to share between its threads
@@ -408,23 +414,14 @@ class SqliteIndex:
         """page() with every row read whole (and kept in the row cache)."""
         sql, parameters = _listing_query(where, before_id, limit + 1, f"{_IMAGE_COLUMNS}, i.revision")
         rows = db.execute(sql, parameters).fetchall()
-        records = []
-        for row in rows[:limit]:
-            record = ImageRecord._make(row[:-1])
-            self._rows.put((record.id, row[-1]), record)
-            records.append(record)
+        records = [self._rows.keep(row) for row in rows[:limit]]
         return records, (records[-1].id if len(rows) > limit else None)
 
     def _read_rows(self, db: sqlite3.Connection, ids: list[int]) -> dict[int, ImageRecord]:
         """The rows with these ids (at most a page), kept in the row cache; by id."""
         marks = ", ".join("?" * len(ids))
         rows = db.execute(f"SELECT {COLUMNS}, revision FROM images WHERE id IN ({marks})", ids).fetchall()
-        read = {}
-        for row in rows:
-            record = ImageRecord._make(row[:-1])
-            self._rows.put((record.id, row[-1]), record)
-            read[record.id] = record
-        return read
+        return {record.id: record for record in map(self._rows.keep, rows)}
 
     def update_labels(
         self,
