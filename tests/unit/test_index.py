@@ -168,8 +168,9 @@ def test_previews_pending_are_handed_out_newest_first_until_marked_made(index):
     for n in range(1, 5):
         add(index, n, sha256="a" * 64)
     name = "Image{:011d}.png".format
-    assert [r.name for r in index.pending_previews(2)] == [name(4), name(3)]
-    assert [r.name for r in index.pending_previews(2, skip={name(4)})] == [name(3), name(2)]
+    assert [r.name for r in index.claim_previews(2, 60)] == [name(4), name(3)]
+    assert [r.name for r in index.claim_previews(3, 60)] == [name(2), name(1)]  # the rest only
+    assert index.claim_previews(2, 60) == []
     assert index.set_preview(name(4), previews.READY)
     assert not index.set_preview("Nothing00000000.png", previews.READY)
     assert index.names_with_preview("a" * 64, 10) == [name(4)]
@@ -181,6 +182,38 @@ def test_previews_pending_are_handed_out_newest_first_until_marked_made(index):
         name(4): previews.READY,
     }
     assert index.gauges()[2] == 1
+
+
+def test_a_claimed_preview_is_handed_out_again_once_its_claim_lapses_or_a_state_is_set(index):
+    for n in range(1, 4):
+        add(index, n)
+    name = "Image{:011d}.png".format
+    assert [r.name for r in index.claim_previews(3, 0)] == [name(3), name(2), name(1)]
+    assert [r.name for r in index.claim_previews(1, 3600)] == [name(3)]  # a lease of 0 s has lapsed
+    assert index.set_preview(name(3), previews.PENDING)  # given back, as a job no maker made
+    assert [r.name for r in index.claim_previews(1, 3600)] == [name(3)]
+
+
+def test_two_nodes_claiming_previews_at_once_never_get_the_same_one(index_engine):
+    first, second = index_engine.open(), index_engine.open()
+    try:
+        for n in range(1, 41):
+            add(first, n)
+        claimed: list[list[str]] = [[], []]
+
+        def claim_all(opened, into: list[str]) -> None:
+            for _ in range(40):
+                into += [record.name for record in opened.claim_previews(3, 3600)]
+
+        threads = [threading.Thread(target=claim_all, args=pair) for pair in zip((first, second), claimed, strict=True)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert sorted(claimed[0] + claimed[1]) == sorted(f"Image{n:011d}.png" for n in range(1, 41))
+    finally:
+        first.close()
+        second.close()
 
 
 def test_rows_with_the_same_bytes_are_found_newest_first(index):

@@ -113,7 +113,7 @@ def test_rows_of_an_index_from_before_previews_become_pending_when_it_is_migrate
     opened = index_sqlite.SqliteIndex(path)
     try:
         assert opened.preview_states() == {"Old0000000000001.png": "pending", "Old0000000000002.png": "pending"}
-        assert [r.name for r in opened.pending_previews(10)] == ["Old0000000000002.png", "Old0000000000001.png"]
+        assert [r.name for r in opened.claim_previews(10, 60)] == ["Old0000000000002.png", "Old0000000000001.png"]
     finally:
         opened.close()
 
@@ -124,9 +124,11 @@ def test_pending_previews_come_newest_first_and_leave_out_those_being_made(confi
     db = index_sqlite.SqliteIndex(config.index_path)
     try:
         db.set_preview("Img0000000000004.png", previews.READY)
-        pending = db.pending_previews(2, skip={"Img0000000000003.png"})
+        being_made = db.claim_previews(1, 60)
+        pending = db.claim_previews(2, 60)
     finally:
         db.close()
+    assert [record.name for record in being_made] == ["Img0000000000003.png"]
     assert [record.name for record in pending] == ["Img0000000000002.png", "Img0000000000001.png"]
 
 

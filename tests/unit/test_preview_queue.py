@@ -96,7 +96,7 @@ def given_jobs(queue: PreviewQueue, monkeypatch) -> list[str]:
 
 
 def no_pending(db: index.Index) -> Callable[[], bool]:
-    return lambda: not db.pending_previews(1)
+    return lambda: previews.PENDING not in db.preview_states().values()
 
 
 def test_pending_previews_are_made_newest_first(config, db, queue, monkeypatch):

@@ -178,7 +178,12 @@ class Index(Protocol):
         """Change what is given; the row as it is now, or None when there is no such image."""
         ...
 
-    def pending_previews(self, limit: int, skip: Collection[str] = ()) -> list[ImageRecord]: ...
+    def claim_previews(self, limit: int, lease_seconds: float) -> list[ImageRecord]:
+        """Up to `limit` images whose preview is still to be made and that no one has
+        claimed (or whose claim has lapsed), newest first (someone may be waiting for it
+        on the page), each now claimed for `lease_seconds`: no other caller, on this node
+        or another, gets them until then. Setting a preview state ends the claim."""
+        ...
 
     def names_with_preview(self, sha256: str, size: int, limit: int = 3) -> list[str]: ...
 

@@ -13,6 +13,7 @@ disk is `InsufficientStorage`. The pool replaces a broken connection at its next
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -337,13 +338,18 @@ class PostgresIndex:
                     db.cursor().executemany(_TAG_INSERT, [(tag, record.id) for tag in changed.tag_list])
         return changed
 
-    def pending_previews(self, limit: int, skip: Collection[str] = ()) -> list[ImageRecord]:
+    def claim_previews(self, limit: int, lease_seconds: float) -> list[ImageRecord]:
+        """See Index.claim_previews. SKIP LOCKED: two nodes claiming at once each take
+        rows the other is not taking, and neither waits for the other."""
         with self._connection() as db:
             rows = db.execute(
-                f"SELECT {COLUMNS} FROM images WHERE preview = %s ORDER BY id DESC LIMIT %s",
-                (previews.PENDING, limit + len(skip)),
+                "UPDATE images SET preview_claimed_until = now() + make_interval(secs => %s) WHERE id IN ("
+                " SELECT id FROM images WHERE preview = %s"
+                " AND (preview_claimed_until IS NULL OR preview_claimed_until <= now())"
+                f" ORDER BY id DESC LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING {COLUMNS}",
+                (math.ceil(lease_seconds), previews.PENDING, limit),
             ).fetchall()
-        return [record for record in map(ImageRecord._make, rows) if record.name not in skip][:limit]
+        return sorted(map(ImageRecord._make, rows), key=lambda record: -record.id)
 
     def names_with_preview(self, sha256: str, size: int, limit: int = 3) -> list[str]:
         with self._connection() as db:
@@ -355,7 +361,12 @@ class PostgresIndex:
 
     def set_preview(self, name: str, state: str) -> bool:
         with self._connection() as db:
-            return db.execute("UPDATE images SET preview = %s WHERE name = %s", (state, name)).rowcount > 0
+            return (
+                db.execute(
+                    "UPDATE images SET preview = %s, preview_claimed_until = NULL WHERE name = %s", (state, name)
+                ).rowcount
+                > 0
+            )
 
     def preview_states(self) -> dict[str, str]:
         with self._connection() as db:
@@ -363,7 +374,10 @@ class PostgresIndex:
 
     def set_previews(self, names: Collection[str], state: str) -> None:
         with self._connection() as db:
-            db.execute("UPDATE images SET preview = %s WHERE name = ANY(%s)", (state, list(names)))
+            db.execute(
+                "UPDATE images SET preview = %s, preview_claimed_until = NULL WHERE name = ANY(%s)",
+                (state, list(names)),
+            )
 
     def delete(self, name: str) -> bool:
         with self._connection() as db:

@@ -14,9 +14,11 @@ says so and it refuses uploads, which would be acknowledged into a file nobody r
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -461,15 +463,18 @@ class SqliteIndex:
                 raise
         return changed
 
-    def pending_previews(self, limit: int, skip: Collection[str] = ()) -> list[ImageRecord]:
-        """Up to `limit` images whose preview is still to be made, newest first (someone
-        may be waiting for it on the page), leaving out the names in `skip`."""
+    def claim_previews(self, limit: int, lease_seconds: float) -> list[ImageRecord]:
+        """See Index.claim_previews. One instance per data folder, so its clock decides."""
+        now = int(time.time())
         with self._locked() as db:
             rows = db.execute(
-                f"SELECT {COLUMNS} FROM images WHERE preview = ? ORDER BY id DESC LIMIT ?",
-                (previews.PENDING, limit + len(skip)),
+                "UPDATE images SET preview_claimed_until = ? WHERE id IN ("
+                " SELECT id FROM images WHERE preview = ?"
+                " AND (preview_claimed_until IS NULL OR preview_claimed_until <= ?)"
+                f" ORDER BY id DESC LIMIT ?) RETURNING {COLUMNS}",
+                (now + math.ceil(lease_seconds), previews.PENDING, now, limit),
             ).fetchall()
-        return [record for record in map(ImageRecord._make, rows) if record.name not in skip][:limit]
+        return sorted(map(ImageRecord._make, rows), key=lambda record: -record.id)
 
     def names_with_preview(self, sha256: str, size: int, limit: int = 3) -> list[str]:
         """Up to `limit` names of images with these bytes whose preview is made, newest first."""
@@ -484,7 +489,12 @@ class SqliteIndex:
         """Record where image `name`'s preview stands; False when the image has no row
         (deleted meanwhile)."""
         with self._locked() as db:
-            return db.execute("UPDATE images SET preview = ? WHERE name = ?", (state, name)).rowcount > 0
+            return (
+                db.execute(
+                    "UPDATE images SET preview = ?, preview_claimed_until = NULL WHERE name = ?", (state, name)
+                ).rowcount
+                > 0
+            )
 
     def preview_states(self) -> dict[str, str]:
         """Every image's preview state, by name (for the start-up reconcile)."""
@@ -494,7 +504,10 @@ class SqliteIndex:
     def set_previews(self, names: Collection[str], state: str) -> None:
         with self._locked() as db:
             db.execute("BEGIN IMMEDIATE")
-            db.executemany("UPDATE images SET preview = ? WHERE name = ?", ((state, n) for n in names))
+            db.executemany(
+                "UPDATE images SET preview = ?, preview_claimed_until = NULL WHERE name = ?",
+                ((state, n) for n in names),
+            )
             db.execute("COMMIT")
 
     def delete(self, name: str) -> bool:

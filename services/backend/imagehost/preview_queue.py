@@ -2,7 +2,10 @@
 
 PREVIEW_WORKERS maker processes (preview_maker.py) each take one job at a time. Jobs
 come from the index: rows whose preview is 'pending', newest first, so a new upload's
-preview comes before the backfill of older images. A worker that has stored an upload
+preview comes before the backfill of older images. Each job is claimed in the index for
+PREVIEW_TIMEOUT + CLAIM_MARGIN (index.claim_previews), so with many app nodes on one
+index no two supervisors make the same preview, and a node that dies leaves its jobs to
+the others once the claims lapse. A worker that has stored an upload
 sends the supervisor SIGUSR1, which makes the queue look at once; otherwise it looks
 every LOOK_EVERY seconds (rows that arrive another way: reconcile, a restore). An image
 whose bytes another image with a preview holds (an identical upload: storage.py) gets a
@@ -50,6 +53,9 @@ from .index import ImageRecord, Index, IndexFileError, open_index
 from .object_store import ObjectStore, S3Store, open_store
 
 LOOK_EVERY = 2.0
+# A claimed job (index.claim_previews) outlives its maker's deadline by this much, so no
+# other node takes a job still being made; one claimed by a node that died waits as long.
+CLAIM_MARGIN = 30.0
 # After a maker could not write a preview for want of disk space.
 TRY_AGAIN_AFTER = 30.0
 MAX_ANSWER_BYTES = 4096
@@ -160,6 +166,7 @@ class PreviewQueue:
         if maker.job is not None and code == 0:
             # It ended by itself (MAX_JOBS done, or after answering a MemoryError) before
             # reading the job it was just handed: the job stays pending for the next maker.
+            self._release(maker.job)
             self._look_at = 0.0
         elif maker.job is not None:
             how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
@@ -226,17 +233,14 @@ class PreviewQueue:
 
     def _hand_out(self, idle: list[Maker]) -> None:
         index = self._open_index()
-        if index is None:
-            return
-        busy = {maker.job for maker in self.makers if maker.job is not None}
+        if index is None or not self._room_to_make():
+            return  # looked at again after LOOK_EVERY
         try:
-            pending = index.pending_previews(len(idle), skip=busy)
+            pending = index.claim_previews(len(idle), self.config.preview_timeout + CLAIM_MARGIN)
             jobs = [record for record in pending if not self._shared(index, record)]
         except (sqlite3.Error, Unavailable) as exc:
             self._index_failed(exc)
             return
-        if jobs and not self._room_to_make():
-            return  # looked at again after LOOK_EVERY
         for maker, record in zip(idle, jobs, strict=False):
             self._give(maker, record.name, record.type)
         # Counted before the shared ones are left out: a shared preview takes no maker,
@@ -279,7 +283,8 @@ class PreviewQueue:
             maker.process.stdin.write(json.dumps({"name": name, "type": mime}).encode() + b"\n")
             maker.process.stdin.flush()
         except OSError:
-            return  # it has died; reaped() will see to it, and the job is still pending
+            self._release(name)  # it has died; reaped() will see to it
+            return
         maker.job = name
         maker.deadline = time.monotonic() + self.config.preview_timeout
 
@@ -322,7 +327,8 @@ class PreviewQueue:
             self._settle(name, previews.READY)
         elif answer.get("later"):
             logger.warning("preview of {} postponed: {}", name, answer.get("reason"))
-            self._look_at = time.monotonic() + TRY_AGAIN_AFTER  # it stays pending
+            self._release(name)
+            self._look_at = time.monotonic() + TRY_AGAIN_AFTER
         else:
             self._settle(name, previews.FAILED, str(answer.get("reason", "no reason given")))
 
@@ -347,6 +353,17 @@ class PreviewQueue:
             return
         # Once the row says so: an outcome not written is made again, and counted then.
         metrics.preview_finished(state)
+
+    def _release(self, name: str) -> None:
+        """Give back the claim on a job no maker made: it is pending for any node at once
+        (else when its claim lapses, if this fails)."""
+        index = self._open_index()
+        if index is None:
+            return
+        try:
+            index.set_preview(name, previews.PENDING)
+        except (sqlite3.Error, Unavailable, InsufficientStorage) as exc:
+            self._index_failed(exc)
 
     def _open_index(self) -> Index | None:
         """The supervisor's connection to the index, opened again when the file was
