@@ -52,6 +52,7 @@ def test_health_reports_the_worker_and_that_storage_is_usable(backend):
             "images_dir_writable": True,
             "index_readable": True,
             "index_file": "ok",
+            "store_reachable": True,
             "log_lines_dropped": 0,
         }
 

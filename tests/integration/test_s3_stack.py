@@ -142,14 +142,18 @@ def test_a_refused_upload_leaves_nothing_in_the_bucket(bucket_stack, data, filen
     assert keys(gateway, bucket) == before
 
 
-def test_with_the_gateway_stopped_uploads_get_a_json_503_and_work_again_once_it_is_back(bucket_stack):
+def test_with_the_gateway_stopped_uploads_and_health_get_a_json_503_and_work_again_once_it_is_back(bucket_stack):
     stack, gateway, bucket = bucket_stack
     gateway.stop_gateway()
     try:
         reply = labelled.upload(stack)
         assert reply.status == 503 and reply.error_code == "unavailable"
         assert "image store" in reply.json()["error"]["message"]
+        health = stack.get("/api/health")
+        assert health.status == 503 and health.json()["store_reachable"] is False
     finally:
         gateway.start_gateway()
     name = labelled.uploaded(stack)["name"]
     assert PREFIX + name in keys(gateway, bucket)
+    health = stack.get("/api/health")
+    assert health.status == 200 and health.json()["store_reachable"] is True

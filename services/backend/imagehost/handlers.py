@@ -319,9 +319,10 @@ def limits(request: Request, app: App) -> Response:
 
 
 def health(request: Request, app: App) -> Response:
-    """200 when this worker can write images and read its index, and the index file is
-    still the one it opened; else 503. Either way it reports how many log lines this
-    worker dropped while the supervisor was not reading them."""
+    """200 when this worker can write images and read its index, the index file is still
+    the one it opened and the store answers (with STORAGE=s3, a HEAD of the bucket);
+    else 503. Either way it reports how many log lines this worker dropped while the
+    supervisor was not reading them."""
     # A missing .tmp is fine: the next upload makes it again (storage._make_temp_dir_again).
     tmp_dir = app.config.tmp_dir
     images_writable = os.access(app.config.images_dir, os.W_OK) and (
@@ -329,7 +330,8 @@ def health(request: Request, app: App) -> Response:
     )
     index_readable = app.index.is_readable()
     index_file = app.index.state()
-    healthy = images_writable and index_readable and index_file == "ok"
+    store_reachable = app.store.reachable()
+    healthy = images_writable and index_readable and index_file == "ok" and store_reachable
     return json_response(
         HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE,
         {
@@ -339,6 +341,7 @@ def health(request: Request, app: App) -> Response:
             "images_dir_writable": images_writable,
             "index_readable": index_readable,
             "index_file": index_file,
+            "store_reachable": store_reachable,
             "log_lines_dropped": logs.lines_dropped(),
         },
     )

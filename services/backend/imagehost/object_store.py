@@ -130,6 +130,10 @@ class ObjectStore(Protocol):
         """The names of the images that have a preview."""
         ...
 
+    def reachable(self) -> bool:
+        """Whether the store answers at all (for the health check); never raises."""
+        ...
+
 
 def open_store(config: Config) -> ObjectStore:
     """The store images live in: with STORAGE=s3 the bucket of the S3_* settings (the
@@ -246,6 +250,9 @@ class LocalStore:
 
     def preview_names(self) -> set[str]:
         return previews.files(self.images_dir)
+
+    def reachable(self) -> bool:
+        return True  # the health check sees for itself whether IMAGES_DIR is writable
 
 
 @dataclass(frozen=True)
@@ -465,6 +472,15 @@ class S3Store:
     def preview_names(self) -> set[str]:
         keys = self._list(f"{self.location.prefix}{previews.FOLDER}/")
         return {name for name in map(previews.image_name_of, keys) if name is not None}
+
+    def reachable(self) -> bool:
+        """A HEAD of the bucket: False when it cannot be reached or refuses (logged)."""
+        try:
+            with _answers_of_the_store("checking the bucket"):
+                self.client.head_bucket(Bucket=self.location.bucket)
+        except (_Missing, Unavailable, InsufficientStorage):
+            return False
+        return True
 
     def _holds(self, name: str, sha256: str, size: int) -> bool:
         head = self._head(self.key(name))
