@@ -133,7 +133,7 @@ def test_my_uploads_believes_the_server_that_a_preview_failed_instead_of_asking_
     card = page.locator("#mine-grid .card").filter(has_text="unreadable.jpg")
     expect(card.locator(".card__placeholder")).to_have_text("No preview")
     previews = [url for url in tries if "/images/previews/" in url]
-    assert len(previews) < 5, f"asked for the preview {len(previews)} times: {previews}"  # 5: every retry (js/dom.js)
+    assert len(previews) < 5, f"asked for the preview {len(previews)} times: {previews}"  # 10: every retry (js/dom.js)
 
 
 def test_an_upload_rows_picture_becomes_the_servers_preview(page):
@@ -167,7 +167,7 @@ def test_my_uploads_stored_before_previews_existed_still_show_previews(page, sta
     assert full_files == []
 
 
-def test_a_preview_never_made_ends_as_a_placeholder_after_a_few_tries_without_loading_the_file(
+def test_a_preview_never_made_is_asked_for_during_half_a_minute_then_ends_as_a_placeholder_without_loading_the_file(
     stack_factory, open_page
 ):
     no_previews = stack_factory(PREVIEW_WORKERS="0")
@@ -181,6 +181,9 @@ def test_a_preview_never_made_ends_as_a_placeholder_after_a_few_tries_without_lo
     page.get_by_role("button", name="Show all images").click()
 
     tile = page.locator(f'#all-grid .card[data-name="{name}"]')
-    expect(tile.locator(".card__placeholder")).to_have_text("No preview")
-    assert len(tries) == 5, tries  # the first try and 4 more (PREVIEW_RETRY_DELAYS in js/dom.js)
+    expect(tile.locator("img")).to_have_count(1)
+    page.wait_for_timeout(20_000)  # a burst of uploads can keep the makers busy this long
+    expect(tile.locator("img")).to_have_count(1)  # still asking
+    expect(tile.locator(".card__placeholder")).to_have_text("No preview", timeout=20_000)
+    assert len(tries) == 10, tries  # the first try and 9 more (PREVIEW_RETRY_DELAYS in js/dom.js)
     assert full_files == []

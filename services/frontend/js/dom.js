@@ -64,8 +64,10 @@ export function previewSrc(image) {
 }
 
 // A preview is made a moment after its upload and answers 404 until then: ask again
-// after these pauses (ms) before giving up on it.
-const PREVIEW_RETRY_DELAYS = [400, 800, 1600, 3200];
+// after these pauses (ms) before giving up on it. Quickly at first (one preview takes
+// a fraction of a second), then every 5 s for half a minute in all: a burst of uploads,
+// or a backfill after a restore, can keep the preview makers busy that long.
+const PREVIEW_RETRY_DELAYS = [400, 800, 1600, 3200, 5000, 5000, 5000, 5000, 5000];
 
 /**
  * An <img> showing `src` (a preview) that asks again when the preview is not made yet,
