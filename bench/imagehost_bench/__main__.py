@@ -40,7 +40,7 @@ from support.stack import StackError, nginx_binary, start_stack
 from . import floor, gallery, machine, preview_cost, report, scenarios, startup, upload_cpu, wrk
 from .ceiling import Ceiling, CeilingError
 from .scenarios import STACK_SETTINGS, say
-from .stores import INDEXES, STORAGES, Stores, StoresError
+from .stores import INDEXES, STORAGES, Stores, StoresError, missing_servers
 
 FULL_INDEX_SIZES = [1_000, 10_000, 100_000]
 SMOKE_INDEX_SIZES = [100, 1_000]
@@ -303,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     missing = [tool for tool, found in (("nginx", nginx_binary()), ("wrk", wrk.wrk_binary())) if not found]
     if missing:
         say(f"{' and '.join(missing)} not installed (Debian: apt-get install {' '.join(missing)})")
+        return 2
+    servers = missing_servers(args.storage, args.index)
+    if servers:
+        say(f"{' and '.join(servers)} not installed (make ceph postgresql installs them on Debian)")
         return 2
     command = "bench/run " + shlex.join(sys.argv[1:] if argv is None else argv)
 

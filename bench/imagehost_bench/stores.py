@@ -10,8 +10,9 @@ Each stack gets a bucket and a database of its own, so every worker count starts
 an empty index, as a local stack starts from an empty folder. The bucket lets anyone
 read the keys under PREFIX, as docs/s3.md asks: nginx fetches them unsigned.
 
-Failures: GatewayError or ClusterError (both raised as StoresError, with the reason)
-when a server cannot start here; everything started before is stopped.
+Failures: StoresError, with the gateway's or the cluster's reason, when a server cannot
+start here (missing_servers() says beforehand which are not installed); everything
+started before is stopped.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
-from support.postgres import Cluster, ClusterError
+from support.postgres import BIN_DIR, Cluster, ClusterError
 from support.s3_server import GatewayError, Radosgw, S3Endpoint, let_anyone_read, missing_programs
 
 STORAGES = ("local", "s3")
@@ -32,6 +33,16 @@ PREFIX = "bench/"
 MEMSTORE_BYTES = 8 << 30
 # nginx's disk cache in front of the bucket: larger than everything the GETs ask for.
 CACHE_MAX_SIZE = "256m"
+
+
+def missing_servers(storage: str, index: str) -> list[str]:
+    """The servers `storage` and `index` need that are not installed, by name."""
+    missing = []
+    if storage == "s3" and missing_programs():
+        missing.append(f"Ceph's S3 gateway ({', '.join(missing_programs())})")
+    if index == "postgres" and not (BIN_DIR / "initdb").exists():
+        missing.append(f"PostgreSQL 15 ({BIN_DIR / 'initdb'})")
+    return missing
 
 
 class StoresError(Exception):
@@ -54,8 +65,6 @@ class Stores:
         stores = cls(storage, index)
         try:
             if storage == "s3":
-                if missing_programs():
-                    raise StoresError(f"Ceph's S3 gateway is not installed ({', '.join(missing_programs())} missing)")
                 stores.gateway = stores._stack.enter_context(
                     Radosgw(folder / "ceph", memstore_bytes=MEMSTORE_BYTES).start()
                 )
