@@ -11,6 +11,8 @@ floor       the storage floor: an upload's durable steps alone, no HTTP
 report      medians, ratios, targets, Markdown tables
 profile     bench/profile: perf and py-spy while one scenario's load runs
 previews    bench/previews: Pillow or libvips for previews, on 12-megapixel photos
+stores      --storage s3, --index postgres: the radosgw and PostgreSQL behind the stack
+upload_cpu  U1: the backend's CPU per upload, through /upload and as a direct upload
 
 It imports the backend (imagehost), the local runner (local_runner) and the tests'
 helpers (support), which start the stack: bench/run and bench/profile put them on

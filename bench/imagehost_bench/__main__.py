@@ -8,6 +8,12 @@ runs every scenario against both in alternation; then what previews cost the upl
 they spare the gallery (G1, gallery.py: headless Chromium); measures the start-up on an
 index of 100,000 images; prints the report (Markdown) on stdout and progress on stderr.
 
+With --storage s3 and/or --index postgres (issue 14), it first starts Ceph's radosgw and
+a throwaway PostgreSQL cluster (stores.py), gives each stack a fresh bucket and database,
+and runs S1-S5, S7 and S8 the same way, then U1 (upload_cpu.py: the backend's CPU per
+upload through /upload and as a direct upload, S3 only). The storage floor, S6, G1 and
+the start-up measure the local folder and SQLite, and run in the default mode only.
+
 Everything binds 127.0.0.1, every load stops by itself, and everything started is
 stopped before the command ends, also on Ctrl-C, SIGTERM or an error. The folder is
 removed at the end, except after an error (its logs say what happened).
@@ -31,9 +37,10 @@ from pathlib import Path
 from imagehost.config import Config
 from support.stack import StackError, nginx_binary, start_stack
 
-from . import floor, gallery, machine, preview_cost, report, scenarios, startup, wrk
+from . import floor, gallery, machine, preview_cost, report, scenarios, startup, upload_cpu, wrk
 from .ceiling import Ceiling, CeilingError
 from .scenarios import STACK_SETTINGS, say
+from .stores import INDEXES, STORAGES, Stores, StoresError, missing_servers
 
 FULL_INDEX_SIZES = [1_000, 10_000, 100_000]
 SMOKE_INDEX_SIZES = [100, 1_000]
@@ -63,7 +70,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="only the listing, by tag and by search (S4, S7, S8), at each index size",
     )
+    parser.add_argument(
+        "--storage", choices=STORAGES, default="local", help="where the stack keeps images: s3 starts a radosgw"
+    )
+    parser.add_argument(
+        "--index", choices=INDEXES, default="sqlite", help="the stack's index: postgres starts a PostgreSQL cluster"
+    )
     args = parser.parse_args(argv)
+    if args.previews and (args.storage, args.index) != ("local", "sqlite"):
+        parser.error("--previews measures the local folder and SQLite: it takes no --storage or --index")
     args.rounds = args.rounds or (1 if args.smoke else 3)
     args.duration = args.duration or (2 if args.smoke else 10)
     try:
@@ -74,6 +89,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--rounds and --duration must be at least 1, --workers between 1 and 64")
     args.index_sizes = SMOKE_INDEX_SIZES if args.smoke else FULL_INDEX_SIZES
     args.startup_images = SMOKE_STARTUP_IMAGES if args.smoke else FULL_STARTUP_IMAGES
+    args.uploads = upload_cpu.SMOKE_UPLOADS if args.smoke else upload_cpu.UPLOADS
     return args
 
 
@@ -81,14 +97,24 @@ def run(args: argparse.Namespace, folder: Path, command: str) -> list[str]:
     """Everything (or, with --previews, S6 and G1 only); returns the report's lines."""
     header = machine.describe()
     peaks_per_run = machine.reset_peak_rss(os.getpid())
-    if args.previews:
-        comparisons, views = measure_previews(args, folder)
-        header.append(("load average at end", machine.load_average()))
-        return format_report(args, command, header, comparisons, [], [], views, peaks_per_run)
-    if args.listings:
-        comparisons = measure_listings(args, folder)
-        header.append(("load average at end", machine.load_average()))
-        return format_report(args, command, header, comparisons, [], [], None, peaks_per_run)
+    with Stores.start(folder, args.storage, args.index) as stores:
+        header.append(("stores", stores.describe()))
+        if args.previews:
+            comparisons, views = measure_previews(args, folder)
+            header.append(("load average at end", machine.load_average()))
+            return format_report(args, command, header, comparisons, [], [], views, peaks_per_run)
+        if args.listings:
+            comparisons = measure_listings(args, folder, stores)
+            header.append(("load average at end", machine.load_average()))
+            return format_report(args, command, header, comparisons, [], [], None, peaks_per_run)
+        if not stores.is_default:
+            comparisons = measure_scenarios(args, folder, stores)
+            uploads = None
+            if args.storage == "s3":
+                settings = stores.fresh_settings()
+                uploads = upload_cpu.measure(folder, settings, args.workers[0], args.uploads, args.rounds)
+            header.append(("load average at end", machine.load_average()))
+            return format_report(args, command, header, comparisons, [], [], None, peaks_per_run, uploads)
     bodies = scenarios.Bodies.write(folder)
     comparisons = []
     startups = []
@@ -135,16 +161,37 @@ def run(args: argparse.Namespace, folder: Path, command: str) -> list[str]:
     return format_report(args, command, header, comparisons, startups, floors, views, peaks_per_run)
 
 
-def measure_listings(args: argparse.Namespace, folder: Path) -> list[scenarios.Comparison]:
+def measure_listings(args: argparse.Namespace, folder: Path, stores: Stores) -> list[scenarios.Comparison]:
     """S4, S7 and S8 alone, for each worker count (issue 13's filtered listings)."""
     comparisons = []
     with Ceiling(folder / "ceiling", max_upload_bytes=Config().max_upload_bytes) as ceiling:
         for workers in args.workers:
-            stack_dir = folder / f"stack-{workers}-workers"
-            with start_stack(stack_dir, timeout=60, WEB_SERVER_WORKERS=str(workers), **STACK_SETTINGS) as stack:
+            with _stack(folder, workers, stores) as stack:
                 comparisons += scenarios.run_listings(stack, ceiling, args.index_sizes, args.rounds, args.duration)
-            shutil.rmtree(stack_dir, ignore_errors=True)
+            shutil.rmtree(stack.root, ignore_errors=True)
     return comparisons
+
+
+def measure_scenarios(args: argparse.Namespace, folder: Path, stores: Stores) -> list[scenarios.Comparison]:
+    """S1-S5, S7 and S8 for each worker count, each on a stack with a fresh bucket and database."""
+    bodies = scenarios.Bodies.write(folder)
+    comparisons = []
+    with Ceiling(folder / "ceiling", max_upload_bytes=Config().max_upload_bytes) as ceiling:
+        for workers in args.workers:
+            with _stack(folder, workers, stores) as stack:
+                comparisons += scenarios.run_all(
+                    stack, ceiling, bodies, folder, args.index_sizes, args.rounds, args.duration
+                )
+            shutil.rmtree(stack.root, ignore_errors=True)
+    return comparisons
+
+
+def _stack(folder: Path, workers: int, stores: Stores):
+    stack_dir = folder / f"stack-{workers}-workers"
+    say(f"{workers} workers: starting the stack in {stack_dir}")
+    return start_stack(
+        stack_dir, timeout=60, WEB_SERVER_WORKERS=str(workers), **STACK_SETTINGS, **stores.fresh_settings()
+    )
 
 
 def measure_previews(args: argparse.Namespace, folder: Path) -> tuple[list[scenarios.Comparison], gallery.Gallery]:
@@ -157,7 +204,9 @@ def measure_previews(args: argparse.Namespace, folder: Path) -> tuple[list[scena
     return comparisons, gallery.measure(folder, args.workers[0], args.rounds)
 
 
-def format_report(args, command, header, comparisons, startups, floors, views, peaks_per_run) -> list[str]:
+def format_report(
+    args, command, header, comparisons, startups, floors, views, peaks_per_run, uploads=None
+) -> list[str]:
     lines = [f"## imagehost benchmark, {header[0][1]}", "", f"- command: `{command}`"]
     lines += [f"- {what}: {value}" for what, value in header[1:]]
     lines += [
@@ -227,8 +276,23 @@ def format_report(args, command, header, comparisons, startups, floors, views, p
         ]
     if startups:
         lines += ["", "### Start-up", "", *report.startup_rows(startups)]
-    judged = report.verdicts(comparisons, startups, not args.smoke, views)
-    if args.previews or args.listings:  # only the targets this run measured
+    if uploads is not None:
+        lines += [
+            "",
+            f"### Backend CPU per upload: /upload and direct uploads ({uploads.workers} workers)",
+            "",
+            *report.upload_cpu_rows(uploads),
+            "",
+            (
+                f"U1 (bench/imagehost_bench/upload_cpu.py): {uploads.uploads} uploads of a 200 KiB photo each way "
+                "per round, one after another; the CPU time of the supervisor, its workers and its preview makers "
+                "from before the first upload until no preview is pending, over the uploads (median over rounds). "
+                "nginx and the bucket are not counted."
+            ),
+        ]
+    judged = report.verdicts(comparisons, startups, not args.smoke, views, args.storage)
+    if args.previews or args.listings or (args.storage, args.index) != ("local", "sqlite"):
+        # Only the targets this run measured.
         judged = [verdict for verdict in judged if verdict.figure != "-"]
     lines += ["", "### Targets", "", *report.verdict_rows(judged), ""]
     return lines
@@ -239,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     missing = [tool for tool, found in (("nginx", nginx_binary()), ("wrk", wrk.wrk_binary())) if not found]
     if missing:
         say(f"{' and '.join(missing)} not installed (Debian: apt-get install {' '.join(missing)})")
+        return 2
+    servers = missing_servers(args.storage, args.index)
+    if servers:
+        say(f"{' and '.join(servers)} not installed (make ceph postgresql installs them on Debian)")
         return 2
     command = "bench/run " + shlex.join(sys.argv[1:] if argv is None else argv)
 
@@ -257,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, Stopped):
         say("interrupted; everything started has been stopped")
         return 130
-    except (StackError, CeilingError, startup.StartupError, wrk.LoadError, RuntimeError, OSError) as error:
+    except (StackError, CeilingError, StoresError, startup.StartupError, wrk.LoadError, RuntimeError, OSError) as error:
         keep = True
         say(f"failed: {error}")
         say(f"its files (logs under stack-*/logs, ceiling/) are kept in {folder}")

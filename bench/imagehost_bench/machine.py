@@ -18,8 +18,9 @@ from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # /proc/<pid>/stat fields after the ")" that ends the command name: state is [0],
-# utime [11] and stime [12] (fields 14 and 15 in proc(5)), in clock ticks.
-UTIME, STIME = 11, 12
+# utime [11] and stime [12] (fields 14 and 15 in proc(5)), in clock ticks; cutime [13]
+# and cstime [14] (16 and 17), those of its children it has waited for.
+UTIME, STIME, CUTIME, CSTIME = 11, 12, 13, 14
 
 
 def cpus() -> int:
@@ -72,6 +73,12 @@ def cpu_ticks(pid: int) -> int:
     """User + system CPU time of process `pid` (all its threads), in clock ticks."""
     fields = _read(f"/proc/{pid}/stat").rpartition(")")[2].split()
     return int(fields[UTIME]) + int(fields[STIME])
+
+
+def reaped_children_ticks(pid: int) -> int:
+    """User + system CPU time of the children `pid` has waited for (reaped), in clock ticks."""
+    fields = _read(f"/proc/{pid}/stat").rpartition(")")[2].split()
+    return int(fields[CUTIME]) + int(fields[CSTIME])
 
 
 def peak_rss_kib(pid: int) -> int:

@@ -20,6 +20,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import psycopg
 from imagehost import previews
 from support import images
 from support.pictures import photo
@@ -52,8 +53,18 @@ class StackWithPreviews(ImagehostSide):
 
 
 def photo_body(folder: Path) -> tuple[Path, str]:
-    """The upload body file for load.lua and its Content-Type: a multipart form holding a
-    photo JPEG of exactly SMALL_IMAGE_BYTES, with DISTINCT_MARK in zero padding just
+    """The upload body file for load.lua and its Content-Type: a multipart form holding
+    marked_photo()."""
+    body, content_type = images.multipart(
+        [("file", "photo.jpg", "image/jpeg", marked_photo())], "----imagehost-bench-boundary"
+    )
+    path = folder / "upload-photo.body"
+    path.write_bytes(body)
+    return path, content_type
+
+
+def marked_photo() -> bytes:
+    """A photo JPEG of exactly SMALL_IMAGE_BYTES, with DISTINCT_MARK in zero padding just
     before EOI (decoders skip it, and so do validation and metadata stripping), so
     load.lua can make each body distinct. The photo's quality is the highest (from 85,
     in steps of 5) that leaves room for the mark."""
@@ -65,18 +76,18 @@ def photo_body(folder: Path) -> tuple[Path, str]:
     else:
         raise RuntimeError(f"no {PHOTO_SIZE} photo fits in {SMALL_IMAGE_BYTES:,} bytes")
     padding = bytes(SMALL_IMAGE_BYTES - len(jpeg) - len(DISTINCT_MARK))
-    padded = jpeg[:-2] + padding + DISTINCT_MARK + jpeg[-2:]
-    body, content_type = images.multipart([("file", "photo.jpg", "image/jpeg", padded)], "----imagehost-bench-boundary")
-    path = folder / "upload-photo.body"
-    path.write_bytes(body)
-    return path, content_type
+    return jpeg[:-2] + padding + DISTINCT_MARK + jpeg[-2:]
 
 
 def preview_counts(stack: Stack) -> dict[str, int]:
     """How many rows of the index stand at each preview state (pending, ready, failed)."""
+    query = "SELECT preview, count(*) FROM images GROUP BY preview"
+    if stack.env.get("DATABASE_URL"):
+        with psycopg.connect(stack.env["DATABASE_URL"], connect_timeout=10) as connection:
+            return dict(connection.execute(query).fetchall())
     uri = f"file:{stack.data_dir / 'index.sqlite3'}?mode=ro"
     with sqlite3.connect(uri, uri=True, timeout=10) as connection:
-        return dict(connection.execute("SELECT preview, count(*) FROM images GROUP BY preview").fetchall())
+        return dict(connection.execute(query).fetchall())
 
 
 def run(folder: Path, body: Path, content_type: str, workers: int, rounds: int, duration: int) -> Comparison:

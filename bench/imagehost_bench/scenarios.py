@@ -28,6 +28,7 @@ from support.stack import Stack
 
 from . import fill, machine, wrk
 from .ceiling import Ceiling
+from .stores import empty_bucket
 from .wrk import Load, LoadResult
 
 # The stack's settings: uploads must not meet the rate limit (429s would be errors).
@@ -37,6 +38,9 @@ DISTINCT_MARK = b"imagehost-bench-distinct"
 SMALL_IMAGE_BYTES = 200 * 1024
 LARGE_IMAGE_BYTES = 4608 * 1024  # 4.5 MiB, under the 5 MiB default limit
 PAGE = 50
+# In S3 mode, S3 measures the warm cache: the image is fetched through nginx until the
+# cache answers HIT, at most this many times.
+CACHE_WARMING_GETS = 5
 # Each round's pool of images to delete holds 1.5 times what the fastest round so far got
 # through (and at least 1.5 times this guess), so it lasts the round.
 FIRST_DELETE_RATE_GUESS = 1500
@@ -225,10 +229,9 @@ def run_listings(
         return comparison
 
     admin = (f"Authorization: Bearer {stack.admin_token}",)
-    index_path = stack.data_dir / "index.sqlite3"
     path = f"/api/images?limit={PAGE}"
     for size in index_sizes:
-        added = fill.fill_to(index_path, size)
+        added = fill.fill_index(stack.env, size)
         say(f"{workers} workers: index filled to {size:,} images (+{added:,})")
         for key, label, listing in (
             ("S4", "listing", path),
@@ -277,7 +280,8 @@ def run_all(
     # S1, S2: uploads. The ceiling's sink log says whether it read every body whole.
     # Their files are deleted after both: deleting tens of thousands of files slows the
     # creation of new ones for minutes on some filesystems (ext4 without a journal skips
-    # recently freed inodes), which would be charged to S2.
+    # recently freed inodes), which would be charged to S2. A bucket is emptied after each:
+    # the bench's radosgw keeps objects in memory.
     for key, body, label in (("S1", bodies.small, "200 KiB"), ("S2", bodies.large, "4.5 MiB")):
         args = ("upload", "201", str(body), bodies.content_type)
         since = ceiling.sink_log_size()
@@ -293,6 +297,8 @@ def run_all(
             f"ceiling check: of the {uploads:,} uploads the sink answered, it had read "
             f"{whole:,} whole (at least {body.stat().st_size:,} bytes, by $request_length)"
         )
+        if in_bucket(stack):
+            say(f"{workers} workers: {empty_bucket(stack.env):,} objects removed from the bucket")
     _remove_uploaded_files(stack)
 
     # S3: one 200 KiB image, through imagehost's location and as a plain static file.
@@ -300,10 +306,11 @@ def run_all(
     if reply.status != 201:
         raise RuntimeError(f"uploading the image for S3 failed: {reply.status} {reply.body[:300]!r}")
     name = reply.json()["name"]
-    static_path = ceiling.serve_static(stack.images_dir / name)
+    static_path = ceiling.serve_static(_served_file(stack, name, folder))
+    where = ", from the bucket through nginx's warm cache" if in_bucket(stack) else ""
     compare(
         *sides,
-        new("S3", "GET a 200 KiB image", "nginx: the same file, plain static location"),
+        new("S3", f"GET a 200 KiB image{where}", "nginx: the same file, plain static location"),
         (Load(f"{base}/images/{name}", ("get", "-")), Load(ceiling.url(static_path), ("get", "-"))),
         rounds,
         duration,
@@ -337,6 +344,31 @@ def run_all(
                     f"round {number + 1}: {side} ran out of images to delete, so its rate is a lower bound"
                 )
     return results
+
+
+def in_bucket(stack: Stack) -> bool:
+    """Whether `stack` keeps its images in an S3 bucket (STORAGE=s3)."""
+    return stack.env.get("STORAGE") == "s3"
+
+
+def _served_file(stack: Stack, name: str, folder: Path) -> Path:
+    """The file the stack serves as /images/`name`, for the ceiling to serve as well.
+
+    Local: the file in IMAGES_DIR. S3: its bytes fetched through nginx into `folder`,
+    until nginx answers from its cache (X-Cache-Status: HIT), so that S3 measures the
+    warm cache; RuntimeError when it does not within CACHE_WARMING_GETS requests.
+    """
+    if not in_bucket(stack):
+        return stack.images_dir / name
+    for _ in range(CACHE_WARMING_GETS):
+        reply = stack.get(f"/images/{name}")
+        if reply.status != 200:
+            raise RuntimeError(f"GET /images/{name} answered {reply.status}: {reply.body[:300]!r}")
+        if reply.headers.get("X-Cache-Status") == "HIT":
+            copy = folder / name
+            copy.write_bytes(reply.body)
+            return copy
+    raise RuntimeError(f"nginx did not cache /images/{name} within {CACHE_WARMING_GETS} requests")
 
 
 def _remove_uploaded_files(stack: Stack) -> None:

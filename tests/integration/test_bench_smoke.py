@@ -10,6 +10,8 @@ import subprocess
 
 from support.backend import REPO
 from support.browser import chromium_binary
+from support.postgres import BIN_DIR as POSTGRES_BIN_DIR
+from support.s3_server import missing_programs
 from support.stack import nginx_binary, require
 
 BENCH = REPO / "bench" / "run"
@@ -53,6 +55,40 @@ def test_bench_smoke_run_exits_0_and_prints_the_report_tables(tmp_path):
     for target in ("| S6 previews: upload req/s", "| S6 previews: upload p99", "| G1 gallery: image bytes"):
         assert target in report, report
     assert "not judged" in report, report  # --smoke never judges timings
+
+
+def test_bench_smoke_run_in_s3_and_postgresql_mode_runs_every_scenario_and_the_upload_cpu_comparison(tmp_path):
+    require(nginx_binary() is not None, "nginx is not installed (make test installs it)")
+    require(shutil.which("wrk") is not None, "wrk is not installed (apt-get install wrk)")
+    require(not missing_programs(), "Ceph's S3 gateway is not installed (make test installs it)")
+    require((POSTGRES_BIN_DIR / "initdb").exists(), "PostgreSQL is not installed (make test installs it)")
+
+    result = subprocess.run(
+        [str(BENCH), "--smoke", "--storage", "s3", "--index", "postgres"],
+        check=False,
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+
+    assert result.returncode == 0, result.stderr[-4000:]
+    report = result.stdout
+    assert "- stores: images in an S3 bucket" in report and "index in PostgreSQL" in report, report
+    for scenario in ("S1 upload", "S2 upload", "S3 GET", "S4 listing", "S5 DELETE", "S7 listing by tag", "S8 search"):
+        assert f"| {scenario}" in report, report
+    assert "from the bucket through nginx's warm cache" in report, report
+    assert "through the cache, once warm, at least 0.90 of nginx serving the same file" in report, report
+    # U1: the /upload row always; direct uploads measured, or said to be missing from this build.
+    assert "### Backend CPU per upload: /upload and direct uploads" in report, report
+    assert "| /upload (through the backend)" in report, report
+    assert "direct / /upload:" in report or "direct uploads not offered by this build" in report, report
+    # What measures the local folder and SQLite only is not run, and has no target rows.
+    for absent in ("### Storage floor", "### Start-up", "### Gallery page weight", "| S6", "| G1", "| start-up"):
+        assert absent not in report, report
+    assert "not judged" in report, report
 
 
 def test_profiling_an_upload_scenario_prints_where_the_worker_spent_its_time(tmp_path):

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import psycopg
 
+from .stack import let_nginx_workers_through
+
 BIN_DIR = Path("/usr/lib/postgresql/15/bin")
 USER = "postgres"
 START_SECONDS = 30
@@ -78,6 +80,9 @@ class Cluster:
         folder = Path(tempfile.mkdtemp(prefix="imagehost-postgres-"))
         if as_user is not None:
             shutil.chown(folder, as_user, as_user)
+            # TMPDIR may still be a 0700 folder of root's (the bench smoke test points it
+            # at its tmp_path): let the postgres user pass through, as nginx's workers do.
+            let_nginx_workers_through(folder)
         cluster = cls(folder, free_port(), as_user)
         try:
             cluster._initdb()
