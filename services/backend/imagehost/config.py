@@ -363,7 +363,8 @@ SETTINGS: tuple[Setting, ...] = (
         internal=True,
     ),
     Setting("FRONTEND_DIR", None, "the page's files (default: services/frontend)", nginx=True, internal=True),
-    # STORAGE=s3: the app writes to the bucket, nginx serves /images/ from it (render-config.sh).
+    # STORAGE=s3: the app writes to the bucket, nginx serves /images/ from it (render-config.sh);
+    # with direct uploads nginx lets the page connect to the bucket (its CSP's connect-src).
     Setting(
         "S3_ENDPOINT_URL",
         "",
@@ -404,6 +405,7 @@ SETTINGS: tuple[Setting, ...] = (
         "STORAGE=s3: true lets the page send files straight to the bucket (POST /api/uploads); /upload still works",
         "s3_direct_uploads",
         _boolean,
+        nginx=True,
     ),
     Setting(
         "S3_PUBLIC_ENDPOINT_URL",
@@ -411,6 +413,7 @@ SETTINGS: tuple[Setting, ...] = (
         "S3_DIRECT_UPLOADS: the bucket's endpoint as browsers reach it (empty: S3_ENDPOINT_URL)",
         "s3_public_endpoint_url",
         _endpoint_url,
+        nginx=True,
     ),
 )
 SETTING_NAMES = frozenset(setting.name for setting in SETTINGS)
