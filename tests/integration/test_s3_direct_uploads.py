@@ -175,12 +175,13 @@ def test_the_bucket_refuses_a_post_larger_than_the_policy_allows(direct):
     "data, code",
     [
         (png(extra=b"x" * MAX_UPLOAD_BYTES), "file_too_large"),
+        (b"", "empty_file"),
         (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "unsupported_type"),
         (b"just some text, not an image", "unsupported_type"),
         (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "unsupported_type"),
         (png_header_only(20_000, 20_000), "image_too_large"),
     ],
-    ids=["too-big", "svg", "text", "broken-png", "too-many-pixels"],
+    ids=["too-big", "empty", "svg", "text", "broken-png", "too-many-pixels"],
 )
 def test_complete_refuses_an_object_put_past_the_policy_and_deletes_it(direct, data, code):
     stack, endpoint, bucket = direct
@@ -229,6 +230,14 @@ def test_a_staged_upload_nobody_completed_is_swept_once_its_time_is_past_and_not
     assert staging_key(upload_id) in keys(endpoint, bucket)
     assert sweep_staged_uploads(store, now=time.time() + STAGED_KEPT + 60) >= 1
     assert staging_key(upload_id) not in keys(endpoint, bucket)
+
+
+def test_the_sweep_leaves_keys_of_the_staging_folder_that_are_no_upload_ids(direct):
+    _, endpoint, bucket = direct
+    other = f"{PREFIX}uploads/notes-of-another-program.txt"
+    endpoint.client().put_object(Bucket=bucket, Key=other, Body=b"not ours")
+    sweep_staged_uploads(store_of(endpoint, bucket), now=time.time() + STAGED_KEPT + 60)
+    assert other in keys(endpoint, bucket)
 
 
 def test_the_connection_stays_usable_after_each_refusal(direct):

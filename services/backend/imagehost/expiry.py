@@ -105,7 +105,8 @@ class Sweeper:
                 self.close()
                 self._index = open_index(self.config)
             sweep(self.config, self._index, store=self.store)
-            sweep_staged_uploads(self.store)
+            if self.config.s3_direct_uploads:
+                sweep_staged_uploads(self.store)
         except (IndexFileError, sqlite3.Error, Unavailable, InsufficientStorage, OSError) as exc:
             logger.error("expiry: this sweep failed ({}); the next is in {:g}s", exc, SWEEP_EVERY)
             self.close()

@@ -472,7 +472,8 @@ class S3Store:
 
     def _download_key(self, key: str, file: Any, max_bytes: int) -> None:
         """Write object `key` to `file`, reading at most `max_bytes` + 1 bytes: ValueError
-        when it is larger than `max_bytes`, FileNotFoundError when it is not there."""
+        when it is larger than `max_bytes`, FileNotFoundError when it is not there,
+        nothing written when it is empty."""
         try:
             with _answers_of_the_store(f"reading {key}"):
                 answer = self.client.get_object(Bucket=self.location.bucket, Key=key, Range=f"bytes=0-{max_bytes}")
@@ -484,6 +485,8 @@ class S3Store:
                     file.write(chunk)
         except _Missing as exc:
             raise FileNotFoundError(key) from exc
+        except _client_error():  # only InvalidRange gets here: the object is empty
+            return
 
     def write_preview(self, image_name: str, source: Path) -> None:
         try:
@@ -557,6 +560,8 @@ class S3Store:
                 return bytes(answer["Body"].read(length))
         except _Missing as exc:
             raise FileNotFoundError(upload_id) from exc
+        except _client_error():  # only InvalidRange gets here: the object is empty
+            return b""
 
     def download_staged(self, upload_id: str, file: Any, max_bytes: int) -> None:
         """Write the staged object to `file` (see _download_key: ValueError past `max_bytes`)."""
@@ -567,14 +572,14 @@ class S3Store:
             self.client.delete_object(Bucket=self.location.bucket, Key=self.staging_key(upload_id))
 
     def remove_stale_uploads(self, written_before: float) -> int:
-        """Delete every staged object written before `written_before` (Unix time), and
-        any other key in the staging folder (a staging key is only ever an upload id);
-        returns how many were deleted."""
+        """Delete every staged object written before `written_before` (Unix time);
+        returns how many. Only keys named as upload ids are touched: with an empty
+        prefix, `uploads/` may hold another program's files."""
         folder = f"{self.location.prefix}{STAGING_FOLDER}/"
         stale = [
             key
             for key, written in self._list_with_times(folder)
-            if written < written_before or not is_upload_id(key[len(folder) :])
+            if written < written_before and is_upload_id(key[len(folder) :])
         ]
         for key in stale:
             with _answers_of_the_store(f"deleting the stale upload {key}"):
