@@ -6,7 +6,7 @@ result as an upload through /upload."""
 from __future__ import annotations
 
 import pytest
-from page_actions import a_file, choose_files, image_path, link_of, natural_size, picture, upload_row
+from page_actions import a_file, choose_files, image_path, link_of, natural_size, picture, stored_uploads, upload_row
 from playwright.sync_api import expect
 from support import images
 from support.s3_server import let_anyone_read
@@ -80,3 +80,24 @@ def test_a_file_whose_name_hides_its_type_goes_through_upload_and_is_judged_by_i
     assert stack.get(image_path(link_of(row))).status == 200
     assert sent == [f"{stack.base_url}/api/uploads", f"{stack.base_url}/upload"]
     assert bucket_url not in sent
+
+
+def test_details_typed_on_the_page_reach_the_image_through_the_complete(open_page, direct_stack):
+    stack, bucket_url = direct_stack
+    page = open_page(stack.base_url)
+    sent = posts_of(page)
+    page.goto("/#upload")
+    page.locator("#upload-details summary").click()
+    page.get_by_label("Title (all files)").fill("Straight from the bucket")
+    page.get_by_label("Tags (all files)").fill("Harbour, Evening Light")
+    page.get_by_label("Delete after (all files)").select_option(label="1 day")
+    choose_files(page, [picture("detailed.png", 12)])
+    page.get_by_role("button", name="Upload 1 file").click()
+
+    row = upload_row(page, "detailed.png")
+    expect(row.get_by_text("Uploaded")).to_be_visible()
+    expect(row.locator(".chip")).to_have_text(["harbour", "evening-light"])
+    [stored] = stored_uploads(page)
+    assert (stored["title"], stored["tags"]) == ("Straight from the bucket", ["harbour", "evening-light"])
+    assert stored["expires_at"] is not None
+    assert bucket_url in sent
