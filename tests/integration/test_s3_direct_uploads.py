@@ -240,8 +240,10 @@ def test_the_sweep_leaves_keys_of_the_staging_folder_that_are_no_upload_ids(dire
     assert other in keys(endpoint, bucket)
 
 
-def test_the_connection_stays_usable_after_each_refusal(direct):
+@pytest.mark.parametrize("through", ["nginx", "a worker directly"])
+def test_the_connection_stays_usable_after_each_refusal(direct, through):
     stack, endpoint, bucket = direct
+    port = stack.http_port if through == "nginx" else stack.worker_ports[0]
     too_big = put_past_the_policy(endpoint, bucket, png(extra=b"x" * MAX_UPLOAD_BYTES))
     attempts = [
         ("/api/uploads", {"filename": "a.png", "size": MAX_UPLOAD_BYTES + 1, "content_type": "image/png"}, 413),
@@ -250,7 +252,7 @@ def test_the_connection_stays_usable_after_each_refusal(direct):
         (f"/api/uploads/{too_big}/complete", {}, 413),
         ("/api/uploads/x/complete", {"title": "t"}, 404),
     ]
-    connection = http.client.HTTPConnection("127.0.0.1", stack.http_port, timeout=30)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         for path, body, status in attempts:
             connection.request("POST", path, json.dumps(body).encode(), {"Content-Type": "application/json"})
