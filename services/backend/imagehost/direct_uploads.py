@@ -42,7 +42,15 @@ from .errors import (
     NotFound,
     UnsupportedType,
 )
-from .handlers import App, json_object, publish_upload, request_base, require_upload_permission, upload_details
+from .handlers import (
+    UPLOAD_TEXT_FIELDS,
+    App,
+    json_object,
+    publish_upload,
+    request_base,
+    require_upload_permission,
+    upload_details,
+)
 from .index import iso_utc
 from .object_store import UPLOAD_WINDOW, S3Store, is_upload_id, new_upload_id
 from .storage import TempUpload
@@ -58,7 +66,6 @@ from .validation import (
 from .web import Request, Response, json_response
 
 ACCEPTED_MIME_TYPES = tuple(image_type.mime for image_type in ACCEPTED_TYPES)
-DETAIL_FIELDS = frozenset({"title", "description", "tags", "expires_in"})
 # What makes a staged object not an image we accept: it is deleted. Anything else (the
 # bucket unreachable, the local disk full) leaves it, so the same complete can be tried again.
 OBJECT_REFUSALS = (FileTooLarge, EmptyFile, UnsupportedType, ImageTooLarge)
@@ -69,8 +76,8 @@ def start_upload(request: Request, app: App) -> Response:
     """201 {"id", "url", "fields", "expires_at"}: where and how to post the file.
 
     Refuses, before anything is signed: as /upload does (CrossOrigin, the upload token),
-    NotFound naming POST /upload when direct uploads are off, BadRequest for a body that is not the
-    JSON described, FileTooLarge for a declared size over MAX_UPLOAD_BYTES,
+    NotFound naming POST /upload when direct uploads are off, BadRequest for a body that
+    is not the JSON described, FileTooLarge for a declared size over MAX_UPLOAD_BYTES,
     UnsupportedType for a Content-Type that is not an accepted image type."""
     bucket = _bucket_for(request, app)
     wanted = json_object(request, {"filename", "size", "content_type"})
@@ -132,7 +139,7 @@ def _detail_fields(request: Request) -> dict[str, list[str]]:
     `tags` may be a string (comma-separated, as the form's) or a list of strings."""
     if request.body.framed and request.body.remaining == 0:
         return {}
-    given = json_object(request, set(DETAIL_FIELDS))
+    given = json_object(request, set(UPLOAD_TEXT_FIELDS))
     fields: dict[str, list[str]] = {}
     for name, value in given.items():
         values = value if name == "tags" and isinstance(value, list) else [value]
