@@ -81,6 +81,8 @@ S3_ENDPOINT_URL=${S3_ENDPOINT_URL:-}
 S3_BUCKET=${S3_BUCKET:-}
 S3_KEY_PREFIX=${S3_KEY_PREFIX:-}
 S3_CACHE_MAX_SIZE=${S3_CACHE_MAX_SIZE:-1g}
+S3_DIRECT_UPLOADS=${S3_DIRECT_UPLOADS:-false}
+S3_PUBLIC_ENDPOINT_URL=${S3_PUBLIC_ENDPOINT_URL:-}
 
 whole_number WEB_SERVER_WORKERS "$WEB_SERVER_WORKERS" 1 64
 whole_number WEB_SERVER_START_PORT "$WEB_SERVER_START_PORT" 1 65535
@@ -142,6 +144,31 @@ s3_settings() {
 proxy_cache_path $S3_CACHE_DIR levels=1:2 keys_zone=imagehost_images:10m max_size=$S3_CACHE_MAX_SIZE inactive=30d use_temp_path=off;"
 }
 
+# PAGE_CONNECT_SRC, the page's CSP connect-src: the page itself, and with direct uploads
+# the bucket as browsers reach it, where the page posts files (both addressing styles:
+# <endpoint>/<bucket> and <bucket>.<endpoint>). The backend refuses the same settings
+# the same way (config.py).
+PAGE_CONNECT_SRC="'self'"
+[ -z "$S3_PUBLIC_ENDPOINT_URL" ] ||
+    echo "$S3_PUBLIC_ENDPOINT_URL" | grep -Eq '^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:[0-9]{1,5})?/?$' ||
+    die "S3_PUBLIC_ENDPOINT_URL must be empty or http:// or https:// and a host with an optional port, nothing after it, got '$S3_PUBLIC_ENDPOINT_URL'"
+case $(echo "$S3_DIRECT_UPLOADS" | tr '[:upper:]' '[:lower:]') in
+1 | true | yes | on)
+    [ "$STORAGE" = s3 ] ||
+        die "S3_DIRECT_UPLOADS=true needs STORAGE=s3: browsers send files straight to a bucket. With STORAGE=local, uploads go through POST /upload: set S3_DIRECT_UPLOADS=false"
+    public=$S3_PUBLIC_ENDPOINT_URL
+    [ -n "$public" ] || public=$S3_ENDPOINT_URL # checked with the other S3 settings below
+    public=${public%/}
+    PAGE_CONNECT_SRC="'self' $public"
+    case ${public#*://} in
+    \[*) ;; # an IPv6 address has no virtual-host form
+    *) PAGE_CONNECT_SRC="$PAGE_CONNECT_SRC ${public%%://*}://$S3_BUCKET.${public#*://}" ;;
+    esac
+    ;;
+0 | false | no | off | '') ;;
+*) die "S3_DIRECT_UPLOADS must be true or false, got '$S3_DIRECT_UPLOADS'" ;;
+esac
+
 IMAGES_DIR=$(absolute IMAGES_DIR "${IMAGES_DIR:-./images}")
 LOG_DIR=$(absolute LOG_DIR "${LOG_DIR:-./logs}")
 FRONTEND_DIR=$(absolute FRONTEND_DIR "${FRONTEND_DIR:-$(dirname "$here")/frontend}")
@@ -199,7 +226,7 @@ MAX_UPLOAD_TEXT=$(awk -v n="$MAX_UPLOAD_BYTES" 'BEGIN {
 
 export UPSTREAM_SERVERS UPLOAD_RATE_LIMIT UPLOAD_RATE_BURST NGINX_LISTEN LOG_DIR \
     IMAGES_DIR FRONTEND_DIR CLIENT_MAX_BODY_SIZE MAX_UPLOAD_BYTES MAX_UPLOAD_TEXT SNIPPETS_DIR \
-    METRICS_ACCESS IMAGE_SOURCE PREVIEW_SOURCE S3_ORIGIN
+    METRICS_ACCESS IMAGE_SOURCE PREVIEW_SOURCE S3_ORIGIN PAGE_CONNECT_SRC
 
 [ -f "$template" ] || die "no template at $template"
 [ -d "$snippets_from" ] || die "no snippets folder at $snippets_from"
@@ -212,7 +239,7 @@ fi
 variables='${UPSTREAM_SERVERS} ${UPLOAD_RATE_LIMIT} ${UPLOAD_RATE_BURST} ${NGINX_LISTEN}
 ${LOG_DIR} ${FRONTEND_DIR} ${CLIENT_MAX_BODY_SIZE} ${MAX_UPLOAD_BYTES}
 ${MAX_UPLOAD_TEXT} ${SNIPPETS_DIR} ${METRICS_ACCESS} ${IMAGE_SOURCE} ${PREVIEW_SOURCE}
-${S3_ORIGIN}'
+${S3_ORIGIN} ${PAGE_CONNECT_SRC}'
 envsubst "$variables" <"$template" >"$output.new"
 mv "$output.new" "$output"
 echo "$me: wrote $output (workers $UPSTREAM_HOST:$WEB_SERVER_START_PORT+$WEB_SERVER_WORKERS, listen $NGINX_LISTEN, images from $STORAGE)"

@@ -69,6 +69,7 @@ def test_limits_publish_the_upload_limits_and_accepted_types(backend):
         "gallery_public": False,
         "max_expiry": None,
         "default_expiry": None,
+        "direct_uploads": False,
     }
 
 

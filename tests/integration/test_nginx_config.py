@@ -200,6 +200,24 @@ def test_in_local_mode_nothing_of_s3_is_in_the_config(tmp_path):
     assert "imagehost_s3" not in config and "proxy_cache" not in config
 
 
+def page_policy(config: str) -> str:
+    return re.search(r'add_header Content-Security-Policy "(default-src [^"]*)" always;', config).group(1)
+
+
+def test_with_direct_uploads_the_page_may_connect_to_the_bucket_browsers_reach_and_nowhere_else(tmp_path):
+    public = {"S3_DIRECT_UPLOADS": "true", "S3_PUBLIC_ENDPOINT_URL": "https://s3.example.test/"}
+    policy = page_policy(rendered(tmp_path, **S3_SETTINGS, **public))
+    assert "connect-src 'self' https://s3.example.test https://photos.s3.example.test;" in policy
+    off = tmp_path / "off"
+    off.mkdir()
+    assert "connect-src 'self';" in page_policy(rendered(off, **S3_SETTINGS))
+
+
+def test_direct_uploads_with_local_storage_stop_rendering_naming_post_upload(tmp_path):
+    result = render(tmp_path, S3_DIRECT_UPLOADS="true")
+    assert result.returncode != 0 and "S3_DIRECT_UPLOADS" in result.stderr and "POST /upload" in result.stderr
+
+
 @pytest.mark.parametrize(
     "variable, value",
     [
@@ -219,6 +237,8 @@ def test_in_local_mode_nothing_of_s3_is_in_the_config(tmp_path):
         ("S3_KEY_PREFIX", "a b/"),
         ("S3_CACHE_MAX_SIZE", "lots"),
         ("S3_CACHE_MAX_SIZE", "0"),
+        ("S3_DIRECT_UPLOADS", "sometimes"),
+        ("S3_PUBLIC_ENDPOINT_URL", "https://s3.example.test/photos; evil"),
     ],
 )
 def test_an_unusable_s3_setting_stops_rendering_with_its_name(tmp_path, variable, value):

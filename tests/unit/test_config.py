@@ -59,6 +59,9 @@ def test_defaults_match_the_documented_values():
         ("S3_BUCKET", "My_Bucket", "bucket name"),
         ("S3_BUCKET", "ab", "bucket name"),
         ("S3_ADDRESSING", "dns", "path"),
+        ("S3_DIRECT_UPLOADS", "true", "needs STORAGE=s3"),
+        ("S3_DIRECT_UPLOADS", "sometimes", "true or false"),
+        ("S3_PUBLIC_ENDPOINT_URL", "https://s3.example.com/bucket", "nothing after it"),
     ],
 )
 def test_a_bad_value_is_refused_with_a_message_naming_the_variable(variable, value, words):
@@ -140,3 +143,21 @@ def test_images_are_stored_in_the_bucket_the_s3_settings_name():
     )
     assert (config.s3_region, config.s3_addressing, config.aws_access_key_id) == ("us-east-1", "path", "key")
     assert "secret" not in repr(config)
+
+
+def test_direct_uploads_are_off_unless_asked_and_refused_on_local_storage_with_the_way_that_works():
+    assert config_of().s3_direct_uploads is False
+    with pytest.raises(ConfigError) as refused:
+        config_of(S3_DIRECT_UPLOADS="true")
+    assert "STORAGE=local" in str(refused.value) and "POST /upload" in str(refused.value)
+
+
+def test_direct_uploads_with_s3_take_the_public_endpoint_browsers_reach():
+    config = config_of(
+        STORAGE="s3",
+        S3_ENDPOINT_URL="http://10.0.0.5:7480",
+        S3_BUCKET="photos",
+        S3_DIRECT_UPLOADS="yes",
+        S3_PUBLIC_ENDPOINT_URL="https://s3.example.com",
+    )
+    assert (config.s3_direct_uploads, config.s3_public_endpoint_url) == (True, "https://s3.example.com")

@@ -363,7 +363,8 @@ SETTINGS: tuple[Setting, ...] = (
         internal=True,
     ),
     Setting("FRONTEND_DIR", None, "the page's files (default: services/frontend)", nginx=True, internal=True),
-    # STORAGE=s3: the app writes to the bucket, nginx serves /images/ from it (render-config.sh).
+    # STORAGE=s3: the app writes to the bucket, nginx serves /images/ from it (render-config.sh);
+    # with direct uploads nginx lets the page connect to the bucket (its CSP's connect-src).
     Setting(
         "S3_ENDPOINT_URL",
         "",
@@ -398,6 +399,22 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("AWS_SECRET_ACCESS_KEY", "", "STORAGE=s3: its secret", "aws_secret_access_key", _text),
     Setting("S3_CACHE_MAX_SIZE", "1g", "STORAGE=s3: nginx's disk cache of images", nginx=True),
+    Setting(
+        "S3_DIRECT_UPLOADS",
+        "false",
+        "STORAGE=s3: true lets the page send files straight to the bucket (POST /api/uploads); /upload still works",
+        "s3_direct_uploads",
+        _boolean,
+        nginx=True,
+    ),
+    Setting(
+        "S3_PUBLIC_ENDPOINT_URL",
+        "",
+        "S3_DIRECT_UPLOADS: the bucket's endpoint as browsers reach it (empty: S3_ENDPOINT_URL)",
+        "s3_public_endpoint_url",
+        _endpoint_url,
+        nginx=True,
+    ),
 )
 SETTING_NAMES = frozenset(setting.name for setting in SETTINGS)
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -453,6 +470,8 @@ class Config:
     s3_addressing: str = _default("S3_ADDRESSING")
     aws_access_key_id: str = _default("AWS_ACCESS_KEY_ID")
     aws_secret_access_key: str = field(default=_default("AWS_SECRET_ACCESS_KEY"), repr=False)
+    s3_direct_uploads: bool = _default("S3_DIRECT_UPLOADS")
+    s3_public_endpoint_url: str = _default("S3_PUBLIC_ENDPOINT_URL")
 
     @cached_property
     def tmp_dir(self) -> Path:
@@ -527,6 +546,11 @@ def _check_consistency(config: Config) -> None:
         raise ConfigError("METRICS_ALLOW=all needs a METRICS_TOKEN: without one, anyone could read /metrics")
     if config.storage == "s3" and not (config.s3_endpoint_url and config.s3_bucket):
         raise ConfigError("STORAGE=s3 needs S3_ENDPOINT_URL and S3_BUCKET")
+    if config.s3_direct_uploads and config.storage != "s3":
+        raise ConfigError(
+            "S3_DIRECT_UPLOADS=true needs STORAGE=s3: browsers send files straight to a bucket. "
+            "With STORAGE=local, uploads go through POST /upload: set S3_DIRECT_UPLOADS=false"
+        )
     # nginx serves IMAGES_DIR as it is: the index (and its delete-token hashes) must not be in it.
     if config.data_dir == config.images_dir or config.images_dir in config.data_dir.parents:
         raise ConfigError("DATA_DIR must not be inside IMAGES_DIR: nginx serves that folder")

@@ -5,6 +5,8 @@ it DEFAULT_EXPIRY applies, and nothing may outlive MAX_EXPIRY. The row keeps the
 (`expires_at`, ISO 8601 UTC). The supervisor sweeps every SWEEP_EVERY seconds: each
 image past its moment loses its file (durably, as a DELETE does), its row and its
 preview, so within a minute of expiry nginx answers 404. Request workers never sweep.
+The same sweep removes direct uploads staged in the bucket and never completed
+(object_store.STAGED_KEPT after they were written).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from .config import Config
 from .durations import LONGEST, describe, seconds_of
 from .errors import BadRequest, InsufficientStorage, Unavailable
 from .index import Index, IndexFileError, iso_utc, open_index
-from .object_store import ObjectStore, open_store
+from .object_store import STAGED_KEPT, ObjectStore, S3Store, open_store
 
 SWEEP_EVERY = 15.0
 SWEEP_BATCH = 200
@@ -68,6 +70,18 @@ def sweep(config: Config, index: Index, now: float | None = None, store: ObjectS
             return removed
 
 
+def sweep_staged_uploads(store: ObjectStore, now: float | None = None) -> int:
+    """Remove the direct uploads staged in `store` more than STAGED_KEPT seconds before
+    `now` (their presigned POST long expired, nobody completed them); returns how many.
+    A local store has none. The store's errors go on (Unavailable)."""
+    if not isinstance(store, S3Store):
+        return 0
+    removed = store.remove_stale_uploads((now if now is not None else time.time()) - STAGED_KEPT)
+    if removed:
+        logger.info("expiry: removed {} direct uploads never completed", removed)
+    return removed
+
+
 class Sweeper:
     """The supervisor's sweeps: `tick()` in its loop sweeps when SWEEP_EVERY has passed,
     with its own connection to the index (opened again after a failure, which is logged:
@@ -91,6 +105,8 @@ class Sweeper:
                 self.close()
                 self._index = open_index(self.config)
             sweep(self.config, self._index, store=self.store)
+            if self.config.s3_direct_uploads:
+                sweep_staged_uploads(self.store)
         except (IndexFileError, sqlite3.Error, Unavailable, InsufficientStorage, OSError) as exc:
             logger.error("expiry: this sweep failed ({}); the next is in {:g}s", exc, SWEEP_EVERY)
             self.close()

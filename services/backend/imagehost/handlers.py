@@ -36,7 +36,7 @@ from .errors import (
 )
 from .index import ImageRecord, Index
 from .object_store import ObjectStore, open_store
-from .uploads import receive_image
+from .uploads import ReceivedImage, receive_image
 from .validation import ACCEPTED_TYPES, is_image_name
 from .web import Request, Response, base_url, json_response, origin_of
 
@@ -78,8 +78,7 @@ def upload(request: Request, app: App) -> Response:
     if not request.body.framed:
         raise LengthRequired()
     base = request_base(request, app)
-    _refuse_cross_site(request, app, base)
-    auth.require_upload_token(auth.bearer_token(request.header("Authorization")), config.upload_token)
+    require_upload_permission(request, app, base)
     received = receive_image(
         request.body,
         request.header("Content-Type"),
@@ -89,10 +88,18 @@ def upload(request: Request, app: App) -> Response:
         strip_metadata=config.strip_metadata,
         text_fields=UPLOAD_TEXT_FIELDS,
     )
-    with received.temp as temp:
-        details = _upload_details(received.fields, config)  # a refusal leaves nothing behind
-        same_content = app.index.names_with_content(temp.sha256, temp.size)
-        name = app.store.publish(temp, received.info.type.extension, same_content)
+    with received.temp:
+        details = upload_details(received.fields, config)  # a refusal leaves nothing behind
+        return publish_upload(app, base, received, details)
+
+
+def publish_upload(app: App, base: str, received: ReceivedImage, details: dict[str, Any]) -> Response:
+    """Publish the checked image `received` (its temp file open) with its `details`
+    (upload_details): the image into the store, then its row; answer 201 with the
+    image, its delete token and Location. What upload's docstring says of failures."""
+    temp = received.temp
+    same_content = app.index.names_with_content(temp.sha256, temp.size)
+    name = app.store.publish(temp, received.info.type.extension, same_content)
     delete_token = auth.new_delete_token()
     try:
         record = app.index.add(
@@ -128,7 +135,14 @@ UPLOAD_TEXT_FIELDS = frozenset({"title", "description", "tags", "expires_in"})
 MAX_JSON_BYTES = 64 * 1024
 
 
-def _upload_details(fields: dict[str, list[str]], config: Config) -> dict[str, Any]:
+def require_upload_permission(request: Request, app: App, base: str) -> None:
+    """Raise CrossOrigin for a browser's upload from another site's page, and
+    Unauthorized or Forbidden without the upload token when the server has one."""
+    _refuse_cross_site(request, app, base)
+    auth.require_upload_token(auth.bearer_token(request.header("Authorization")), app.config.upload_token)
+
+
+def upload_details(fields: dict[str, list[str]], config: Config) -> dict[str, Any]:
     """The upload form's title, description, tags and expiry, checked (BadRequest)."""
     for name in ("title", "description", "expires_in"):
         if len(fields.get(name, [])) > 1:
@@ -314,6 +328,8 @@ def limits(request: Request, app: App) -> Response:
             # Seconds, or None for never: the page offers only expiries within max_expiry.
             "max_expiry": config.max_expiry,
             "default_expiry": config.default_expiry,
+            # True: the page sends files straight to the bucket (direct_uploads.py).
+            "direct_uploads": config.s3_direct_uploads,
         },
     )
 

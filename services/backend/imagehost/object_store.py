@@ -9,6 +9,12 @@ go through one `ObjectStore`; the two implementations hold the same names:
   `<name>` is the object `<prefix><name>`, its preview `<prefix>previews/<name>.webp`,
   the layout of IMAGES_DIR, so nginx proxies `/images/<name>` to the same path.
 
+With direct uploads (S3_DIRECT_UPLOADS), a browser posts a file to the staging key
+`<prefix>uploads/<upload id>` under a presigned POST (`S3Store.presign_upload`); the
+app checks what is there before publishing it as an image. Staging keys are in a
+folder of their own: `names()` lists only the keys right under the prefix, and nginx
+serves only image names, so a staged object is never an image until it is published.
+
 Names are the server's own random names (validation.IMAGE_NAME); any other name is a
 bug in the caller and raises ValueError before the store is asked, so no request can
 reach another key of the bucket through a store method.
@@ -22,8 +28,11 @@ Unavailable (503) and is logged for the operator. A missing object is not a fail
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
+import re
+import secrets
 import stat
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -49,6 +58,18 @@ SHA256_METADATA = "sha256"
 FULL_CODES = frozenset({"QuotaExceeded", "XMinioStorageFull", "InsufficientCapacity"})
 # A HEAD answer has no body, so its code is the bare status.
 MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+
+# Direct uploads: the folder under the prefix, the ids (128 random bits, URL-safe), how
+# long a presigned POST stays valid, and how long after being written a staged object
+# that nobody completed is kept (its POST's lifetime and an hour's margin for a slow
+# complete) before the supervisor's sweep removes it.
+STAGING_FOLDER = "uploads"
+UPLOAD_ID_BYTES = 16
+UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{22}")
+UPLOAD_WINDOW = 600
+STAGED_KEPT = UPLOAD_WINDOW + 3600
+# The uploader's file name travels with the staged object, base64url (metadata is ASCII).
+ORIGINAL_NAME_METADATA = "original-name"
 
 # Fresh names tried before giving up: a second taken name means the store answers
 # "taken" to everything (a broken conditional write), not bad luck.
@@ -152,6 +173,7 @@ def location_of(config: Config) -> S3Location:
         region=config.s3_region,
         prefix=config.s3_key_prefix,
         addressing=config.s3_addressing,
+        public_endpoint_url=config.s3_public_endpoint_url,
         access_key=config.aws_access_key_id or None,
         secret_key=config.aws_secret_access_key or None,
     )
@@ -162,6 +184,14 @@ def check_name(name: str) -> str:
     if not is_image_name(name):
         raise ValueError(f"not an image name: {name!r}")
     return name
+
+
+def new_upload_id() -> str:
+    return secrets.token_urlsafe(UPLOAD_ID_BYTES)
+
+
+def is_upload_id(upload_id: str) -> bool:
+    return UPLOAD_ID.fullmatch(upload_id) is not None
 
 
 def check_range(start: int, length: int) -> None:
@@ -262,7 +292,9 @@ class S3Location:
     `prefix` is put before every key ("" or ending in "/"); `addressing` is "path"
     (`endpoint/bucket/key`, what a server on an IP address needs) or "virtual"
     (`bucket.endpoint/key`). `access_key`/`secret_key` None: boto3 finds them the usual
-    way (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, an instance role)."""
+    way (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, an instance role).
+    `public_endpoint_url`: the endpoint as browsers reach it, for presigned POSTs
+    ("": `endpoint_url`)."""
 
     endpoint_url: str
     bucket: str
@@ -271,6 +303,7 @@ class S3Location:
     addressing: str = "path"
     access_key: str | None = None
     secret_key: str | None = None
+    public_endpoint_url: str = ""
 
     def __post_init__(self) -> None:
         if self.prefix and not self.prefix.endswith("/"):
@@ -286,36 +319,49 @@ class S3Store:
     def __init__(self, location: S3Location):
         self.location = location
         self._client: Any = None
+        self._presigner: Any = None
 
     @property
     def client(self) -> Any:
         if self._client is None:
-            # boto3 only where a bucket is used: importing it costs every process about
-            # 10 MB and a part of a second, which local mode's workers need not pay.
-            import boto3  # noqa: PLC0415
-            from botocore.config import Config as BotoConfig  # noqa: PLC0415
-
-            where = self.location
-            self._client = boto3.client(
-                "s3",
-                endpoint_url=where.endpoint_url,
-                region_name=where.region,
-                aws_access_key_id=where.access_key,
-                aws_secret_access_key=where.secret_key,
-                config=BotoConfig(
-                    signature_version="s3v4",
-                    s3={"addressing_style": where.addressing},
-                    retries={"max_attempts": 3, "mode": "standard"},
-                    connect_timeout=5,
-                    read_timeout=30,
-                    # botocore 1.36 began sending CRC checksums in aws-chunked trailers,
-                    # which many S3-compatible servers (Ceph before Reef, older MinIO)
-                    # refuse: checksums only where the operation requires one.
-                    request_checksum_calculation="when_required",
-                    response_checksum_validation="when_required",
-                ),
-            )
+            self._client = self._new_client(self.location.endpoint_url)
         return self._client
+
+    @property
+    def presigner(self) -> Any:
+        """A client for the endpoint browsers reach, which only signs (no request is
+        sent through it): a POST policy's signature does not cover the host, so the
+        form's address is the public endpoint's while the app's is another."""
+        if self._presigner is None:
+            self._presigner = self._new_client(self.location.public_endpoint_url or self.location.endpoint_url)
+        return self._presigner
+
+    def _new_client(self, endpoint_url: str) -> Any:
+        # boto3 only where a bucket is used: importing it costs every process about
+        # 10 MB and a part of a second, which local mode's workers need not pay.
+        import boto3  # noqa: PLC0415
+        from botocore.config import Config as BotoConfig  # noqa: PLC0415
+
+        where = self.location
+        return boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=where.region,
+            aws_access_key_id=where.access_key,
+            aws_secret_access_key=where.secret_key,
+            config=BotoConfig(
+                signature_version="s3v4",
+                s3={"addressing_style": where.addressing},
+                retries={"max_attempts": 3, "mode": "standard"},
+                connect_timeout=5,
+                read_timeout=30,
+                # botocore 1.36 began sending CRC checksums in aws-chunked trailers,
+                # which many S3-compatible servers (Ceph before Reef, older MinIO)
+                # refuse: checksums only where the operation requires one.
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            ),
+        )
 
     def key(self, name: str) -> str:
         return self.location.prefix + check_name(name)
@@ -429,19 +475,25 @@ class S3Store:
             Path(path).unlink(missing_ok=True)
 
     def _download(self, name: str, file: Any, max_bytes: int) -> None:
+        self._download_key(self.key(name), file, max_bytes)
+
+    def _download_key(self, key: str, file: Any, max_bytes: int) -> None:
+        """Write object `key` to `file`, reading at most `max_bytes` + 1 bytes: ValueError
+        when it is larger than `max_bytes`, FileNotFoundError when it is not there,
+        nothing written when it is empty."""
         try:
-            with _answers_of_the_store(f"reading {name}"):
-                answer = self.client.get_object(
-                    Bucket=self.location.bucket, Key=self.key(name), Range=f"bytes=0-{max_bytes}"
-                )
+            with _answers_of_the_store(f"reading {key}"):
+                answer = self.client.get_object(Bucket=self.location.bucket, Key=key, Range=f"bytes=0-{max_bytes}")
                 body, written = answer["Body"], 0
                 while chunk := body.read(1 << 20):
                     written += len(chunk)
                     if written > max_bytes:
-                        raise ValueError(f"{name} is larger than {max_bytes} bytes")
+                        raise ValueError(f"{key} is larger than {max_bytes} bytes")
                     file.write(chunk)
         except _Missing as exc:
-            raise FileNotFoundError(name) from exc
+            raise FileNotFoundError(key) from exc
+        except _client_error():  # only InvalidRange gets here: the object is empty
+            return
 
     def write_preview(self, image_name: str, source: Path) -> None:
         try:
@@ -482,6 +534,83 @@ class S3Store:
             return False
         return True
 
+    # --- Direct uploads: the staging keys ------------------------------------------
+
+    def staging_key(self, upload_id: str) -> str:
+        """`<prefix>uploads/<upload id>`; ValueError for anything but an upload id."""
+        if not is_upload_id(upload_id):
+            raise ValueError(f"not an upload id: {upload_id!r}")
+        return f"{self.location.prefix}{STAGING_FOLDER}/{upload_id}"
+
+    def presign_upload(self, upload_id: str, content_type: str, max_bytes: int, original_name: str) -> dict[str, Any]:
+        """A presigned POST ({"url", "fields"}) valid UPLOAD_WINDOW seconds for exactly
+        the staging key of `upload_id`: 1 to `max_bytes` bytes, this Content-Type, the
+        uploader's file name as metadata. No request is sent."""
+        key = self.staging_key(upload_id)
+        fields = {
+            "Content-Type": content_type,
+            f"x-amz-meta-{ORIGINAL_NAME_METADATA}": base64.urlsafe_b64encode(original_name.encode()).decode(),
+        }
+        conditions: list[Any] = [{name: value} for name, value in fields.items()]
+        conditions.append(["content-length-range", 1, max_bytes])
+        post = self.presigner.generate_presigned_post(
+            Bucket=self.location.bucket, Key=key, Fields=fields, Conditions=conditions, ExpiresIn=UPLOAD_WINDOW
+        )
+        return {"url": post["url"], "fields": post["fields"]}
+
+    def staged(self, upload_id: str) -> tuple[int, str] | None:
+        """The staged object's size and the file name it came with ("" when it has
+        none that reads), or None when there is no such object."""
+        head = self._head(self.staging_key(upload_id))
+        if head is None:
+            return None
+        return int(head["ContentLength"]), _decoded_name(head.get("Metadata", {}).get(ORIGINAL_NAME_METADATA, ""))
+
+    def read_staged(self, upload_id: str, length: int) -> bytes:
+        """Up to the first `length` bytes of the staged object; FileNotFoundError when gone."""
+        try:
+            with _answers_of_the_store(f"reading upload {upload_id}"):
+                answer = self.client.get_object(
+                    Bucket=self.location.bucket, Key=self.staging_key(upload_id), Range=f"bytes=0-{length - 1}"
+                )
+                return bytes(answer["Body"].read(length))
+        except _Missing as exc:
+            raise FileNotFoundError(upload_id) from exc
+        except _client_error():  # only InvalidRange gets here: the object is empty
+            return b""
+
+    def download_staged(self, upload_id: str, file: Any, max_bytes: int) -> None:
+        """Write the staged object to `file` (see _download_key: ValueError past `max_bytes`)."""
+        self._download_key(self.staging_key(upload_id), file, max_bytes)
+
+    def delete_staged(self, upload_id: str) -> None:
+        with _answers_of_the_store(f"deleting upload {upload_id}"):
+            self.client.delete_object(Bucket=self.location.bucket, Key=self.staging_key(upload_id))
+
+    def remove_stale_uploads(self, written_before: float) -> int:
+        """Delete every staged object written before `written_before` (Unix time);
+        returns how many. Only keys named as upload ids are touched: with an empty
+        prefix, `uploads/` may hold another program's files."""
+        folder = f"{self.location.prefix}{STAGING_FOLDER}/"
+        stale = [
+            key
+            for key, written in self._list_with_times(folder)
+            if written < written_before and is_upload_id(key[len(folder) :])
+        ]
+        for key in stale:
+            with _answers_of_the_store(f"deleting the stale upload {key}"):
+                self.client.delete_object(Bucket=self.location.bucket, Key=key)
+        return len(stale)
+
+    def _list_with_times(self, prefix: str) -> list[tuple[str, float]]:
+        """Every key under `prefix` (its sub-folders too) with when it was written."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.location.bucket, Prefix=prefix)
+        found: list[tuple[str, float]] = []
+        with _answers_of_the_store(f"listing {prefix}"):
+            for page in pages:
+                found.extend((item["Key"], item["LastModified"].timestamp()) for item in page.get("Contents", []))
+        return found
+
     def _holds(self, name: str, sha256: str, size: int) -> bool:
         head = self._head(self.key(name))
         return (
@@ -507,6 +636,14 @@ class S3Store:
             for page in pages:
                 found.extend(item["Key"][len(prefix) :] for item in page.get("Contents", []))
         return found
+
+
+def _decoded_name(encoded: str) -> str:
+    """The file name presign_upload put in the metadata; "" for anything that does not read."""
+    try:
+        return base64.urlsafe_b64decode(encoded.encode("ascii")).decode("utf-8")
+    except (ValueError, UnicodeError):
+        return ""
 
 
 class _Missing(Exception):

@@ -4,11 +4,14 @@ nginx serves `/images/<name>` files and the page itself; these are the rest. Eac
 process builds its `Router` from this table (worker_process.run).
 """
 
-from . import albums, handlers, metrics, pages
+from . import albums, direct_uploads, handlers, metrics, pages
 from .router import Route
 
 ROUTES = (
     Route("POST", "/upload", handlers.upload),
+    # Direct uploads to the bucket (S3_DIRECT_UPLOADS): a presigned POST, then complete.
+    Route("POST", "/api/uploads", direct_uploads.start_upload),
+    Route("POST", "/api/uploads/{upload_id}/complete", direct_uploads.complete_upload),
     Route("GET", "/api/images", handlers.list_images),
     Route("GET", "/images", handlers.list_images),  # the design's name for the listing
     Route("GET", "/api/images/{name}", handlers.get_image),

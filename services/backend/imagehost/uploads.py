@@ -116,12 +116,22 @@ def receive_image(
         form = _FilePartWriter(temp, max_bytes, text_fields)
         _parse(body, boundary, form)
         form.check()
-        info = _image_info(temp, max_pixels)
-        temp, info = _rewritten(temp, info, tmp_dir, strip_metadata)
+        temp, info = checked_image(temp, tmp_dir, max_pixels, strip_metadata)
         return ReceivedImage(temp, info, form.original_name, form.text_values())
     except BaseException:
         temp.__exit__(None, None, None)
         raise
+
+
+def checked_image(
+    temp: TempUpload, tmp_dir: Path, max_pixels: int, strip_metadata: bool
+) -> tuple[TempUpload, ImageInfo]:
+    """The image in `temp` (whole, at most the size limit), checked by its headers and
+    the pixel limit, and without its metadata when `strip_metadata` (a new temp file in
+    `tmp_dir`, `temp` removed): what becomes the published image, and its info.
+    UnsupportedType or ImageTooLarge when refused; `temp` is then the caller's to remove."""
+    info = _image_info(temp, max_pixels)
+    return _rewritten(temp, info, tmp_dir, strip_metadata)
 
 
 def _parse(body: RequestBody, boundary: bytes, form: _FilePartWriter) -> None:

@@ -38,9 +38,9 @@ function authorization(token) {
   return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
-/** `json`, when given, is sent as the JSON body. */
-async function request(method, path, token, json = undefined) {
-  const init = { method, headers: authorization(token), cache: 'no-store' };
+/** `json`, when given, is sent as the JSON body; aborting `signal` rejects with code "aborted". */
+async function request(method, path, token, json = undefined, signal = undefined) {
+  const init = { method, headers: authorization(token), cache: 'no-store', signal };
   if (json !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(json);
@@ -49,6 +49,7 @@ async function request(method, path, token, json = undefined) {
   try {
     response = await fetch(path, init);
   } catch {
+    if (signal && signal.aborted) throw cancelled();
     throw new ApiError(NETWORK_MESSAGE, 0, 'network');
   }
   if (response.status === 204) return null;
@@ -104,11 +105,49 @@ export function deleteImage(name, token) {
   return request('DELETE', imagePath(name), token);
 }
 
+function cancelled() {
+  return new ApiError('Upload cancelled.', 0, 'aborted');
+}
+
 /**
- * Upload one file as multipart/form-data (field `file`). Resolves with the 201 body.
+ * POST `form` to `url` with XMLHttpRequest; resolves with the XHR once any answer has
+ * arrived, rejects with an ApiError ("network", or "aborted" when `signal` aborts).
  *
  * XMLHttpRequest is used here only because fetch() has no upload progress events
  * (https://github.com/whatwg/fetch/issues/607); everything else uses fetch.
+ */
+function postForm(url, form, { headers = {}, signal, onProgress, responseType = 'json' } = {}) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', url);
+    xhr.responseType = responseType;
+    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
+
+    xhr.upload.addEventListener('progress', (event) => {
+      if (event.lengthComputable && onProgress) onProgress(event.loaded, event.total);
+    });
+    xhr.addEventListener('load', () => resolve(xhr));
+    xhr.addEventListener('error', () => reject(new ApiError(NETWORK_MESSAGE, 0, 'network')));
+    xhr.addEventListener('abort', () => reject(cancelled()));
+
+    if (signal) {
+      if (signal.aborted) {
+        reject(cancelled());
+        return;
+      }
+      signal.addEventListener('abort', () => xhr.abort(), { once: true });
+    }
+    xhr.send(form);
+  });
+}
+
+/** `fields` that have a value, in order. */
+function filledIn(fields) {
+  return Object.entries(fields).filter(([, value]) => value);
+}
+
+/**
+ * Upload one file as multipart/form-data (field `file`). Resolves with the 201 body.
  *
  * @param {File} file
  * @param {{token?: string, signal?: AbortSignal, onProgress?: (loaded: number, total: number) => void,
@@ -116,37 +155,45 @@ export function deleteImage(name, token) {
  *   `onProgress` is called as bytes leave the browser; aborting `signal` rejects with code "aborted".
  *   `fields`: text fields sent before the file (title, description, tags, expires_in); empty ones are left out.
  */
-export function uploadImage(file, { token = '', signal, onProgress, fields = {} } = {}) {
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open('POST', '/upload');
-    xhr.responseType = 'json';
-    for (const [name, value] of Object.entries(authorization(token))) xhr.setRequestHeader(name, value);
+export async function uploadImage(file, { token = '', signal, onProgress, fields = {} } = {}) {
+  const form = new FormData();
+  for (const [name, value] of filledIn(fields)) form.append(name, value);
+  form.append('file', file, file.name);
+  const xhr = await postForm('/upload', form, { headers: authorization(token), signal, onProgress });
+  if (xhr.status >= 200 && xhr.status < 300 && xhr.response) return xhr.response;
+  throw errorFrom(xhr.status, xhr.response);
+}
 
-    xhr.upload.addEventListener('progress', (event) => {
-      if (event.lengthComputable && onProgress) onProgress(event.loaded, event.total);
-    });
-    xhr.addEventListener('load', () => {
-      if (xhr.status >= 200 && xhr.status < 300 && xhr.response) resolve(xhr.response);
-      else reject(errorFrom(xhr.status, xhr.response));
-    });
-    xhr.addEventListener('error', () => reject(new ApiError(NETWORK_MESSAGE, 0, 'network')));
-    xhr.addEventListener('abort', () => reject(new ApiError('Upload cancelled.', 0, 'aborted')));
-
-    if (signal) {
-      if (signal.aborted) {
-        reject(new ApiError('Upload cancelled.', 0, 'aborted'));
-        return;
-      }
-      signal.addEventListener('abort', () => xhr.abort(), { once: true });
-    }
-    const form = new FormData();
-    for (const [name, value] of Object.entries(fields)) {
-      if (value) form.append(name, value);
-    }
-    form.append('file', file, file.name);
-    xhr.send(form);
-  });
+/**
+ * Upload one file straight to the bucket, for a server whose limits say `direct_uploads`:
+ * POST /api/uploads for a presigned form, the form and the file to the bucket (with
+ * progress), then POST /api/uploads/<id>/complete with `fields`, which the server checks
+ * and publishes. Resolves with the same 201 body as uploadImage, takes the same options.
+ *
+ * Falls back to uploadImage when the server takes no direct uploads after all (404) or
+ * leaves the file's type to /upload to judge by its bytes (415: the browser's `file.type`
+ * comes from the name, and may be empty).
+ */
+export async function uploadDirect(file, { token = '', signal, onProgress, fields = {} } = {}) {
+  let upload;
+  try {
+    const declared = { filename: file.name, size: file.size, content_type: file.type };
+    upload = await request('POST', '/api/uploads', token, declared, signal);
+  } catch (error) {
+    if (error.status === 404 || error.status === 415) return uploadImage(file, { token, signal, onProgress, fields });
+    throw error;
+  }
+  const form = new FormData();
+  for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
+  form.append('file', file, file.name); // the bucket wants the file last
+  const sent = await postForm(upload.url, form, { signal, onProgress, responseType: 'text' });
+  if (sent.status < 200 || sent.status >= 300) {
+    // The bucket's own error is XML for programs; the server re-checks everything anyway.
+    const message = `The image store refused the file (status ${sent.status}). Try again later.`;
+    throw new ApiError(message, sent.status, `bucket_${sent.status}`);
+  }
+  const details = Object.fromEntries(filledIn(fields));
+  return request('POST', `/api/uploads/${encodeURIComponent(upload.id)}/complete`, token, details, signal);
 }
 
 /** What the image page shows of image `name` (public: no original file name); 404 once it is gone. */

@@ -1,6 +1,6 @@
 // The Upload view: the drop zone and file picker, and one row per file sent or refused.
 
-import { uploadImage } from '../api.js';
+import { uploadDirect, uploadImage } from '../api.js';
 import { announce } from '../announce.js';
 import { deleteWithConfirmation } from '../delete-image.js';
 import { acceptAttribute, checkFile, describeLimits } from '../limits.js';
@@ -33,7 +33,9 @@ export function mountUploadView() {
   const details = mountUploadDetails(tokenField, { onSend: sendReady });
 
   const queue = new UploadQueue(async (file, options) => {
-    const response = await uploadImage(file, { ...options, token: uploadToken() });
+    // Straight to the bucket when the server offers it; through /upload otherwise.
+    const send = limits && limits.direct_uploads ? uploadDirect : uploadImage;
+    const response = await send(file, { ...options, token: uploadToken() });
     if (!rememberUpload(response)) {
       announce(`This browser would not remember ${file.name}; copy its link now to find it again.`, { urgent: true });
     }
