@@ -14,6 +14,9 @@ holds none of their files (a volume not mounted, a typo in the path), or more th
 images next to an index that has none of them (a DATA_DIR typo, a lost index). Then ReconcileRefused
 says what is wrong, nothing is changed, and the operator accepts the loss explicitly
 with `python -m imagehost reconcile --forget-missing` and/or `--index-files`.
+
+Many nodes may share one index (PostgreSQL) and one bucket: one at a time repairs them
+(Index.leading("reconcile")); the others only clean up their own temp files.
 """
 
 from __future__ import annotations
@@ -59,31 +62,51 @@ def reconcile(
     """Repair the index against the store (default: the config's; IMAGES_DIR, or the
     bucket listed under its prefix); raises ReconcileRefused (changing nothing) when that
     would drop many rows or index an unknown folder, unless the matching flag says the
-    operator accepts it. A store that cannot be listed raises its error (Unavailable)."""
+    operator accepts it. A store that cannot be listed raises its error (Unavailable).
+
+    Of many nodes sharing one index, one at a time repairs it (Index.leading): a node
+    that finds another at it leaves the index and store alone (its report counts
+    nothing there) and only removes its own stale temp files."""
     store = store if store is not None else open_store(config)
+    previews.remove_temp_files(config.images_dir)  # this node's; no maker runs yet
     index = open_index(config)
     try:
-        on_disk = store.names()
-        in_index = index.names()
-        refusal = _refusal(config, in_index, on_disk, forget_missing=forget_missing, index_files=index_files)
-        if refusal:
-            raise ReconcileRefused(refusal)
-        gone = in_index - on_disk
-        if gone:
-            _log_dropped(gone)
-            index.delete_many(gone)
-        indexed, skipped = _index_orphans(index, config, store, on_disk - in_index)
-        previews_removed, previews_again = _reconcile_previews(index, config, store)
+        with index.leading("reconcile") as leader:
+            if leader:
+                repaired = _repair(index, config, store, forget_missing=forget_missing, index_files=index_files)
+            else:
+                logger.info("reconcile: another node is reconciling the shared index; this one leaves it be")
+                repaired = (0, 0, 0, 0, 0)
     finally:
         index.close()
+    rows_removed, indexed, skipped, previews_removed, previews_again = repaired
     temp_removed = storage.remove_stale_temp_files(config.tmp_dir)
-    report = ReconcileReport(len(gone), indexed, skipped, temp_removed, previews_removed, previews_again)
+    report = ReconcileReport(rows_removed, indexed, skipped, temp_removed, previews_removed, previews_again)
     logger.info(
         "reconcile: {} rows without a file removed, {} files indexed, {} files skipped, {} temp files removed, "
         "{} previews without an image removed, {} missing previews to make again",
         *vars(report).values(),
     )
     return report
+
+
+def _repair(
+    index: Index, config: Config, store: ObjectStore, *, forget_missing: bool, index_files: bool
+) -> tuple[int, int, int, int, int]:
+    """The index and the store made to agree (see reconcile); returns (rows removed,
+    files indexed, files skipped, previews removed, previews to make again)."""
+    on_disk = store.names()
+    in_index = index.names()
+    refusal = _refusal(config, in_index, on_disk, forget_missing=forget_missing, index_files=index_files)
+    if refusal:
+        raise ReconcileRefused(refusal)
+    gone = in_index - on_disk
+    if gone:
+        _log_dropped(gone)
+        index.delete_many(gone)
+    indexed, skipped = _index_orphans(index, config, store, on_disk - in_index)
+    previews_removed, previews_again = _reconcile_previews(index, store)
+    return len(gone), indexed, skipped, previews_removed, previews_again
 
 
 def missing_allowed(rows: int) -> int:
@@ -154,10 +177,9 @@ def _log_dropped(gone: set[str]) -> None:
     logger.warning("reconcile: {} rows whose file is gone are dropped: {}", len(gone), _examples(gone))
 
 
-def _reconcile_previews(index: Index, config: Config, store: ObjectStore) -> tuple[int, int]:
+def _reconcile_previews(index: Index, store: ObjectStore) -> tuple[int, int]:
     """Remove previews whose image has no row; make 'ready' rows without a preview file
     'pending'. Returns both counts."""
-    previews.remove_temp_files(config.images_dir)  # no maker runs yet
     states = index.preview_states()
     on_disk = store.preview_names()
     orphans = on_disk - states.keys()
