@@ -1,18 +1,21 @@
 """Work that runs once however many nodes share the index (the expiry sweep, the start-up
 reconcile), on each engine (the `index_engine` fixture): a node that does not lead the
 task (Index.leading) skips its turn. SQLite has one instance per folder, so its only
-node always leads."""
+node always leads. And the reconcile of one node is safe while others upload: what it
+finds half-way through another node's upload or preview it leaves alone."""
 
 from __future__ import annotations
 
+import os
 import time
 import types
 
 import pytest
-from imagehost import expiry, storage
+from imagehost import expiry, previews, storage
 from imagehost.config import Config
 from imagehost.index_postgres import PostgresEngine
-from imagehost.reconcile import reconcile
+from imagehost.object_store import open_store
+from imagehost.reconcile import ORPHAN_GRACE_SECONDS, reconcile
 from support import images
 from support.rows import add_row
 
@@ -63,6 +66,59 @@ def test_a_start_up_reconcile_leaves_a_shared_index_alone_while_another_node_rec
         assert report.rows_removed == (0 if shared else 1)
     assert reconcile(config).rows_removed == (1 if shared else 0)
     assert index.names() == set()
+
+
+def test_an_image_without_a_row_is_left_for_the_grace_on_a_shared_index_and_indexed_after_it(
+    config, index_engine, index
+):
+    shared = isinstance(index_engine, PostgresEngine)
+    new, old = "NewNewNewNewNew0.png", "OldOldOldOldOld0.png"
+    for name in (new, old):
+        (config.images_dir / name).write_bytes(images.png())
+    long_ago = time.time() - ORPHAN_GRACE_SECONDS - 60
+    os.utime(config.images_dir / old, (long_ago, long_ago))
+    report = reconcile(config)
+    assert (report.files_indexed, report.files_too_new) == ((1, 1) if shared else (2, 0))
+    assert index.names() == ({old} if shared else {new, old})
+    assert (config.images_dir / new).exists()
+
+
+class OtherNodeAtWork:
+    """The node's store, where another node uploads `name` (image, then row) just after
+    the images are listed, and makes a preview for its new upload `preview_of` (image,
+    row, then preview) just before the previews are listed."""
+
+    def __init__(self, config: Config, index, name: str, preview_of: str):
+        self._store = open_store(config)
+        self._config, self._index, self._name, self._preview_of = config, index, name, preview_of
+
+    def __getattr__(self, attribute: str):
+        return getattr(self._store, attribute)
+
+    def names(self) -> set[str]:
+        listed = self._store.names()
+        self._upload(self._name)
+        return listed
+
+    def preview_names(self) -> set[str]:
+        self._upload(self._preview_of)
+        previews.folder(self._config.images_dir).mkdir(exist_ok=True)
+        previews.path_of(self._config.images_dir, self._preview_of).write_bytes(b"RIFF....WEBP")
+        self._index.set_preview(self._preview_of, previews.READY)
+        return self._store.preview_names()
+
+    def _upload(self, name: str) -> None:
+        (self._config.images_dir / name).write_bytes(images.png())
+        self._index.add(**_row(name))
+
+
+def test_an_upload_and_a_preview_another_node_finishes_while_reconcile_runs_are_kept(config, index):
+    store = OtherNodeAtWork(config, index, name="UploadedMeanwhil.png", preview_of="PreviewMeanwhile.png")
+    report = reconcile(config, store=store)
+    assert (report.rows_removed, report.previews_removed) == (0, 0)
+    assert index.names() == {"UploadedMeanwhil.png", "PreviewMeanwhile.png"}
+    assert previews.files(config.images_dir) == {"PreviewMeanwhile.png"}
+    assert index.get("PreviewMeanwhile.png").preview == previews.READY
 
 
 def _row(name: str) -> dict[str, object]:
