@@ -313,8 +313,8 @@ def test_a_node_killed_while_leading_leaves_the_lead_free(postgres_url):
             # The holder's session ends, as when its node is killed.
             with psycopg.connect(postgres_url, autocommit=True) as admin:
                 admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks "
-                    "WHERE locktype = 'advisory' AND pid <> pg_backend_pid()"
+                    "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+                    "WHERE l.locktype = 'advisory' AND d.datname = current_database() AND l.pid <> pg_backend_pid()"
                 )
             with survivor.leading("expiry") as survivor_leads:
                 assert survivor_leads
