@@ -70,6 +70,7 @@ absolute() {
 WEB_SERVER_WORKERS=${WEB_SERVER_WORKERS:-2}
 WEB_SERVER_START_PORT=${WEB_SERVER_START_PORT:-8001}
 UPSTREAM_HOST=${UPSTREAM_HOST:-127.0.0.1}
+APP_UPSTREAMS=${APP_UPSTREAMS:-}
 HTTP_BIND=${HTTP_BIND:-127.0.0.1}
 HTTP_PORT=${HTTP_PORT:-8080}
 MAX_UPLOAD_BYTES=${MAX_UPLOAD_BYTES:-5242880}
@@ -196,18 +197,40 @@ bracket() {
 }
 NGINX_LISTEN=$(bracket "$HTTP_BIND"):$HTTP_PORT
 
-# One server line per worker port. A worker that fails 3 times within a second is left
-# out for a second; its share goes to the others (proxy_next_upstream in the template).
-# Briefly, because the supervisor restarts a worker within a second on the same
-# listening socket: a longer exclusion would only turn away requests it could serve.
-UPSTREAM_SERVERS=$(
+# servers HOST FIRST_PORT FAILURES: one server line per worker of the node at HOST,
+# whose workers listen on FIRST_PORT and the WEB_SERVER_WORKERS - 1 ports after it.
+# FAILURES is when nginx leaves a server out (max_fails, fail_timeout); its share goes
+# to the others (proxy_next_upstream in the template: a refused connection, a POST too,
+# goes on to the next server, since nothing was sent).
+servers() {
     i=0
     while [ "$i" -lt "$WEB_SERVER_WORKERS" ]; do
-        printf '    server %s:%s max_fails=3 fail_timeout=1s;\n' \
-            "$(bracket "$UPSTREAM_HOST")" $((WEB_SERVER_START_PORT + i))
+        printf '    server %s:%s %s;\n' "$1" $(($2 + i)) "$3"
         i=$((i + 1))
     done
-)
+}
+
+if [ -z "$APP_UPSTREAMS" ]; then
+    # This machine's workers. One that fails 3 times within a second is left out for a
+    # second: the supervisor restarts a worker within a second on the same listening
+    # socket, so a longer exclusion would only turn away requests it could serve.
+    UPSTREAM_SERVERS=$(servers "$(bracket "$UPSTREAM_HOST")" "$WEB_SERVER_START_PORT" "max_fails=3 fail_timeout=1s")
+else
+    # Many app nodes (README, "Many nodes"): "host:first_port ...", every node running
+    # WEB_SERVER_WORKERS workers. A node's server that fails once is left out for 10 s:
+    # a node down (killed, restarting, its host gone) is down for seconds, and a request
+    # sent to a host that has vanished waits for its connection to fail (up to
+    # proxy_connect_timeout) before it goes on, so that should happen rarely.
+    UPSTREAM_SERVERS=
+    for node in $APP_UPSTREAMS; do
+        echo "$node" | grep -Eq '^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):[0-9]{1,5}$' ||
+            die "APP_UPSTREAMS must be host:first_port entries separated by spaces (app-1:8001 10.0.0.7:8001), got '$node'"
+        first_port=${node##*:}
+        whole_number "APP_UPSTREAMS' first port" "$first_port" 1 $((65536 - WEB_SERVER_WORKERS))
+        UPSTREAM_SERVERS="$UPSTREAM_SERVERS$(servers "${node%:*}" "$first_port" "max_fails=1 fail_timeout=10s")
+"
+    done
+fi
 
 # Room for the multipart envelope (boundaries, part headers) around a file of exactly
 # MAX_UPLOAD_BYTES; the backend checks the file itself. The same sum is the backend's
@@ -242,7 +265,9 @@ ${MAX_UPLOAD_TEXT} ${SNIPPETS_DIR} ${METRICS_ACCESS} ${IMAGE_SOURCE} ${PREVIEW_S
 ${S3_ORIGIN} ${PAGE_CONNECT_SRC}'
 envsubst "$variables" <"$template" >"$output.new"
 mv "$output.new" "$output"
-echo "$me: wrote $output (workers $UPSTREAM_HOST:$WEB_SERVER_START_PORT+$WEB_SERVER_WORKERS, listen $NGINX_LISTEN, images from $STORAGE)"
+nodes=$APP_UPSTREAMS
+[ -n "$nodes" ] || nodes=$UPSTREAM_HOST:$WEB_SERVER_START_PORT
+echo "$me: wrote $output (workers $nodes+$WEB_SERVER_WORKERS each, listen $NGINX_LISTEN, images from $STORAGE)"
 
 [ -n "$run_dir" ] || exit 0
 

@@ -1,6 +1,8 @@
 """`docker compose up --build` for real: build both images, start the stack from a copy of
 the project in a temporary folder (so the bind mounts land there), upload through nginx,
-download the bytes back, restart, and find the image still there.
+download the bytes back, restart, and find the image still there. And the profile
+`scale` (two app nodes, PostgreSQL, the S3 stand-in, one nginx over both nodes): an
+upload read back, one node killed, the other still taking uploads and serving reads.
 
 Needs root and Docker (../shared/tools/compose-images provides the engine, Compose and
 stand-ins for the base images; this test runs it when Docker is there, or in CI). Without
@@ -29,6 +31,7 @@ ADMIN_TOKEN = "compose-admin-token-0123456789"
 BUILD_SECONDS = 900
 FAKE_COMMIT = "c0ffee" * 6 + "abcd"
 UP_SECONDS = 180
+SCALE_UPLOADS = 6  # after the kill, each answered by the node left
 
 
 def docker_usable() -> bool:
@@ -46,7 +49,7 @@ def copy_project(destination: Path) -> None:
     for name in ("docker-compose.yml", "pyproject.toml", ".dockerignore"):
         shutil.copy(REPO / name, destination)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "node_modules")
-    for service in ("backend", "nginx", "frontend"):
+    for service in ("backend", "nginx", "frontend", "s3"):
         shutil.copytree(REPO / "services" / service, destination / "services" / service, ignore=ignore)
     for folder in ("images", "data", "logs"):
         (destination / folder).mkdir()
@@ -171,3 +174,62 @@ def test_the_backends_entrypoint_claims_its_folders_but_no_symlink_target_nor_ng
     for path in ("images", "data", "logs", "data/index.sqlite3", "logs/app.log", "data/leak"):
         info = (folder / path).lstat()
         assert (info.st_uid, info.st_gid) == app, path
+
+
+@pytest.fixture
+def scale_profile(tmp_path):
+    """(run compose --profile scale with these arguments, base URL of its nginx); torn down
+    afterwards with its volumes and images. Both the default stack and the profile's run,
+    each nginx on a free port of its own."""
+    if os.geteuid() == 0 and COMPOSE_IMAGES.exists() and (os.environ.get("CI") or docker_usable()):
+        stand_ins = ["debian:bookworm-slim", "postgres:17"]  # the s3 service's base, and PostgreSQL's
+        subprocess.run(["bash", str(COMPOSE_IMAGES), "-q", *stand_ins], check=True, timeout=BUILD_SECONDS)
+    require(os.geteuid() == 0 and docker_usable(), "needs root and a working Docker (../shared/tools/compose-images)")
+    copy_project(tmp_path)
+    # The same secrets on every node, and the stand-in bucket's user.
+    (tmp_path / ".env").write_text(
+        f"ADMIN_TOKEN={ADMIN_TOKEN}\nAWS_ACCESS_KEY_ID=LOCALSTANDINKEY00001\n"
+        "AWS_SECRET_ACCESS_KEY=localstandinsecret0000000000000000000001\nUPLOAD_RATE_LIMIT=100r/s\n"
+    )
+    port = free_port_block(2)
+    project = "imagehost-scale-" + uuid.uuid4().hex[:8]
+    env = {**os.environ, "HTTP_PORT": str(port), "SCALE_HTTP_PORT": str(port + 1), "HTTP_BIND": "127.0.0.1"}
+    compose = ["docker", "compose", "-p", project, "--profile", "scale"]
+
+    def run(*args: str, timeout: float = UP_SECONDS) -> None:
+        subprocess.run([*compose, *args], cwd=tmp_path, env=env, check=True, timeout=timeout)
+
+    try:
+        yield run, f"http://127.0.0.1:{port + 1}"
+    finally:
+        subprocess.run([*compose, "ps", "-a"], check=False, cwd=tmp_path, env=env, timeout=60)
+        subprocess.run([*compose, "logs", "--no-color", "--tail", "30"], check=False, cwd=tmp_path, env=env, timeout=60)
+        subprocess.run(
+            [*compose, "down", "-v", "--remove-orphans", "--rmi", "local", "--timeout", "20"],
+            check=False,
+            cwd=tmp_path,
+            env=env,
+            timeout=UP_SECONDS,
+        )
+
+
+def test_the_scale_profile_spreads_over_two_nodes_and_serves_on_when_one_is_killed(scale_profile):
+    compose, base_url = scale_profile
+    compose("up", "-d", "--build", "--wait", "--wait-timeout", str(UP_SECONDS), timeout=BUILD_SECONDS)
+    wait_for_health(base_url)
+    data = images.png(6, 5, extra=b"scale")
+    reply = upload(base_url, images.file_form(data))
+    assert reply.status == 201, reply.body
+    path = f"/images/{reply.json()['name']}"
+    assert request("GET", base_url + path).body == data  # from the bucket, through nginx's cache
+
+    compose("kill", "app-1")  # SIGKILL: no graceful stop
+    later = [images.png(5, 4, extra=f"after the kill {n}".encode()) for n in range(SCALE_UPLOADS)]
+    for data_after in later:
+        reply = upload(base_url, images.file_form(data_after))
+        assert reply.status == 201, reply.body
+        served = request("GET", base_url + f"/images/{reply.json()['name']}")
+        assert (served.status, served.body) == (200, data_after)
+    assert request("GET", base_url + path).body == data
+    listing = request("GET", base_url + "/api/images?limit=100", headers=bearer(ADMIN_TOKEN))
+    assert len(listing.json()["items"]) == 1 + SCALE_UPLOADS

@@ -42,7 +42,10 @@ def rendered(tmp_path: Path, **settings: str) -> str:
 S3_SETTINGS = {"STORAGE": "s3", "S3_ENDPOINT_URL": "http://127.0.0.1:7480", "S3_BUCKET": "photos"}
 
 
-@pytest.mark.parametrize("storage", [{}, S3_SETTINGS], ids=["local", "s3"])
+NODES_SETTINGS = {**S3_SETTINGS, "APP_UPSTREAMS": "127.0.0.1:8001 127.0.0.1:9001"}
+
+
+@pytest.mark.parametrize("storage", [{}, S3_SETTINGS, NODES_SETTINGS], ids=["local", "s3", "many-nodes"])
 def test_rendered_config_passes_nginx_t(tmp_path, storage):
     require(nginx_binary() is not None, "nginx is not installed (make test installs it)")
     rendered(tmp_path, **storage)
@@ -121,6 +124,20 @@ def test_upstream_lists_one_server_per_worker_port(tmp_path, workers, start_port
 def test_upstream_host_is_used_for_every_server(tmp_path):
     config = rendered(tmp_path, UPSTREAM_HOST="app")
     assert re.findall(r"^\s*server (\S+) ", config, re.MULTILINE) == ["app:8001", "app:8002"]
+
+
+def test_app_upstreams_lists_every_worker_of_every_node_each_left_out_for_10_s_after_one_failure(tmp_path):
+    config = rendered(tmp_path, APP_UPSTREAMS="app-1:8001  10.0.0.7:9100 [::1]:8001", WEB_SERVER_WORKERS="2")
+    assert re.findall(r"^\s*server (\S+) (max_fails=\d+ fail_timeout=\w+);", config, re.MULTILINE) == [
+        (server, "max_fails=1 fail_timeout=10s")
+        for server in ("app-1:8001", "app-1:8002", "10.0.0.7:9100", "10.0.0.7:9101", "[::1]:8001", "[::1]:8002")
+    ]
+
+
+@pytest.mark.parametrize("nodes", ["app-1", "app-1:", "app-1:80x", "http://app-1:8001", "app-1:8001;", "app-1:65535"])
+def test_app_upstreams_that_are_not_host_and_first_port_are_refused_naming_the_setting(tmp_path, nodes):
+    result = render(tmp_path, APP_UPSTREAMS=nodes)
+    assert result.returncode != 0 and "APP_UPSTREAMS" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -53,11 +53,14 @@ def environment_without_settings() -> dict[str, str]:
 
 
 class Backend:
-    """One supervisor process and its workers."""
+    """One supervisor process and its workers. With `own_group`, they are a process group
+    of their own (the supervisor's pid), as a node's are: `os.killpg` then kills the node
+    whole, supervisor, workers and preview makers at once."""
 
-    def __init__(self, root: Path, workers: int = 2, **settings: str):
+    def __init__(self, root: Path, workers: int = 2, own_group: bool = False, **settings: str):
         self.root = Path(root)
         self.workers = workers
+        self.own_group = own_group
         self.images_dir = self.root / "images"
         self.data_dir = self.root / "data"
         self.log_dir = self.root / "logs"
@@ -93,6 +96,7 @@ class Backend:
                 env=self.env,
                 stdout=output,
                 stderr=subprocess.STDOUT,
+                process_group=0 if self.own_group else None,
             )
         if wait:
             self.wait_healthy()

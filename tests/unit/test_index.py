@@ -277,6 +277,34 @@ def test_images_past_their_expiry_are_found_oldest_first_and_deleted_with_their_
     assert all_pages(index, 5, ListingFilter(tags=("gone",))) == []
 
 
+def test_a_task_of_a_shared_index_is_led_by_one_holder_at_a_time_and_of_a_private_one_by_each(index_engine):
+    shared = isinstance(index_engine, PostgresEngine)  # SQLite: one instance per folder already
+    first, second = index_engine.open(), index_engine.open()
+    try:
+        with first.leading("expiry") as first_leads:
+            with second.leading("expiry") as second_leads:
+                assert (first_leads, second_leads) == (True, not shared)
+            with second.leading("reconcile") as leads_another_task:
+                assert leads_another_task
+        with second.leading("expiry") as leads_once_let_go:
+            assert leads_once_let_go
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_lead_whose_block_fails_is_let_go(index_engine):
+    first, second = index_engine.open(), index_engine.open()
+    try:
+        with pytest.raises(RuntimeError), first.leading("expiry"):
+            raise RuntimeError("the sweep failed")
+        with second.leading("expiry") as leads:
+            assert leads
+    finally:
+        first.close()
+        second.close()
+
+
 def test_a_usable_index_says_so(index):
     assert index.state() == "ok" and index.is_readable()
     index.require_usable()
@@ -306,6 +334,26 @@ def test_a_database_out_of_reach_is_unavailable_not_an_error_of_ours(postgres_ur
         assert outcomes[-1] is True and set(outcomes) <= {True, "unavailable"}
     finally:
         opened.close()
+
+
+def test_a_node_killed_while_leading_leaves_the_lead_free(postgres_url):
+    engine = PostgresEngine(postgres_url)
+    engine.migrate()
+    killed, survivor = engine.open(), engine.open()
+    try:
+        with killed.leading("expiry") as leads:
+            assert leads
+            # The holder's session ends, as when its node is killed.
+            with psycopg.connect(postgres_url, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+                    "WHERE l.locktype = 'advisory' AND d.datname = current_database() AND l.pid <> pg_backend_pid()"
+                )
+            with survivor.leading("expiry") as survivor_leads:
+                assert survivor_leads
+    finally:
+        killed.close()
+        survivor.close()
 
 
 def test_a_server_that_does_not_answer_makes_every_call_a_503(postgres_cluster, postgres_url, monkeypatch):

@@ -248,6 +248,13 @@ SETTINGS: tuple[Setting, ...] = (
         nginx=True,
     ),
     Setting("BIND_HOST", "127.0.0.1", "the workers' address", "bind_host", _host),
+    Setting(
+        "APP_UPSTREAMS",
+        "",
+        "many app nodes: the workers nginx spreads requests over, host:first_port per node (space-separated); "
+        "empty: this machine's",
+        nginx=True,
+    ),
     Setting("IMAGES_DIR", "./images", "the image files, served by nginx as they are", "images_dir", _path, nginx=True),
     Setting(
         "STORAGE",

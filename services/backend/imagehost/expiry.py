@@ -4,9 +4,10 @@ An upload may ask for `expires_in` (`30s`, `15m`, `1h`, `7d`, ... or `never`); w
 it DEFAULT_EXPIRY applies, and nothing may outlive MAX_EXPIRY. The row keeps the moment
 (`expires_at`, ISO 8601 UTC). The supervisor sweeps every SWEEP_EVERY seconds: each
 image past its moment loses its file (durably, as a DELETE does), its row and its
-preview, so within a minute of expiry nginx answers 404. Request workers never sweep.
-The same sweep removes direct uploads staged in the bucket and never completed
-(object_store.STAGED_KEPT after they were written).
+preview, so within a minute of expiry nginx answers 404. Request workers never sweep,
+and of many nodes sharing one index, one at a time does (Index.leading). The same sweep
+removes direct uploads staged in the bucket and never completed (object_store.
+STAGED_KEPT after they were written).
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ def sweep_staged_uploads(store: ObjectStore, now: float | None = None) -> int:
 class Sweeper:
     """The supervisor's sweeps: `tick()` in its loop sweeps when SWEEP_EVERY has passed,
     with its own connection to the index (opened again after a failure, which is logged:
-    the sweep waits for the next turn)."""
+    the sweep waits for the next turn). With many nodes on one index, the node leading
+    "expiry" (Index.leading) sweeps that turn and the others skip it."""
 
     def __init__(self, config: Config, store: ObjectStore | None = None):
         self.config = config
@@ -104,9 +106,13 @@ class Sweeper:
             if self._index is None or self._index.state() != "ok":
                 self.close()
                 self._index = open_index(self.config)
-            sweep(self.config, self._index, store=self.store)
-            if self.config.s3_direct_uploads:
-                sweep_staged_uploads(self.store)
+            with self._index.leading("expiry") as leader:
+                if leader:
+                    sweep(self.config, self._index, store=self.store)
+                    if self.config.s3_direct_uploads:
+                        sweep_staged_uploads(self.store)
+                else:
+                    logger.debug("expiry: another node is sweeping; this one skips its turn")
         except (IndexFileError, sqlite3.Error, Unavailable, InsufficientStorage, OSError) as exc:
             logger.error("expiry: this sweep failed ({}); the next is in {:g}s", exc, SWEEP_EVERY)
             self.close()

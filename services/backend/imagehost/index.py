@@ -17,6 +17,7 @@ reached or is busy just now; InsufficientStorage (507) when its disk is full.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, NamedTuple, Protocol
@@ -132,6 +133,14 @@ class Index(Protocol):
     def is_readable(self) -> bool: ...
 
     def close(self) -> None: ...
+
+    def leading(self, task: str) -> contextlib.AbstractContextManager[bool]:
+        """For the block: True when this process leads `task` (an expiry sweep, the
+        start-up reconcile), which then runs on one node at a time however many share the
+        index; False when another holds it, and the caller skips that turn. Let go when
+        the block ends, or when the process dies (it cannot be left held). Unavailable
+        when the index cannot be reached."""
+        ...
 
     def add(
         self,

@@ -13,6 +13,7 @@ disk is `InsufficientStorage`. The pool replaces a broken connection at its next
 
 from __future__ import annotations
 
+import hashlib
 import math
 import unicodedata
 from collections.abc import Collection, Iterator, Sequence
@@ -118,6 +119,13 @@ def _listing_query(where: ListingFilter, before_id: int | None, limit: int) -> t
     return sql, [*parameters, limit]
 
 
+def task_lock_key(task: str) -> int:
+    """The advisory lock of `task` (`leading`): a signed 64-bit number of ours, apart
+    from MIGRATION_LOCK."""
+    digest = hashlib.blake2b(f"imagehost leads {task}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 def migration_scripts() -> list[tuple[int, Path]]:
     return sorted((int(path.name[:4]), path) for path in MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql"))
 
@@ -221,6 +229,23 @@ class PostgresIndex:
 
     def close(self) -> None:
         self._pool.close()
+
+    @contextmanager
+    def leading(self, task: str) -> Iterator[bool]:
+        """See index.Index.leading: a session advisory lock (pg_try_advisory_lock, never
+        waiting) on one of the pool's connections, kept out of the pool for the block.
+        The server lets go of it when that session ends, so a node killed while leading
+        leaves nothing held."""
+        key = task_lock_key(task)
+        with self._connection() as db:
+            row = db.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+            db.commit()  # the lock is the session's: no transaction stays open meanwhile
+            held = bool(row and row[0])
+            try:
+                yield held
+            finally:
+                if held:
+                    _let_go(db, key)
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
@@ -491,6 +516,17 @@ class PostgresIndex:
     def delete_many(self, names: set[str]) -> None:
         with self._connection() as db:
             db.execute("DELETE FROM images WHERE name = ANY(%s)", (list(names),))
+
+
+def _let_go(db: psycopg.Connection[Any], key: int) -> None:
+    """Unlock `key` on `db`. A connection lost meanwhile took the lock with it; that is
+    logged, not raised (it would hide the block's own error)."""
+    try:
+        db.rollback()  # a failed statement of the block's must not stop the unlock
+        db.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        db.commit()
+    except psycopg.Error as exc:
+        logger.warning("the index connection was lost while leading; the lock went with it ({})", exc)
 
 
 def _stored(db: psycopg.Connection[Any]) -> tuple[int, int]:

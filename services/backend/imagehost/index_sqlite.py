@@ -266,6 +266,12 @@ class SqliteIndex:
         self._connection.close()
 
     @contextmanager
+    def leading(self, task: str) -> Iterator[bool]:
+        """Always True: one instance per data folder already (instance_lock.py), so no
+        other node shares this index."""
+        yield True
+
+    @contextmanager
     def _locked(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             try:

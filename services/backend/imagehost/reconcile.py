@@ -14,6 +14,9 @@ holds none of their files (a volume not mounted, a typo in the path), or more th
 images next to an index that has none of them (a DATA_DIR typo, a lost index). Then ReconcileRefused
 says what is wrong, nothing is changed, and the operator accepts the loss explicitly
 with `python -m imagehost reconcile --forget-missing` and/or `--index-files`.
+
+Many nodes may share one index (PostgreSQL) and one bucket: one at a time repairs them
+(Index.leading("reconcile")); the others only clean up their own temp files.
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ from .validation import NotAnImage, read_image_info
 # rows (but always one, so a small index survives one interrupted delete).
 MAX_MISSING_DROPPED = 10
 EXAMPLES_SHOWN = 10
+# With a shared index (PostgreSQL), another node may be between putting an image in the
+# store and writing its row: an image without a row is only an orphan once it is older
+# than this. An upload takes seconds; a node's clock off by minutes is a broken setup.
+ORPHAN_GRACE_SECONDS = 600.0
 
 
 class ReconcileRefused(Exception):
@@ -51,6 +58,7 @@ class ReconcileReport:
     temp_files_removed: int
     previews_removed: int
     previews_to_make_again: int
+    files_too_new: int = 0  # images without a row, left for now: maybe another node's upload
 
 
 def reconcile(
@@ -59,31 +67,79 @@ def reconcile(
     """Repair the index against the store (default: the config's; IMAGES_DIR, or the
     bucket listed under its prefix); raises ReconcileRefused (changing nothing) when that
     would drop many rows or index an unknown folder, unless the matching flag says the
-    operator accepts it. A store that cannot be listed raises its error (Unavailable)."""
+    operator accepts it. A store that cannot be listed raises its error (Unavailable).
+
+    Of many nodes sharing one index, one at a time repairs it (Index.leading): a node
+    that finds another at it leaves the index and store alone (its report counts
+    nothing there) and only removes its own stale temp files."""
     store = store if store is not None else open_store(config)
+    previews.remove_temp_files(config.images_dir)  # this node's; no maker runs yet
     index = open_index(config)
     try:
-        on_disk = store.names()
-        in_index = index.names()
-        refusal = _refusal(config, in_index, on_disk, forget_missing=forget_missing, index_files=index_files)
-        if refusal:
-            raise ReconcileRefused(refusal)
-        gone = in_index - on_disk
-        if gone:
-            _log_dropped(gone)
-            index.delete_many(gone)
-        indexed, skipped = _index_orphans(index, config, store, on_disk - in_index)
-        previews_removed, previews_again = _reconcile_previews(index, config, store)
+        with index.leading("reconcile") as leader:
+            if leader:
+                repaired = _repair(index, config, store, forget_missing=forget_missing, index_files=index_files)
+            else:
+                logger.info("reconcile: another node is reconciling the shared index; this one leaves it be")
+                repaired = (0, 0, 0, 0, 0, 0)
     finally:
         index.close()
+    rows_removed, indexed, skipped, previews_removed, previews_again, too_new = repaired
     temp_removed = storage.remove_stale_temp_files(config.tmp_dir)
-    report = ReconcileReport(len(gone), indexed, skipped, temp_removed, previews_removed, previews_again)
+    report = ReconcileReport(rows_removed, indexed, skipped, temp_removed, previews_removed, previews_again, too_new)
     logger.info(
         "reconcile: {} rows without a file removed, {} files indexed, {} files skipped, {} temp files removed, "
-        "{} previews without an image removed, {} missing previews to make again",
+        "{} previews without an image removed, {} missing previews to make again, "
+        "{} files without a row left as maybe still being uploaded",
         *vars(report).values(),
     )
     return report
+
+
+def _repair(
+    index: Index, config: Config, store: ObjectStore, *, forget_missing: bool, index_files: bool
+) -> tuple[int, int, int, int, int, int]:
+    """The index and the store made to agree (see reconcile); returns (rows removed,
+    files indexed, files skipped, previews removed, previews to make again, files too
+    new to call orphans).
+
+    Safe while other nodes upload, publish and delete: an upload puts its image, then
+    writes its row, and a delete removes the image, then the row. So the rows are read
+    before the store is listed (a row read had its image put before the listing began,
+    unless it is being deleted), and an image without a row younger than the grace is
+    left alone (its row may be on its way)."""
+    in_index = index.names()
+    on_disk = store.names()
+    too_new = _too_new(store, on_disk - in_index, _orphan_grace(config))
+    on_disk -= too_new
+    refusal = _refusal(config, in_index, on_disk, forget_missing=forget_missing, index_files=index_files)
+    if refusal:
+        raise ReconcileRefused(refusal)
+    gone = in_index - on_disk
+    if gone:
+        _log_dropped(gone)
+        index.delete_many(gone)
+    indexed, skipped = _index_orphans(index, config, store, on_disk - in_index)
+    previews_removed, previews_again = _reconcile_previews(index, store)
+    if too_new:
+        logger.info("reconcile: {} new images without a row left for now: {}", len(too_new), _examples(too_new))
+    return len(gone), indexed, skipped, previews_removed, previews_again, len(too_new)
+
+
+def _orphan_grace(config: Config) -> float:
+    """How old an image without a row must be to be an orphan: no age with SQLite (its
+    instance is alone with its folders: instance_lock.py), ORPHAN_GRACE_SECONDS with a
+    shared index."""
+    return ORPHAN_GRACE_SECONDS if config.database_url else 0.0
+
+
+def _too_new(store: ObjectStore, names: set[str], grace: float) -> set[str]:
+    """Those of `names` written less than `grace` seconds ago (none asked when `grace` is
+    0: no request per image then)."""
+    if not grace:
+        return set()
+    since = time.time() - grace
+    return {name for name in names if (store.modified(name) or 0.0) > since}
 
 
 def missing_allowed(rows: int) -> int:
@@ -154,12 +210,16 @@ def _log_dropped(gone: set[str]) -> None:
     logger.warning("reconcile: {} rows whose file is gone are dropped: {}", len(gone), _examples(gone))
 
 
-def _reconcile_previews(index: Index, config: Config, store: ObjectStore) -> tuple[int, int]:
+def _reconcile_previews(index: Index, store: ObjectStore) -> tuple[int, int]:
     """Remove previews whose image has no row; make 'ready' rows without a preview file
-    'pending'. Returns both counts."""
-    previews.remove_temp_files(config.images_dir)  # no maker runs yet
-    states = index.preview_states()
+    'pending'. Returns both counts.
+
+    The previews are listed before the rows are read: a preview is made for a row that
+    exists, so one listed whose row is not read has really lost its image (another
+    node's new preview is not taken for an orphan). The cost of the other order's race,
+    a new preview missed by the listing, is making it again."""
     on_disk = store.preview_names()
+    states = index.preview_states()
     orphans = on_disk - states.keys()
     for name in orphans:
         store.delete_preview(name)

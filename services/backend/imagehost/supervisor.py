@@ -9,7 +9,9 @@ gracefully on SIGTERM/SIGINT. SIGHUP reopens LOG_DIR/app.log. It also watches th
 index file: deleted or replaced under a running service, it is logged as an error. And
 it runs the preview makers (preview_queue.py); SIGUSR1, which a worker sends after
 storing an upload, makes it look for previews to make at once. And it sweeps expired
-images away (expiry.py).
+images away (expiry.py). With many nodes on one PostgreSQL index, each node's
+supervisor does all of this, but the migrations, the reconcile and each sweep run on
+one node at a time (Index.leading; README, "Many nodes").
 
 Signal handlers do nothing but wake the main loop (through `signal.set_wakeup_fd`); all
 the work happens in the loop.
