@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import orjson
-from imagehost import handlers, index_sqlite, search
+from imagehost import handlers, index, index_sqlite, search
 from imagehost.index import ListingFilter
 
 from . import fill
@@ -108,7 +108,7 @@ def measure(path: Path) -> list[tuple[str, float]]:
 
 
 def cold_page(opened: index_sqlite.SqliteIndex) -> object:
-    opened._rows = index_sqlite.RowCache(index_sqlite.ROWS_KEPT)  # empty, as a fresh worker's
+    opened._rows = index.RowCache(index.ROWS_KEPT)  # empty, as a fresh worker's
     return opened.page(PAGE)
 
 

@@ -3,6 +3,7 @@
     bench/profile S1                 # 200 KiB uploads, 2 workers, 8 s of sampling
     bench/profile S2 --workers 4
     bench/profile S4 --gil           # listing at 100,000 images; Python frames holding the GIL
+    bench/profile S4 --index postgres  # the same with the index in a throwaway PostgreSQL
 
 Starts the real stack as bench/run does (same settings, fresh folder), puts wrk's load on
 it, and while the load runs samples:
@@ -34,7 +35,7 @@ from pathlib import Path
 
 from support.stack import nginx_binary, start_stack
 
-from . import REPO, fill, scenarios, wrk
+from . import REPO, fill, scenarios, stores, wrk
 from .scenarios import STACK_SETTINGS, say
 from .wrk import Load
 
@@ -58,6 +59,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=8, help="seconds of sampling (default 8)")
     parser.add_argument("--workers", type=int, default=2, help="workers (default 2)")
     parser.add_argument("--gil", action="store_true", help="py-spy samples only the thread holding the GIL")
+    parser.add_argument(
+        "--index", choices=["sqlite", "postgres"], default="sqlite", help="postgres starts a PostgreSQL cluster"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.seconds <= 120 or not 1 <= args.workers <= 64:
         parser.error("--seconds must be 1 to 120, --workers 1 to 64")
@@ -81,20 +85,27 @@ def main(argv: list[str] | None = None) -> int:
     if not (perf_binary() or py_spy_binary()):
         say("neither perf (Debian: linux-perf) nor py-spy (make setup installs it) is installed")
         return 2
+    missing = stores.missing_servers("local", args.index)
+    if missing:
+        say(f"not installed: {'; '.join(missing)} (make postgresql installs it)")
+        return 2
     folder = Path(tempfile.mkdtemp(prefix="imagehost-profile-"))
     try:
-        lines = profile(args, folder)
+        with stores.Stores.start(folder, "local", args.index) as servers:
+            lines = profile(args, folder, servers.fresh_settings())
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     print("\n".join(lines), flush=True)
     return 0
 
 
-def profile(args: argparse.Namespace, folder: Path) -> list[str]:
+def profile(args: argparse.Namespace, folder: Path, settings: dict[str, str]) -> list[str]:
     bodies = scenarios.Bodies.write(folder)
-    with start_stack(folder / "stack", timeout=60, WEB_SERVER_WORKERS=str(args.workers), **STACK_SETTINGS) as stack:
+    with start_stack(
+        folder / "stack", timeout=60, WEB_SERVER_WORKERS=str(args.workers), **{**STACK_SETTINGS, **settings}
+    ) as stack:
         if args.scenario == "S4":
-            fill.fill_to(stack.data_dir / "index.sqlite3", LISTING_IMAGES)
+            fill.fill_index(stack.env, LISTING_IMAGES)
             load = Load(
                 stack.base_url + f"/api/images?limit={scenarios.PAGE}",
                 ("get", "200"),
@@ -114,7 +125,7 @@ def profile(args: argparse.Namespace, folder: Path) -> list[str]:
         for sampler in samplers.values():
             sampler.wait(args.seconds + 60)
         loading.join()
-    lines = [f"## bench/profile {args.scenario}, {args.workers} workers, {args.seconds} s", ""]
+    lines = [f"## bench/profile {args.scenario}, {args.workers} workers, {args.seconds} s, index: {args.index}", ""]
     if result:
         lines += [
             (

@@ -12,6 +12,7 @@ in time; the stack is torn down with `down -v`.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -191,9 +192,16 @@ def scale_profile(tmp_path):
         f"ADMIN_TOKEN={ADMIN_TOKEN}\nAWS_ACCESS_KEY_ID=LOCALSTANDINKEY00001\n"
         "AWS_SECRET_ACCESS_KEY=localstandinsecret0000000000000000000001\nUPLOAD_RATE_LIMIT=100r/s\n"
     )
-    port = free_port_block(2)
+    port = free_port_block(3)
     project = "imagehost-scale-" + uuid.uuid4().hex[:8]
-    env = {**os.environ, "HTTP_PORT": str(port), "SCALE_HTTP_PORT": str(port + 1), "HTTP_BIND": "127.0.0.1"}
+    env = {
+        **os.environ,
+        "HTTP_PORT": str(port),
+        "SCALE_HTTP_PORT": str(port + 1),
+        "SCALE_S3_PORT": str(port + 2),
+        "SCALE_S3_PUBLIC_URL": f"http://127.0.0.1:{port + 2}",
+        "HTTP_BIND": "127.0.0.1",
+    }
     compose = ["docker", "compose", "-p", project, "--profile", "scale"]
 
     def run(*args: str, timeout: float = UP_SECONDS) -> None:
@@ -213,7 +221,27 @@ def scale_profile(tmp_path):
         )
 
 
-def test_the_scale_profile_spreads_over_two_nodes_and_serves_on_when_one_is_killed(scale_profile):
+def direct_upload(base_url: str, data: bytes) -> dict:
+    """A PNG sent as the page sends it when direct uploads are offered: POST /api/uploads,
+    the file to the bucket under the presigned POST, then complete; the complete's answer."""
+    limits = request("GET", base_url + "/api/limits").json()
+    assert limits["direct_uploads"] is True, limits
+    wanted = json.dumps({"filename": "direct.png", "size": len(data), "content_type": "image/png"}).encode()
+    started = request("POST", base_url + "/api/uploads", wanted, {"Content-Type": "application/json"})
+    assert started.status == 201, started.body
+    answer = started.json()
+    fields = [(name, None, None, value.encode()) for name, value in answer["fields"].items()]
+    body, form_type = images.multipart([*fields, ("file", "direct.png", "image/png", data)])
+    posted = request("POST", answer["url"], body, {"Content-Type": form_type})
+    assert posted.status in (200, 201, 204), posted.body
+    completed = request("POST", base_url + f"/api/uploads/{answer['id']}/complete", b"")
+    assert completed.status == 201, completed.body
+    return completed.json()
+
+
+def test_the_scale_profile_spreads_over_two_nodes_takes_direct_uploads_and_serves_on_when_one_is_killed(
+    scale_profile,
+):
     compose, base_url = scale_profile
     compose("up", "-d", "--build", "--wait", "--wait-timeout", str(UP_SECONDS), timeout=BUILD_SECONDS)
     wait_for_health(base_url)
@@ -222,6 +250,10 @@ def test_the_scale_profile_spreads_over_two_nodes_and_serves_on_when_one_is_kill
     assert reply.status == 201, reply.body
     path = f"/images/{reply.json()['name']}"
     assert request("GET", base_url + path).body == data  # from the bucket, through nginx's cache
+
+    direct = images.png(7, 5, extra=b"straight to the bucket")
+    answer = direct_upload(base_url, direct)
+    assert request("GET", base_url + f"/images/{answer['name']}").body == direct
 
     compose("kill", "app-1")  # SIGKILL: no graceful stop
     later = [images.png(5, 4, extra=f"after the kill {n}".encode()) for n in range(SCALE_UPLOADS)]
@@ -232,4 +264,4 @@ def test_the_scale_profile_spreads_over_two_nodes_and_serves_on_when_one_is_kill
         assert (served.status, served.body) == (200, data_after)
     assert request("GET", base_url + path).body == data
     listing = request("GET", base_url + "/api/images?limit=100", headers=bearer(ADMIN_TOKEN))
-    assert len(listing.json()["items"]) == 1 + SCALE_UPLOADS
+    assert len(listing.json()["items"]) == 2 + SCALE_UPLOADS

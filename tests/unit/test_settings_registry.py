@@ -18,8 +18,9 @@ REPO = Path(__file__).resolve().parents[2]
 PERSON_SET = {setting.name: setting.default for setting in SETTINGS if not setting.internal}
 READ_BY_NGINX = {setting.name for setting in SETTINGS if setting.nginx}
 # `${NAME:-default}`, in shell and in Compose files alike.
-# Compose's own variables, read by no program of ours: the scale profile's published port.
-COMPOSE_ONLY = {"SCALE_HTTP_PORT"}
+# Compose's own variables, read by no program of ours: the scale profile's published ports
+# and the bucket's address as browsers reach it there.
+COMPOSE_ONLY = {"SCALE_HTTP_PORT", "SCALE_S3_PORT", "SCALE_S3_PUBLIC_URL"}
 SHELL_DEFAULT = re.compile(r"\$\{([A-Z][A-Z0-9_]*):-([^}]*)\}")
 
 

@@ -34,10 +34,12 @@ from .index import (
     COLUMNS,
     IMAGE_COLUMNS,
     NO_CURSOR,
+    ROWS_KEPT,
     AlbumRecord,
     ImageRecord,
     IndexFileError,
     ListingFilter,
+    RowCache,
     SearchTerms,
     stats_days,
     utc_now,
@@ -87,9 +89,12 @@ def tsquery_expression(terms: SearchTerms) -> str:
     return " & ".join(lexemes)
 
 
-def _listing_query(where: ListingFilter, before_id: int | None, limit: int) -> tuple[str, list[object]]:
-    """The page's SELECT: keyset by id as in SQLite. A tag filter walks the tag's rows
-    newest first; a search matches through the GIN index, then sorts its few matches."""
+def _listing_query(
+    where: ListingFilter, before_id: int | None, limit: int, columns: str = IMAGE_COLUMNS
+) -> tuple[str, list[object]]:
+    """The page's SELECT of `columns`: keyset by id as in SQLite. A tag filter walks the
+    tag's rows newest first; a search matches through the GIN index, then sorts its few
+    matches."""
     conditions: list[str] = []
     parameters: list[object] = []
     tags = list(where.tags)
@@ -115,7 +120,7 @@ def _listing_query(where: ListingFilter, before_id: int | None, limit: int) -> t
         if value is not None:
             conditions.append(f"i.{column} {operator} %s")
             parameters.append(value)
-    sql = f"SELECT {IMAGE_COLUMNS} FROM {source} WHERE {' AND '.join(conditions)} ORDER BY {key} DESC LIMIT %s"
+    sql = f"SELECT {columns} FROM {source} WHERE {' AND '.join(conditions)} ORDER BY {key} DESC LIMIT %s"
     return sql, [*parameters, limit]
 
 
@@ -185,6 +190,7 @@ class PostgresIndex:
         """Open a pool on `url`. IndexFileError when the database is reachable but not at
         this version's schema. A database unreachable now is not an error here: each
         request then answers 503 until it is back."""
+        self._rows = RowCache(ROWS_KEPT)
         self._pool = ConnectionPool(
             url,
             min_size=1,
@@ -246,6 +252,18 @@ class PostgresIndex:
             finally:
                 if held:
                     _let_go(db, key)
+
+    @contextmanager
+    def _reading(self) -> Iterator[psycopg.Connection[Any]]:
+        """_connection for reads that need no transaction: autocommit, so each statement
+        is one round trip to the server instead of BEGIN, the statement and COMMIT."""
+        with self._connection() as db:
+            db.autocommit = True
+            try:
+                yield db
+            finally:
+                if not db.closed:
+                    db.autocommit = False
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
@@ -322,11 +340,27 @@ class PostgresIndex:
     def page(
         self, limit: int, before_id: int | None = None, where: ListingFilter | None = None
     ) -> tuple[list[ImageRecord], int | None]:
-        sql, parameters = _listing_query(where or ListingFilter(), before_id, limit + 1)
-        with self._connection() as db:
-            rows = db.execute(sql, parameters).fetchall()
-        records = list(map(ImageRecord._make, rows[:limit]))
-        next_id = records[-1].id if len(rows) > limit else None
+        """See SqliteIndex.page, which this answers as: the page's ids and revisions
+        first, then only the rows not in the row cache (the whole page when most are
+        not). Both reads outside a transaction (one round trip each, not three): a row
+        deleted in between is left out, one changed in between is shown as it is now."""
+        where = where or ListingFilter()
+        sql, parameters = _listing_query(where, before_id, limit + 1, "i.id, i.revision")
+        with self._reading() as db:
+            keys = db.execute(sql, parameters).fetchall()
+            found = self._rows.get_all(keys[:limit])
+            missing = [key[0] for key, record in zip(keys, found, strict=False) if record is None]
+            if len(missing) > limit // 2:  # mostly unread: reading the page whole is quicker
+                sql, parameters = _listing_query(where, before_id, limit + 1, f"{IMAGE_COLUMNS}, i.revision")
+                rows = db.execute(sql, parameters).fetchall()
+                records = [self._rows.keep(row) for row in rows[:limit]]
+                return records, (records[-1].id if len(rows) > limit else None)
+            if missing:
+                read = db.execute(f"SELECT {COLUMNS}, revision FROM images WHERE id = ANY(%s)", (missing,)).fetchall()
+                by_id = {record.id: record for record in map(self._rows.keep, read)}
+                found = [record or by_id.get(key[0]) for key, record in zip(keys, found, strict=False)]
+        records = [record for record in found if record is not None]
+        next_id = keys[limit - 1][0] if len(keys) > limit else None
         return records, next_id
 
     def update_labels(

@@ -19,7 +19,6 @@ import os
 import sqlite3
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,10 +32,12 @@ from .index import (
     COLUMNS,
     IMAGE_COLUMNS,
     NO_CURSOR,
+    ROWS_KEPT,
     AlbumRecord,
     ImageRecord,
     IndexFileError,
     ListingFilter,
+    RowCache,
     SearchTerms,
     stats_days,
     utc_now,
@@ -44,8 +45,6 @@ from .index import (
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 5000
-# Rows a worker keeps for its listings (RowCache): 160 pages of 50, a few MB.
-ROWS_KEPT = 8192
 _INSERT = f"INSERT INTO images ({COLUMNS.removeprefix('id, ')}) VALUES ({', '.join('?' * 14)})"
 _IMAGE_COLUMNS = IMAGE_COLUMNS
 _TAG_INSERT = "INSERT OR IGNORE INTO image_tags (tag, image_id) VALUES (?, ?)"
@@ -193,36 +192,6 @@ def describe_file_state(state: str, path: Path) -> str:
         "missing": f"the index file {path} is missing (deleted while the service runs?)",
         "replaced": f"the index file {path} was replaced by another file while the service runs",
     }[state]
-
-
-class RowCache:
-    """Rows by (id, revision), the most recently used `size` of them; not thread-safe
-    (Index uses it under its lock). A row that changes gets a new revision, and so a
-    new key: what is here is never stale, and what is no longer asked for ages out."""
-
-    def __init__(self, size: int):
-        self._size = size
-        self._rows: OrderedDict[tuple[int, int], ImageRecord] = OrderedDict()
-
-    def get_all(self, keys: Sequence[tuple[int, int]]) -> list[ImageRecord | None]:
-        rows, found = self._rows, []
-        for key in keys:
-            record = rows.get(key)
-            if record is not None:
-                rows.move_to_end(key)
-            found.append(record)
-        return found
-
-    def put(self, key: tuple[int, int], record: ImageRecord) -> None:
-        self._rows[key] = record
-        if len(self._rows) > self._size:
-            self._rows.popitem(last=False)
-
-    def keep(self, row: Sequence[Any]) -> ImageRecord:
-        """Keep a row read as its columns (COLUMNS) and then its revision; its record."""
-        record = ImageRecord._make(row[:-1])
-        self.put((record.id, row[-1]), record)
-        return record
 
 
 class SqliteIndex:
