@@ -13,6 +13,10 @@ loopback ports, with every file in a folder of the test's own.
 In pytest, use the fixtures in tests/conftest.py instead: `stack` (one per test module)
 and `stack_factory` (a stack with settings of your own, stopped after the test).
 
+The images and the index are where IMAGEHOST_TEST_CONFIG says (support.configuration):
+a fresh database and bucket for each stack unless the settings name their own, dropped
+by `release()` (which leaving the `with` block and the fixtures call after `stop()`).
+
 `start_stack(folder, **settings)` returns once /api/health answers 200 through nginx, and
 raises StackError with the end of the runner's output if it does not within the timeout.
 Settings are the variables of .env.sample; anything not given gets a test default
@@ -38,10 +42,18 @@ from pathlib import Path
 from typing import Self
 
 import local_runner
-import pytest
 
-from .backend import REPO, children_of, environment_without_settings, free_port_block, is_preview_maker
+from .backend import (
+    REPO,
+    children_of,
+    environment_without_settings,
+    free_port_block,
+    is_preview_maker,
+    provisioned,
+    require,  # noqa: F401 (the tests import it from here)
+)
 from .client import Reply, bearer, request, upload
+from .configuration import Provision, ReadsItsState
 from .images import file_form
 
 RUNNER = REPO / "services" / "local" / "run.py"
@@ -66,16 +78,6 @@ class StackError(Exception):
 # parent exactly as `make run` does.
 nginx_binary = local_runner.find_nginx
 die_with_parent = local_runner.die_with_parent
-
-
-def require(condition: bool, reason: str) -> None:
-    """Skip the calling test when `condition` is false; when CI is set, fail it instead
-    (in CI a missing tool is a broken setup, not a reason to skip)."""
-    if condition:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set: failing instead of skipping)")
-    pytest.skip(reason)
 
 
 def let_nginx_workers_through(folder: Path) -> None:
@@ -117,12 +119,14 @@ def nginx_user_line() -> str:
 
 
 @dataclass
-class Stack:
-    """A running stack. Paths are absolute; `base_url` has no trailing slash."""
+class Stack(ReadsItsState):
+    """A running stack. Paths are absolute; `base_url` has no trailing slash. Its images
+    and index are read with ReadsItsState's methods (support.configuration)."""
 
     root: Path
     env: dict[str, str]
     process: subprocess.Popen | None = field(default=None, repr=False)
+    provision: Provision = field(default_factory=Provision, repr=False)
 
     @property
     def http_port(self) -> int:
@@ -207,6 +211,7 @@ class Stack:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+        self.release()
 
     def supervisor_pid(self) -> int:
         return int((self.run_dir / "backend.pid").read_text())
@@ -278,12 +283,18 @@ def start_stack(root: Path, timeout: float = 30, **settings: str | None) -> Stac
     )
     if os.geteuid() == 0:
         env["FRONTEND_DIR"] = str(frontend_copy(root))
+    made = provisioned(settings)
+    env.update(made.settings)
     for name, value in settings.items():
         if value is None:
             env.pop(name, None)
         else:
             env[name] = str(value)
-    return Stack(root, env).start(timeout)
+    try:
+        return Stack(root, env, provision=made).start(timeout)
+    except BaseException:
+        made.release()
+        raise
 
 
 def frontend_copy(root: Path) -> Path:
