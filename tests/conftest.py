@@ -124,6 +124,23 @@ def pytest_sessionfinish(session, exitstatus):
         shutil.rmtree(own, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _release_the_modules_databases_and_buckets():
+    """Drop what support.configuration made for the module's own stacks, once they are
+    stopped: autouse, so set up before, and torn down after, every other module fixture."""
+    mark = ENGINES.mark()
+    yield
+    ENGINES.release_since(mark)
+
+
+@pytest.fixture(autouse=True)
+def _release_the_tests_databases_and_buckets():
+    """The same for what one test made (stack_factory's stacks, a Backend of its own)."""
+    mark = ENGINES.mark()
+    yield
+    ENGINES.release_since(mark)
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Stack:
     require(nginx_binary() is not None, "nginx is not installed (make test installs it)")
@@ -142,10 +159,8 @@ def stack_factory(tmp_path_factory):
         return running
 
     yield start
-    for running in started:  # all stopped first: a later one may run on an earlier one's state
-        running.stop()
     for running in started:
-        running.release()
+        running.stop()
 
 
 @pytest.fixture(scope="session")

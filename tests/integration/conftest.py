@@ -25,7 +25,5 @@ def fresh_backend(tmp_path):
         return running
 
     yield start
-    for running in started:  # all stopped first: a later one may run on an earlier one's state
-        running.stop()
     for running in started:
-        running.release()
+        running.stop()

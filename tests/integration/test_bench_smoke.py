@@ -8,9 +8,12 @@ import os
 import shutil
 import subprocess
 
+import pytest
 from support.backend import REPO
 from support.browser import chromium_binary
 from support.stack import nginx_binary, require
+
+pytestmark = pytest.mark.runs_once  # the bench starts its own stacks
 
 BENCH = REPO / "bench" / "run"
 PROFILE = REPO / "bench" / "profile"

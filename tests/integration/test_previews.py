@@ -116,7 +116,7 @@ def delete(stack, image: dict) -> None:
 
 
 def in_previews(stack) -> list[str]:
-    return sorted(os.listdir(stack.images_dir / previews.FOLDER))
+    return sorted(stack.stored_previews())
 
 
 def bytes_waiting_for(pid: int) -> int:
@@ -179,12 +179,12 @@ def test_a_preview_is_served_with_the_same_safe_headers_as_its_image(stack):
     ],
 )
 def test_nothing_but_previews_names_is_served_under_images_previews(stack, file_name):
-    (stack.images_dir / previews.FOLDER / file_name).write_bytes(b"RIFF not for anyone")
+    stack.put_stored(f"{previews.FOLDER}/{file_name}", b"RIFF not for anyone")
     try:
         reply = stack.get(f"/images/previews/{file_name}")
         assert reply.status == 404, (file_name, reply.status)
     finally:
-        (stack.images_dir / previews.FOLDER / file_name).unlink()
+        stack.remove_stored(f"{previews.FOLDER}/{file_name}")
 
 
 @pytest.mark.parametrize(
@@ -326,17 +326,18 @@ def test_start_up_removes_orphan_previews_and_dot_files_and_makes_a_lost_preview
         gone = uploaded(stack, photo(330, 200))
         for image in (kept, lost, gone):
             preview_served(stack, image)
-    folder = stack.images_dir / previews.FOLDER
-    (folder / f"{lost['name']}.webp").unlink()
-    (stack.images_dir / gone["name"]).unlink()  # its row goes at start-up: its preview follows
-    orphan = folder / "Orphan0000000001.png.webp"
-    orphan.write_bytes(b"RIFF nobody's")
-    unfinished = folder / previews.temp_name(4242, "0123456789abcdef")
+    stack.remove_stored(f"{previews.FOLDER}/{lost['name']}.webp")
+    stack.remove_stored(gone["name"])  # its row goes at start-up: its preview follows
+    stack.put_stored(f"{previews.FOLDER}/Orphan0000000001.png.webp", b"RIFF nobody's")
+    # A maker's unfinished file is in the local folder (with a bucket too: its scratch space).
+    unfinished = stack.images_dir / previews.FOLDER / previews.temp_name(4242, "0123456789abcdef")
+    unfinished.parent.mkdir(exist_ok=True)
     unfinished.write_bytes(b"half a preview")
     with start_stack(tmp_path / "stack") as restarted:
         preview_served(restarted, lost)
         assert in_previews(restarted) == sorted([f"{kept['name']}.webp", f"{lost['name']}.webp"])
         assert restarted.get(path_of(gone["thumbnail_url"])).status == 404
+        assert not unfinished.exists()
 
 
 def test_the_images_after_one_that_needs_too_much_memory_still_get_their_previews(tmp_path, big_png):

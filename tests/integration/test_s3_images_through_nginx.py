@@ -18,6 +18,8 @@ from support.client import Reply, request
 from support.s3_server import Radosgw, S3Endpoint, let_anyone_read, missing_programs
 from support.stack import RENDER, frontend_copy, let_nginx_workers_through, nginx_binary, require
 
+pytestmark = pytest.mark.runs_once  # S3 by itself
+
 PREFIX = "site/"
 PICTURE = images.png(extra=b"served from the bucket")
 PREVIEW = b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00/\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00"

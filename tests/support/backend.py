@@ -4,7 +4,7 @@ Each instance lives in its own directory (images/, data/, logs/) on free loopbac
 ports, with no `.env` in its working directory and none of the caller's settings
 (a developer's UPLOAD_TOKEN or GALLERY_PUBLIC), so only the given settings apply. Its
 images and index are where IMAGEHOST_TEST_CONFIG says (support.configuration), unless
-the settings name their own; leaving the `with` block stops it and `release()`s them.
+the settings name their own.
 """
 
 from __future__ import annotations
@@ -46,11 +46,11 @@ def require(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
-def provisioned(settings: dict[str, object]) -> Provision:
+def provisioned(root: Path, settings: dict[str, object]) -> Provision:
     """support.configuration.provision; skips the calling test (fails it in CI) when the
     configuration's server cannot be had here."""
     try:
-        return provision(settings)
+        return provision(root, settings)
     except EngineUnavailable as exc:
         require(False, str(exc))
         raise  # not reached: require skipped or failed
@@ -77,8 +77,7 @@ class Backend(ReadsItsState):
             "LOG_DIR": str(self.log_dir),
             "SHUTDOWN_TIMEOUT": "10",
         }
-        self.provision = provisioned(settings)
-        self.env.update(self.provision.settings)
+        self.env.update(provisioned(self.root, settings).settings)
         for name, value in settings.items():
             if value is None:
                 self.env.pop(name, None)
@@ -154,10 +153,7 @@ class Backend(ReadsItsState):
         return self.start()
 
     def __exit__(self, *exc) -> None:
-        try:
-            self.stop()
-        finally:
-            self.release()
+        self.stop()
 
 
 def children_of(pid: int) -> list[int]:

@@ -11,8 +11,11 @@ PostgreSQL cluster (DATABASE_URL), a fresh bucket that anyone may read (STORAGE=
 the S3_*/AWS_* settings) on the session's radosgw, or on the endpoint the S3_TEST_*
 variables name (docs/s3.md). A setting the test gives itself wins: with DATABASE_URL or
 STORAGE among them (even as None, "leave unset"), that half is not provisioned.
-`Provision.release()` drops the database and removes the bucket; what is never released
-goes when the session ends (`ENGINES.stop()`).
+Another instance in the same folder (a restart) gets the same ones; to start one
+elsewhere on an instance's state, pass it `instance.state_settings()`. They are dropped
+when the pytest scope that made them ends (the test, or the module for a module's
+stack: tests/conftest.py), after the instances are stopped, and at the latest when the
+session ends (`ENGINES.stop()`).
 
 `StoredState(env)` reads an instance's images and index wherever its settings put them,
 so a test's assertion about what is stored runs the same in every configuration.
@@ -96,13 +99,15 @@ class EngineUnavailable(Exception):
 
 class Engines:
     """The session's throwaway PostgreSQL cluster and radosgw, each started on first use
-    and kept for the session; a failure to start is remembered and raised again."""
+    and kept for the session (a failure to start is remembered and raised again), and the
+    databases and buckets made on them, by the instance folder they were made for."""
 
     def __init__(self) -> None:
         self._cluster: Cluster | None = None
         self._gateway: Radosgw | None = None
         self._failures: dict[str, str] = {}
-        self._unreleased: list[Provision] = []
+        self._made: list[Provision] = []  # in the order made
+        self._by_root: dict[Path, Provision] = {}
 
     def cluster(self) -> Cluster:
         """The cluster, started now if need be; EngineUnavailable when it cannot start."""
@@ -131,18 +136,29 @@ class Engines:
         given = endpoint_from_environment()
         return given if given is not None else self.gateway().endpoint
 
-    def keep_track(self, provision: Provision) -> None:
-        self._unreleased.append(provision)
+    def made_for(self, root: Path) -> Provision | None:
+        return self._by_root.get(Path(root).resolve())
 
-    def forget(self, provision: Provision) -> None:
-        with contextlib.suppress(ValueError):
-            self._unreleased.remove(provision)
+    def keep(self, root: Path, provision: Provision) -> None:
+        self._made.append(provision)
+        self._by_root[Path(root).resolve()] = provision
+
+    def mark(self) -> int:
+        """A point to release back to (release_since)."""
+        return len(self._made)
+
+    def release_since(self, mark: int) -> None:
+        """Drop the databases and remove the buckets made since `mark`, newest first (their
+        instances must be stopped: tests/conftest.py calls this as a scope ends)."""
+        while len(self._made) > mark:
+            released = self._made.pop()
+            self._by_root = {root: kept for root, kept in self._by_root.items() if kept is not released}
+            released.release()
 
     def stop(self) -> None:
-        """Release what tests left, then stop the gateway and the cluster. Safe to call twice."""
-        for provision in list(self._unreleased):
-            with contextlib.suppress(Exception):  # the end of the session: best effort
-                provision.release()
+        """Release what is left, then stop the gateway and the cluster. Safe to call twice."""
+        with contextlib.suppress(Exception):  # the end of the session: best effort
+            self.release_since(0)
         if self._gateway is not None:
             self._gateway.stop()
             self._gateway = None
@@ -171,24 +187,28 @@ def start_gateway() -> Radosgw:
 
 @dataclass
 class Provision:
-    """Settings made for one instance, and how to remove what was made for them."""
+    """Settings made for the instances of one folder, and how to remove what was made."""
 
     settings: dict[str, str] = field(default_factory=dict)
     releases: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def release(self) -> None:
-        """Drop the database, remove the bucket (the instance must be stopped). Safe to call twice."""
+        """Drop the database, remove the bucket. Safe to call twice."""
         while self.releases:
             self.releases.pop()()
-        ENGINES.forget(self)
 
 
-def provision(settings: Mapping[str, object], configuration: Configuration | None = None) -> Provision:
-    """The settings that put a new instance on `configuration` (the session's by default)
-    for what `settings` leave open; see the module docstring.
+def provision(root: Path, settings: Mapping[str, object], configuration: Configuration | None = None) -> Provision:
+    """The settings that put an instance in folder `root` on `configuration` (the
+    session's by default), for what `settings` leave open; see the module docstring.
+    Another instance in the same folder (a restart) gets the same database and bucket,
+    as it finds the same files there.
 
     Raises EngineUnavailable when the configuration's server cannot be had here (callers
-    skip, or fail in CI: support.stack.require)."""
+    skip, or fail in CI: support.backend.require)."""
+    earlier = ENGINES.made_for(root)
+    if earlier is not None:
+        return earlier
     configuration = configuration or chosen()
     made = Provision()
     if configuration.index == "postgresql" and "DATABASE_URL" not in settings:
@@ -203,7 +223,7 @@ def provision(settings: Mapping[str, object], configuration: Configuration | Non
         let_anyone_read(endpoint, bucket, "")
         made.settings.update(bucket_settings(endpoint, bucket))
     if made.releases:
-        ENGINES.keep_track(made)
+        ENGINES.keep(root, made)
     return made
 
 
@@ -325,11 +345,9 @@ class StoredState:
 
 class ReadsItsState:
     """What `support.stack.Stack` and `support.backend.Backend` share: reading their
-    images and index wherever their settings (`self.env`) put them, and releasing what
-    `provision` made for them (`self.provision`)."""
+    images and index wherever their settings (`self.env`) put them."""
 
     env: dict[str, str]
-    provision: Provision
 
     def stored_names(self) -> set[str]:
         """See StoredState.image_names."""
@@ -362,8 +380,3 @@ class ReadsItsState:
         found: dict[str, str | None] = {"DATABASE_URL": None, "STORAGE": None}
         found.update({name: self.env[name] for name in STATE_SETTINGS if name in self.env})
         return found
-
-    def release(self) -> None:
-        """Drop the database and remove the bucket made for this instance (stop it first).
-        An instance started on another's state_settings owns neither."""
-        self.provision.release()

@@ -14,8 +14,7 @@ In pytest, use the fixtures in tests/conftest.py instead: `stack` (one per test 
 and `stack_factory` (a stack with settings of your own, stopped after the test).
 
 The images and the index are where IMAGEHOST_TEST_CONFIG says (support.configuration):
-a fresh database and bucket for each stack unless the settings name their own, dropped
-by `release()` (which leaving the `with` block and the fixtures call after `stop()`).
+a fresh database and bucket for each stack folder unless the settings name their own.
 
 `start_stack(folder, **settings)` returns once /api/health answers 200 through nginx, and
 raises StackError with the end of the runner's output if it does not within the timeout.
@@ -53,7 +52,7 @@ from .backend import (
     require,  # noqa: F401 (the tests import it from here)
 )
 from .client import Reply, bearer, request, upload
-from .configuration import Provision, ReadsItsState
+from .configuration import ReadsItsState
 from .images import file_form
 
 RUNNER = REPO / "services" / "local" / "run.py"
@@ -126,7 +125,6 @@ class Stack(ReadsItsState):
     root: Path
     env: dict[str, str]
     process: subprocess.Popen | None = field(default=None, repr=False)
-    provision: Provision = field(default_factory=Provision, repr=False)
 
     @property
     def http_port(self) -> int:
@@ -211,7 +209,6 @@ class Stack(ReadsItsState):
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
-        self.release()
 
     def supervisor_pid(self) -> int:
         return int((self.run_dir / "backend.pid").read_text())
@@ -283,18 +280,13 @@ def start_stack(root: Path, timeout: float = 30, **settings: str | None) -> Stac
     )
     if os.geteuid() == 0:
         env["FRONTEND_DIR"] = str(frontend_copy(root))
-    made = provisioned(settings)
-    env.update(made.settings)
+    env.update(provisioned(root, settings).settings)
     for name, value in settings.items():
         if value is None:
             env.pop(name, None)
         else:
             env[name] = str(value)
-    try:
-        return Stack(root, env, provision=made).start(timeout)
-    except BaseException:
-        made.release()
-        raise
+    return Stack(root, env).start(timeout)
 
 
 def frontend_copy(root: Path) -> Path:
