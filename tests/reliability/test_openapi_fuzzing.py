@@ -231,7 +231,7 @@ def test_an_image_labelled_changed_shown_in_its_page_and_in_an_album_matches_the
         path_parameters={"album_id": album_id}, query={"with_images": "true"}
     )
     assert call(removed, stack, tally, bearer(album_token), also_excluded=(ignored_auth,)).status_code == 204
-    assert stack.get(f"/images/{name}").status == 404
+    stack.assert_not_served(f"/images/{name}")
 
 
 def test_pages_of_the_listing_match_the_document_to_the_last_one(stack, tally):

@@ -257,6 +257,17 @@ class Stack(ReadsItsState):
         """The Authorization header with the admin token."""
         return bearer(self.admin_token)
 
+    def assert_not_served(self, path: str) -> None:
+        """Assert that nginx no longer serves `path` (an image or preview deleted or
+        expired): a 404, or with images in a bucket, a 200 from nginx's cache only, which
+        keeps what it fetched for up to a minute (README, "Images in an S3 bucket"); the
+        bucket itself must no longer have it (a fetch from it would not be a HIT)."""
+        reply = self.get(path)
+        if reply.status == 404:
+            return
+        cached = self.env.get("STORAGE") == "s3" and reply.headers.get("X-Cache-Status") == "HIT"
+        assert cached, f"{path} still served: {reply.status}, X-Cache-Status {reply.headers.get('X-Cache-Status')}"
+
 
 def start_stack(root: Path, timeout: float = 30, **settings: str | None) -> Stack:
     """Start a stack whose files all live under `root`; see the module docstring.

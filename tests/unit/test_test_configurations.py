@@ -24,9 +24,7 @@ def test_each_configuration_is_chosen_by_its_name():
 
 
 def test_an_unknown_configuration_stops_the_run_naming_the_variable_and_the_choices():
-    with pytest.raises(
-        ValueError, match="IMAGEHOST_TEST_CONFIG='s3-sqlite' is not one of local-sqlite, "
-    ):
+    with pytest.raises(ValueError, match="IMAGEHOST_TEST_CONFIG='s3-sqlite' is not one of local-sqlite, "):
         chosen({"IMAGEHOST_TEST_CONFIG": "s3-sqlite"})
 
 
