@@ -5,7 +5,7 @@
     IMAGEHOST_TEST_CONFIG=s3-postgres      images in an S3 bucket, the index in PostgreSQL
 
 This module is the only reader of the variable. `support.stack.start_stack` and
-`support.backend.Backend` ask `provision(settings)` for the settings that put a new
+`support.backend.Backend` ask `provision(folder, settings)` for the settings that put a new
 instance on the chosen configuration: a fresh database of the session's throwaway
 PostgreSQL cluster (DATABASE_URL), a fresh bucket that anyone may read (STORAGE=s3 and
 the S3_*/AWS_* settings) on the session's radosgw, or on the endpoint the S3_TEST_*
