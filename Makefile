@@ -4,8 +4,10 @@
 #               127.0.0.1:8080 in the foreground (Ctrl-C stops both). Settings: .env,
 #               overridden by the environment (see .env.sample).
 #   make test   the same, plus the tests' locked packages, Chromium for the browser tests,
-#               Ceph's S3 gateway for the S3 tests and PostgreSQL for the index tests, then
-#               pytest tests (all).
+#               Ceph's S3 gateway and PostgreSQL, then the suite in each configuration of
+#               the storage and the index (README, "Tests"): make test-local-sqlite (every
+#               test), make test-local-postgres and make test-s3-postgres (what depends on
+#               the configuration); each can be run alone.
 #   make lint   ruff (lint, and the format check) and mypy, with their settings in
 #               pyproject.toml; fails on any finding.
 #   make backup the images and a snapshot of the index in backup/imagehost-<UTC time>.tar.gz,
@@ -33,7 +35,9 @@ PIP_INSTALL := $(VENV)/bin/python -m pip install --quiet --disable-pip-version-c
 LOCK_COMPILE := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 \
 	--generate-hashes --custom-compile-command 'make lock' $(LOCK_FLAGS)
 
-.PHONY: run test lint setup bench lock nginx chromium wrk exiftool ceph postgresql backup restore
+TEST_CONFIGS := local-sqlite local-postgres s3-postgres
+
+.PHONY: run test $(TEST_CONFIGS:%=test-%) lint setup bench lock nginx chromium wrk exiftool ceph postgresql backup restore
 
 run: $(RUN_INSTALLED) nginx
 	$(VENV)/bin/python services/local/run.py
@@ -45,9 +49,24 @@ restore: $(RUN_INSTALLED)
 	@[ -n "$(ARCHIVE)" ] || { echo "make: say which archive: make restore ARCHIVE=backup/imagehost-....tar.gz" >&2; exit 2; }
 	PYTHONPATH=services/backend $(VENV)/bin/python -m imagehost restore "$(ARCHIVE)"
 
-# -rfEs: the summary also names each skipped test with its reason (what the machine lacks).
+# Every configuration runs even when one fails, so one run reports them all.
 test: setup chromium wrk exiftool ceph postgresql
-	$(VENV)/bin/python -m pytest -rfEs tests
+	@status=0; for config in $(TEST_CONFIGS); do \
+		$(MAKE) --no-print-directory test-$$config || status=1; \
+	done; exit $$status
+
+# One configuration (IMAGEHOST_TEST_CONFIG, tests/support/configuration.py). pytest leaves
+# out what does not depend on it outside local-sqlite, and says what it left out.
+# local-postgres skips tests/reliability to keep CI within its time: local-sqlite puts the
+# folder under load and faults, s3-postgres PostgreSQL (README, "Tests"); TESTS=tests
+# runs it all.
+# -rfEs: the summary also names each skipped test with its reason (what the machine lacks).
+TESTS_local-sqlite := tests
+TESTS_local-postgres := tests/integration tests/e2e
+TESTS_s3-postgres := tests
+$(TEST_CONFIGS:%=test-%): setup chromium wrk exiftool ceph postgresql
+	@echo "make $@: IMAGEHOST_TEST_CONFIG=$(@:test-%=%), $(or $(TESTS),$(TESTS_$(@:test-%=%)))"
+	IMAGEHOST_TEST_CONFIG=$(@:test-%=%) $(VENV)/bin/python -m pytest -rfEs $(or $(TESTS),$(TESTS_$(@:test-%=%)))
 
 # ruff and mypy come with the tests' lock; what they check and how is in pyproject.toml.
 # All three run, so one report shows every kind of finding; any finding fails the target.

@@ -142,7 +142,19 @@ s3_settings() {
 
 # The disk cache in front of the bucket: the size limit is S3_CACHE_MAX_SIZE; entries not
 # asked for in 30 days go first. https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_cache_path
-proxy_cache_path $S3_CACHE_DIR levels=1:2 keys_zone=imagehost_images:10m max_size=$S3_CACHE_MAX_SIZE inactive=30d use_temp_path=off;"
+proxy_cache_path $S3_CACHE_DIR levels=1:2 keys_zone=imagehost_images:10m max_size=$S3_CACHE_MAX_SIZE inactive=30d use_temp_path=off;
+
+# The Content-Type of what comes from the bucket: from the name's extension, as the
+# image locations' types give a file from IMAGES_DIR, never the object's own (whatever
+# put it there, a copy made when switching to S3 included). snippets/s3-object.conf.
+map \$uri \$imagehost_s3_type {
+    default application/octet-stream;
+    ~\\.jpg\$ image/jpeg;
+    ~\\.png\$ image/png;
+    ~\\.gif\$ image/gif;
+    ~\\.webp\$ image/webp;
+    ~\\.avif\$ image/avif;
+}"
 }
 
 # PAGE_CONNECT_SRC, the page's CSP connect-src: the page itself, and with direct uploads

@@ -15,6 +15,8 @@ from imagehost.validation import read_image_info
 from page_actions import natural_size
 from support import images
 
+pytestmark = pytest.mark.runs_once  # the browser alone; no app started
+
 frame, GCE = images.gif_frame, images.GIF_GRAPHIC_CONTROL
 GIFS = {
     "frame-larger-than-the-screen": images.gif_of_blocks(1, 1, [frame(0, 0, 100, 50)]),

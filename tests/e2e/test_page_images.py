@@ -202,7 +202,7 @@ def test_the_admin_deletes_any_image_with_the_admin_token(page, stack):
 
     expect(theirs).to_have_count(0)
     expect(page.locator("#announce-status")).to_contain_text("Deleted someone-elses.png.")
-    assert stack.get(f"/images/{name}").status == 404
+    stack.assert_not_served(f"/images/{name}")
 
 
 def test_a_wrong_admin_token_shows_the_servers_message(page, stack):

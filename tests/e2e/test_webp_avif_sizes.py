@@ -16,6 +16,8 @@ from page_actions import natural_size
 from PIL import Image
 from support.encoded import animated_webp, encoded
 
+pytestmark = pytest.mark.runs_once  # the browser alone; no app started
+
 
 def rotated_avif(orientation: int) -> bytes:
     """A 60x20 AVIF whose EXIF orientation Pillow writes as an irot (and imir) box."""

@@ -156,7 +156,7 @@ def test_deleting_an_album_with_its_images_deletes_only_those_given_with_their_d
     for image, status in ((mine, 404), (patched_in, 404), (shown_by_name, 200)):
         assert stack.get(f"/images/{image['name']}").status == status, image
         assert stack.get(f"/api/public/images/{image['name']}").status == status
-    assert not (stack.images_dir / mine["name"]).exists()
+    assert stack.stored_bytes(mine["name"]) is None
 
 
 def test_a_with_images_that_is_not_true_or_false_is_a_400_and_deletes_nothing(stack):

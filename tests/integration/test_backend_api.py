@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import socket
-import sqlite3
 
 import pytest
 from support import images
@@ -21,8 +20,7 @@ def files_in(directory) -> list[str]:
 
 
 def row_count(backend) -> int:
-    with sqlite3.connect(backend.data_dir / "index.sqlite3") as db:
-        return db.execute("SELECT COUNT(*) FROM images").fetchone()[0]
+    return backend.index_rows("SELECT COUNT(*) FROM images")[0][0]
 
 
 def read_until_closed(s: socket.socket) -> bytes:
@@ -152,7 +150,7 @@ def test_png_jpeg_and_gif_are_accepted_with_their_dimensions(backend, data, mime
     assert body["type"] == mime and body["name"].endswith(extension)
     assert (body["width"], body["height"]) == (width, height)
     # The stored file's size: the JPEG's APP1 segments (metadata) are removed before it is published.
-    assert body["size"] == (backend.images_dir / body["name"]).stat().st_size <= len(data)
+    assert body["size"] == len(backend.stored_bytes(body["name"])) <= len(data)
 
 
 def test_the_upload_response_describes_the_image_with_absolute_links(backend):
@@ -213,11 +211,10 @@ def test_a_hostile_forwarded_host_never_reaches_the_links(backend):
     assert reply.json()["url"].startswith("http://good.example:8080/images/")
 
 
-def test_the_bytes_on_disk_equal_the_bytes_uploaded(backend):
+def test_the_bytes_stored_equal_the_bytes_uploaded(backend):
     data = images.png(64, 64, extra=bytes(range(256)) * 50)
     body = uploaded(backend, data)
-    assert (backend.images_dir / body["name"]).read_bytes() == data
-    assert (backend.images_dir / body["name"]).stat().st_mode & 0o777 == 0o644
+    assert backend.stored_bytes(body["name"]) == data  # the file's mode: test_backend_instance.py
 
 
 def test_the_type_is_decided_by_content_not_by_name_or_declared_type(backend):
@@ -269,7 +266,7 @@ def test_webp_and_avif_uploads_are_stored_under_their_own_type_with_their_size(b
     body = uploaded(backend, data, "photo.jpg")
     assert body["name"].endswith(extension)
     assert (body["width"], body["height"]) == size_of(data)
-    assert (backend.images_dir / body["name"]).read_bytes() == data
+    assert backend.stored_bytes(body["name"]) == data
 
 
 @pytest.mark.parametrize(
@@ -304,10 +301,10 @@ def test_a_refused_type_is_told_what_to_send_instead(backend, data, message):
 
 def refused(backend, body: bytes, content_type: str, status: int, code: str, **kwargs) -> None:
     """Assert the refusal and that it left no file, temp file or row behind."""
-    before_files, before_rows = files_in(backend.images_dir), row_count(backend)
+    before_files, before_rows = backend.stored_names(), row_count(backend)
     reply = request("POST", backend.url() + "/upload", body, {"Content-Type": content_type, **kwargs})
     assert (reply.status, reply.error_code) == (status, code), reply.body
-    assert files_in(backend.images_dir) == before_files
+    assert backend.stored_names() == before_files
     assert files_in(backend.images_dir / ".tmp") == []
     assert row_count(backend) == before_rows
 
@@ -387,7 +384,7 @@ def test_exactly_5_MiB_is_accepted(backend):
     data = images.png_of_size(5 * 1024 * 1024)
     body = uploaded(backend, data)
     assert body["size"] == 5 * 1024 * 1024
-    assert (backend.images_dir / body["name"]).read_bytes() == data
+    assert backend.stored_bytes(body["name"]) == data
 
 
 def test_one_byte_more_than_5_MiB_is_refused_with_413(backend):
@@ -586,10 +583,10 @@ INVALID_NAMES = [
 @pytest.mark.parametrize("name", INVALID_NAMES)
 @pytest.mark.parametrize("method", ["GET", "DELETE"])
 def test_a_name_outside_the_pattern_is_400_invalid_name(backend, method, name):
-    before = files_in(backend.images_dir)
+    before = backend.stored_names()
     reply = request(method, f"{backend.url()}/api/images/{name}", headers=ADMIN)
     assert (reply.status, reply.error_code) == (400, "invalid_name")
-    assert files_in(backend.images_dir) == before
+    assert backend.stored_names() == before
 
 
 # --- delete -----------------------------------------------------------------------------
@@ -600,10 +597,10 @@ def test_delete_with_the_delete_token_removes_the_file_and_the_row(backend):
     url = f"{backend.url()}/api/images/{body['name']}"
     assert request("DELETE", url).status == 401
     assert request("DELETE", url, headers=bearer("y" * 32)).status == 403
-    assert (backend.images_dir / body["name"]).exists()
+    assert backend.stored_bytes(body["name"]) is not None
     reply = request("DELETE", url, headers=bearer(body["delete_token"]))
     assert reply.status == 204 and reply.body == b""
-    assert not (backend.images_dir / body["name"]).exists()
+    assert backend.stored_bytes(body["name"]) is None
     assert request("GET", url, headers=ADMIN).status == 404
     assert request("DELETE", url, headers=bearer(body["delete_token"])).status == 404
 
@@ -611,7 +608,7 @@ def test_delete_with_the_delete_token_removes_the_file_and_the_row(backend):
 def test_the_admin_token_deletes_any_image(backend):
     body = uploaded(backend)
     assert request("DELETE", f"{backend.url()}/api/images/{body['name']}", headers=ADMIN).status == 204
-    assert not (backend.images_dir / body["name"]).exists()
+    assert backend.stored_bytes(body["name"]) is None
 
 
 def test_deleting_an_unknown_image_is_404(backend):
@@ -619,6 +616,7 @@ def test_deleting_an_unknown_image_is_404(backend):
     assert (reply.status, reply.error_code) == (404, "not_found")
 
 
+@pytest.mark.sqlite_index
 def test_the_index_lives_in_the_data_dir_never_in_the_images_dir(backend):
     assert (backend.data_dir / "index.sqlite3").exists()
     assert not [p for p in backend.images_dir.rglob("*") if "sqlite" in p.name]

@@ -9,6 +9,8 @@ from support.backend import Backend
 from support.client import upload
 from support.tmpfs import tmpfs
 
+pytestmark = pytest.mark.local_storage  # IMAGES_DIR on a small tmpfs
+
 
 @pytest.fixture
 def small_images_dir(tmp_path):

@@ -7,11 +7,11 @@ import os
 import re
 import signal
 import socket
-import sqlite3
 import stat
 import threading
 import time
 
+import pytest
 from imagehost.instance_lock import IMAGES_LOCK_NAME
 from support import images
 from support.backend import ADMIN_TOKEN, Backend
@@ -27,15 +27,7 @@ def wait_for(condition, timeout: float = 10, message: str = "condition") -> None
 
 def on_the_same_folders(first: Backend, root, **settings) -> Backend:
     """A second backend on `first`'s folders (its own ports and output file)."""
-    return Backend(
-        root,
-        workers=1,
-        IMAGES_DIR=str(first.images_dir),
-        DATA_DIR=str(first.data_dir),
-        LOG_DIR=str(first.log_dir),
-        ADMIN_TOKEN=ADMIN_TOKEN,
-        **settings,
-    )
+    return Backend(root, workers=1, ADMIN_TOKEN=ADMIN_TOKEN, **{**first.state_settings(), **settings})
 
 
 def mode(path) -> int:
@@ -43,12 +35,11 @@ def mode(path) -> int:
 
 
 def index_rows(backend: Backend) -> set[str]:
-    with sqlite3.connect(f"file:{backend.data_dir / 'index.sqlite3'}?mode=ro", uri=True) as db:
-        return {row[0] for row in db.execute("SELECT name FROM images")}
+    return {row[0] for row in backend.index_rows("SELECT name FROM images")}
 
 
 def image_files(backend: Backend) -> set[str]:
-    return {p.name for p in backend.images_dir.iterdir() if p.is_file() and p.name != IMAGES_LOCK_NAME}
+    return backend.stored_names()
 
 
 # --- one instance per data folder -----------------------------------------------------------
@@ -118,6 +109,8 @@ def test_an_instance_started_right_after_the_last_was_killed_waits_for_its_worke
 # --- private folders ------------------------------------------------------------------------
 
 
+@pytest.mark.local_storage
+@pytest.mark.sqlite_index
 def test_data_and_log_folders_and_their_files_are_private_and_images_stay_readable(tmp_path):
     backend = Backend(tmp_path, workers=1, ADMIN_TOKEN=ADMIN_TOKEN)
     # As an older version left them: world-readable.
@@ -140,6 +133,7 @@ def test_data_and_log_folders_and_their_files_are_private_and_images_stay_readab
 # --- a missing index ------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_index
 def test_an_index_deleted_under_a_running_service_makes_health_and_uploads_503_and_creates_no_new_file(fresh_backend):
     backend = fresh_backend(workers=1)
     assert upload(backend.url(), images.file_form(images.png())).status == 201
@@ -163,6 +157,7 @@ def test_an_index_deleted_under_a_running_service_makes_health_and_uploads_503_a
     assert re.search(r"stopped: worker 0 could not start: the index file \S+ is missing", backend.app_log())
 
 
+@pytest.mark.sqlite_index
 def test_an_index_file_that_is_not_a_database_stops_start_up_naming_it_without_a_traceback(tmp_path):
     backend = Backend(tmp_path, workers=1)
     backend.data_dir.mkdir(parents=True)

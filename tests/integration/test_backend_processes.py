@@ -6,14 +6,12 @@ import os
 import re
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from imagehost.instance_lock import IMAGES_LOCK_NAME
 from support import images
 from support.backend import ADMIN_TOKEN, BACKEND_SRC, Backend, free_port_block
 from support.client import bearer, request, upload
@@ -22,12 +20,11 @@ ADMIN = bearer(ADMIN_TOKEN)
 
 
 def rows(backend) -> list[tuple]:
-    with sqlite3.connect(backend.data_dir / "index.sqlite3") as db:
-        return db.execute("SELECT name, size, sha256, delete_token_hash FROM images ORDER BY id").fetchall()
+    return backend.index_rows("SELECT name, size, sha256, delete_token_hash FROM images ORDER BY id")
 
 
 def image_files(backend) -> set[str]:
-    return {p.name for p in backend.images_dir.iterdir() if p.is_file() and p.name != IMAGES_LOCK_NAME}
+    return backend.stored_names()
 
 
 def test_8_threads_uploading_25_images_each_get_200_unique_names_and_200_rows(fresh_backend):
@@ -106,7 +103,7 @@ def test_sigterm_during_an_upload_lets_it_finish_and_exits_0(fresh_backend):
     assert b"Connection: close" in answer
     assert backend.process.wait(15) == 0
     name = re.search(rb'"name":"([^"]+)"', answer).group(1).decode()
-    assert (backend.images_dir / name).read_bytes() == data
+    assert backend.stored_bytes(name) == data
 
 
 def test_a_stopping_backend_refuses_new_connections_and_exits_0(fresh_backend):
@@ -128,7 +125,7 @@ def test_a_restart_keeps_every_image_its_metadata_and_its_delete_token(fresh_bac
     before = rows(backend)
     assert backend.stop() == 0
 
-    again = Backend(backend.root, workers=backend.workers, ADMIN_TOKEN=ADMIN_TOKEN)
+    again = Backend(backend.root, workers=backend.workers, ADMIN_TOKEN=ADMIN_TOKEN, **backend.state_settings())
     again.start()
     try:
         assert rows(again) == before
@@ -147,12 +144,12 @@ def test_the_start_up_reconcile_repairs_the_index_and_removes_temp_files(fresh_b
     kept = upload(backend.url(), images.file_form(images.png())).json()
     lost = upload(backend.url(), images.file_form(images.png(2, 2))).json()
     assert backend.stop() == 0
-    (backend.images_dir / lost["name"]).unlink()  # a row whose file is gone
-    (backend.images_dir / "OrphanOrphan0001.gif").write_bytes(images.gif(7, 8))  # a file without a row
-    (backend.images_dir / "NotAnImage000001.png").write_bytes(b"text")  # left alone
+    backend.remove_stored(lost["name"])  # a row whose file is gone
+    backend.put_stored("OrphanOrphan0001.gif", images.gif(7, 8))  # a file without a row
+    backend.put_stored("NotAnImage000001.png", b"text")  # left alone
     (backend.images_dir / ".tmp" / "upload-dead.part").write_bytes(b"half an upload")
 
-    again = Backend(backend.root, workers=backend.workers, ADMIN_TOKEN=ADMIN_TOKEN).start()
+    again = Backend(backend.root, workers=backend.workers, ADMIN_TOKEN=ADMIN_TOKEN, **backend.state_settings()).start()
     try:
         names = [row[0] for row in rows(again)]
         assert kept["name"] in names and lost["name"] not in names

@@ -52,6 +52,7 @@ def snapshot_rows(data: bytes, folder: Path) -> list[tuple]:
         connection.close()
 
 
+@pytest.mark.sqlite_index  # /backup/ snapshots SQLite only (PostgreSQL: make backup)
 @pytest.mark.parametrize("path", ["/backup/", "/api/backup"])
 def test_a_post_makes_a_snapshot_and_answers_its_name_and_size(stack, path):
     assert stack.upload(images.png()).status == 201
@@ -65,6 +66,7 @@ def test_a_post_makes_a_snapshot_and_answers_its_name_and_size(stack, path):
     assert (stack.data_dir / "backups").stat().st_mode & 0o777 == 0o700
 
 
+@pytest.mark.sqlite_index  # /backup/ snapshots SQLite only (PostgreSQL: make backup)
 @pytest.mark.parametrize("path", ["/backup/", "/api/backup"])
 def test_a_get_downloads_the_newest_snapshot_with_every_row(stack, path, tmp_path):
     uploaded = [stack.upload(images.png(rgb=(i, 1, 2))).json()["name"] for i in range(3)]
@@ -94,6 +96,7 @@ def test_backups_are_refused_when_no_admin_token_is_set_even_with_a_public_galle
     assert "ADMIN_TOKEN" in reply.json()["error"]["message"]
 
 
+@pytest.mark.sqlite_index  # /backup/ snapshots SQLite only (PostgreSQL: make backup)
 def test_a_post_with_a_body_is_refused_and_makes_no_snapshot(stack_factory):
     stack = stack_factory()
     reply = stack.request("POST", "/backup/", body=b"x" * 100, headers=stack.admin())
@@ -101,12 +104,14 @@ def test_a_post_with_a_body_is_refused_and_makes_no_snapshot(stack_factory):
     assert backups.snapshots(stack.data_dir / "backups") == []
 
 
+@pytest.mark.sqlite_index  # /backup/ snapshots SQLite only (PostgreSQL: make backup)
 def test_a_get_before_any_snapshot_is_a_404(stack_factory):
     stack = stack_factory()
     reply = stack.get("/backup/", headers=stack.admin())
     assert (reply.status, reply.error_code) == (404, "not_found")
 
 
+@pytest.mark.sqlite_index  # /backup/ snapshots SQLite only (PostgreSQL: make backup)
 def test_only_the_newest_snapshots_are_kept(stack):
     names = [
         stack.request("POST", "/api/backup", headers=stack.admin()).json()["name"] for _ in range(backups.KEPT + 2)
@@ -145,6 +150,7 @@ def upload_for(stack, seconds: float, answered: list[dict], stop: threading.Even
             answered.append({**reply.json(), "answered_at": time.monotonic()})
 
 
+@pytest.mark.local_storage  # make backup archives IMAGES_DIR (it refuses a bucket)
 def test_a_backup_made_under_load_restores_every_image_row_and_delete_token(stack_factory, tmp_path):
     stack = stack_factory()
     answered: list[dict] = []
@@ -190,9 +196,10 @@ def test_a_backup_made_under_load_restores_every_image_row_and_delete_token(stac
         assert served.status == 200 and len(served.body) == image["size"]
         deleted = stack.request("DELETE", f"/api/images/{image['name']}", headers=bearer(image["delete_token"]))
         assert deleted.status == 204, deleted.body
-        assert stack.get(f"/images/{image['name']}").status == 404
+        stack.assert_not_served(f"/images/{image['name']}")
 
 
+@pytest.mark.local_storage  # make backup archives IMAGES_DIR (it refuses a bucket)
 def test_restore_refuses_while_the_service_runs(stack, tmp_path):
     made = run_imagehost(stack, "backup", "--output", str(tmp_path))
     assert made.returncode == 0, made.stderr
@@ -201,6 +208,7 @@ def test_restore_refuses_while_the_service_runs(stack, tmp_path):
     assert "another imagehost instance" in refused.stderr
 
 
+@pytest.mark.local_storage  # make backup archives IMAGES_DIR (it refuses a bucket)
 def test_identical_uploads_are_backed_up_and_restored_as_one_file_with_every_name_and_token(stack_factory, tmp_path):
     stack = stack_factory()
     data = images.png(12, 12, extra=b"backed up once")

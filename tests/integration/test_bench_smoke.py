@@ -8,11 +8,14 @@ import os
 import shutil
 import subprocess
 
+import pytest
 from support.backend import REPO
 from support.browser import chromium_binary
 from support.postgres import BIN_DIR as POSTGRES_BIN_DIR
 from support.s3_server import missing_programs
 from support.stack import nginx_binary, require
+
+pytestmark = pytest.mark.runs_once  # the bench starts its own stacks
 
 BENCH = REPO / "bench" / "run"
 PROFILE = REPO / "bench" / "profile"

@@ -13,6 +13,8 @@ import pytest
 from support.backend import REPO
 from support.stack import require
 
+pytestmark = pytest.mark.runs_once  # a shell script on folders; no app started
+
 CLAIM = REPO / "services" / "backend" / "claim-folders.sh"
 APP = 54321  # no such user here: a uid and gid nobody else owns files as
 

@@ -27,6 +27,8 @@ from support.backend import REPO, free_port_block
 from support.client import Reply, bearer, request, upload
 from support.stack import require
 
+pytestmark = pytest.mark.runs_once  # Docker Compose's own engines
+
 COMPOSE_IMAGES = REPO.parent / "shared" / "tools" / "compose-images"
 ADMIN_TOKEN = "compose-admin-token-0123456789"
 BUILD_SECONDS = 900

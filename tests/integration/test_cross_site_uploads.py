@@ -29,7 +29,7 @@ def upload_with(stack, token: str | None = None, **headers: str):
 
 
 def stored_names(stack) -> set[str]:
-    return {path.name for path in stack.images_dir.iterdir() if path.name != ".tmp"}
+    return stack.stored_names()
 
 
 @pytest.mark.parametrize("origin", ["https://evil.example", "null", "http://127.0.0.1"])

@@ -15,7 +15,7 @@ PNG_NAME = "AbCdEfGhIjKlMnOp.png"
 
 
 def published_files(stack) -> set[str]:
-    return {path.name for path in stack.images_dir.iterdir() if path.is_file()}
+    return stack.stored_names()
 
 
 def refused_and_nothing_kept(stack, reply, says: str) -> None:

@@ -16,19 +16,18 @@ from urllib.parse import urlencode
 
 import pytest
 from support import images, labelled
-from support.postgres import Cluster
 from support.stack import nginx_binary, require, start_stack
+
+pytestmark = pytest.mark.runs_once  # each index engine in turn
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def stack(request, tmp_path_factory):
     """The module's stack, with its index in each engine in turn."""
     require(nginx_binary() is not None, "nginx is not installed (make test installs it)")
-    settings = {}
+    settings = {"DATABASE_URL": None}  # SQLite, in every configuration
     if request.param == "postgresql":
-        cluster = request.getfixturevalue("postgres_cluster")
-        require(isinstance(cluster, Cluster), str(cluster))
-        settings["DATABASE_URL"] = cluster.new_database()
+        settings["DATABASE_URL"] = request.getfixturevalue("postgres_cluster").new_database()
     with start_stack(tmp_path_factory.mktemp("stack"), **settings) as running:
         # The setting took: a stack that quietly fell back to SQLite would test nothing new.
         assert (running.data_dir / "index.sqlite3").exists() == (request.param == "sqlite")

@@ -23,6 +23,8 @@ from support.stack import (
     start_stack,
 )
 
+pytestmark = pytest.mark.runs_once  # the runner's settings and processes, whatever the engines
+
 
 def run_runner(tmp_path: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
     """services/local/run.py in `tmp_path`, to its end: its exit status and output."""

@@ -13,6 +13,8 @@ from imagehost.config import Config
 from imagehost.validation import ACCEPTED_TYPES, IMAGE_STEM
 from support.stack import RENDER, nginx_binary, require
 
+pytestmark = pytest.mark.runs_once  # the rendered config only; no app started
+
 TEMPLATE = RENDER.parent / "templates" / "imagehost.conf.template"
 
 

@@ -19,6 +19,8 @@ from support.backend import free_port_block
 from support.client import request
 from support.stack import RENDER, frontend_copy, let_nginx_workers_through, nginx_binary, require
 
+pytestmark = pytest.mark.runs_once  # nginx alone; no app started
+
 
 def render(tmp_path: Path, **settings: str) -> Path:
     env = {

@@ -20,6 +20,8 @@ from imagehost.web import Request, RequestBody
 from support import images
 from support.backend import free_port_block
 
+pytestmark = pytest.mark.runs_once  # both stores, side by side
+
 PICTURE = images.png(extra=b"one")
 OTHER_PICTURE = images.png(extra=b"two")
 

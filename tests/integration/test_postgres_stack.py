@@ -8,8 +8,11 @@ import time
 from urllib.parse import urlencode
 
 import psycopg
+import pytest
 from support import labelled
 from support.client import bearer
+
+pytestmark = pytest.mark.runs_once  # PostgreSQL by itself
 
 SWEEP_WAIT = 30  # the sweep runs every 15 s; the image expires 2 s after its upload
 

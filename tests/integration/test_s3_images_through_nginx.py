@@ -18,6 +18,8 @@ from support.client import Reply, request
 from support.s3_server import Radosgw, S3Endpoint, let_anyone_read, missing_programs
 from support.stack import RENDER, frontend_copy, let_nginx_workers_through, nginx_binary, require
 
+pytestmark = pytest.mark.runs_once  # S3 by itself
+
 PREFIX = "site/"
 PICTURE = images.png(extra=b"served from the bucket")
 PREVIEW = b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00/\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00"
@@ -130,6 +132,22 @@ def test_a_preview_in_the_bucket_is_served_as_webp(served, tmp_path):
     assert reply.status == 200 and reply.body == PREVIEW
     assert reply.headers["Content-Type"] == "image/webp"
     assert reply.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    "key, stored_as, served_as",
+    [
+        ("CopiedInByHand01.jpg", "binary/octet-stream", "image/jpeg"),  # a copy made when switching to S3
+        ("CopiedInByHand02.png", "text/html", "image/png"),
+        ("previews/CopiedInByHand03.gif.webp", "application/xml", "image/webp"),
+    ],
+)
+def test_the_type_served_comes_from_the_name_never_from_the_objects_own_content_type(served, key, stored_as, served_as):
+    nginx, _, endpoint, bucket = served
+    endpoint.client().put_object(Bucket=bucket, Key=PREFIX + key, Body=PICTURE, ContentType=stored_as)
+    reply = nginx.get(f"/images/{key}")
+    assert reply.status == 200 and reply.body == PICTURE
+    assert reply.headers.get_all("Content-Type") == [served_as]
 
 
 def test_a_second_request_is_answered_from_the_cache(served, tmp_path):

@@ -14,6 +14,8 @@ from imagehost.reconcile import ReconcileRefused, reconcile
 from support import images
 from support.rows import add_row
 
+pytestmark = pytest.mark.runs_once  # S3 by itself
+
 PREFIX = "site/"
 
 

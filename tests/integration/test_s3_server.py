@@ -12,6 +12,8 @@ from botocore.exceptions import ClientError
 from support.s3_server import Radosgw, missing_programs
 from support.stack import require
 
+pytestmark = pytest.mark.runs_once  # the tests' S3 server itself
+
 
 def test_a_fresh_bucket_starts_empty_and_keeps_what_is_put(s3_bucket):
     endpoint, bucket = s3_bucket

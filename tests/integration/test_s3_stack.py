@@ -12,6 +12,8 @@ from support import camera, labelled
 from support.s3_server import Radosgw, let_anyone_read, missing_programs
 from support.stack import nginx_binary, require, start_stack
 
+pytestmark = pytest.mark.runs_once  # S3 by itself, on a gateway of its own
+
 PREFIX = "site/"
 PREVIEW_WAIT = 30  # seconds: a maker's start-up, a download and a tiny preview
 SWEEP_WAIT = 40  # the sweep runs every 15 s; the image expires 2 s after its upload

@@ -19,7 +19,6 @@ import os
 import random
 import re
 import socket
-import sqlite3
 import struct
 import threading
 import time
@@ -29,7 +28,6 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 from imagehost import metadata
-from imagehost.instance_lock import IMAGES_LOCK_NAME
 from imagehost.validation import MAGIC_LENGTH, detect_type
 from support import images
 from support.client import request, upload
@@ -136,14 +134,14 @@ def as_stored(data: bytes) -> bytes:
 
 def index_rows(stack) -> dict[str, tuple]:
     """name -> (size, sha256, delete_token_hash) for every row of the stack's index."""
-    with sqlite3.connect(f"file:{stack.data_dir / 'index.sqlite3'}?mode=ro", uri=True, timeout=30) as db:
-        rows = db.execute("SELECT name, size, sha256, delete_token_hash FROM images").fetchall()
+    rows = stack.index_rows("SELECT name, size, sha256, delete_token_hash FROM images")
     return {name: (size_, digest, token_hash) for name, size_, digest, token_hash in rows}
 
 
 def image_files(stack) -> set[str]:
-    """Every plain file directly in IMAGES_DIR (whatever its name), but the instance's lock file."""
-    return {p.name for p in stack.images_dir.iterdir() if p.is_file() and p.name != IMAGES_LOCK_NAME}
+    """Every stored image (whatever its name): the plain files directly in IMAGES_DIR but
+    the instance's lock file, or the objects beside the previews in the bucket."""
+    return stack.stored_names()
 
 
 def temp_files(stack) -> list[Path]:
@@ -166,12 +164,12 @@ class Leftovers:
 
 
 def leftovers(stack) -> Leftovers:
-    """Compare IMAGES_DIR with the index: what is on one side only, or not whole."""
+    """Compare the stored images with the index: what is on one side only, or not whole."""
     rows = index_rows(stack)
     files = image_files(stack)
     damaged = set()
     for name in files & set(rows):
-        data = (stack.images_dir / name).read_bytes()
+        data = stack.stored_bytes(name)
         if (len(data), sha256(data)) != rows[name][:2]:
             damaged.add(name)
     return Leftovers(files - set(rows), set(rows) - files, [p.name for p in temp_files(stack)], damaged)

@@ -22,6 +22,8 @@ from .harness import (
     send_upload,
 )
 
+pytestmark = pytest.mark.local_storage  # IMAGES_DIR on a small tmpfs
+
 FIGURE_CLASS = "disk full"
 
 

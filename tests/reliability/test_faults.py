@@ -157,7 +157,7 @@ def test_a_worker_sigkilled_mid_upload_fails_only_its_own_requests_with_a_json_5
     found = leftovers(stack)
     assert found.rows_without_files == set() and found.damaged_files == set()
     for name in image_files(stack):
-        assert sha256((stack.images_dir / name).read_bytes()) in load.digests
+        assert sha256(stack.stored_bytes(name)) in load.digests
     # (A kill between the hard link and the temp name's unlink leaves both, for one request.)
     assert len(found.files_without_rows) <= len(failed) and not found.temp_files
     measure("whole files without a row after SIGKILL (indexed at the next start)", len(found.files_without_rows))
@@ -166,9 +166,7 @@ def test_a_worker_sigkilled_mid_upload_fails_only_its_own_requests_with_a_json_5
 
     # The next start-up's reconcile puts the rest in order.
     assert stack.stop() == 0
-    again = stack_factory(
-        IMAGES_DIR=str(stack.images_dir), DATA_DIR=str(stack.data_dir), LOG_DIR=str(stack.log_dir), **LOAD_SETTINGS
-    )
+    again = stack_factory(**stack.state_settings(), **LOAD_SETTINGS)
     measure("leftover files", leftovers(again).count)
     assert_nothing_left_behind(again)
     assert check_kept(again, load.sent) == 0
@@ -217,7 +215,7 @@ def test_sigterm_to_the_backend_during_uploads_finishes_every_upload_a_worker_st
     measure("uploads cut off by a stopping worker's hang-up (answered 502)", len(cut_off))
     for s in load.sent:
         if s.status == 201:  # nginx is gone: the bytes are checked on disk
-            assert sha256((stack.images_dir / s.created["name"]).read_bytes()) == s.digest
+            assert sha256(stack.stored_bytes(s.created["name"])) == s.digest
         elif s.status is not None:  # nginx could not reach a worker: its JSON 502
             assert (s.status, s.error_code) == (502, "bad_gateway"), (s.status, s.failure)
             assert s.probe not in logged  # and no worker had answered it
@@ -241,7 +239,7 @@ def test_sigterm_to_the_whole_stack_during_uploads_finishes_those_in_flight_refu
     for s in load.sent:
         if s.status is not None:
             assert s.status == 201, (s.status, s.failure)
-            assert sha256((stack.images_dir / s.created["name"]).read_bytes()) == s.digest
+            assert sha256(stack.stored_bytes(s.created["name"])) == s.digest
         else:  # accepted by nginx after it stopped listening, or refused outright
             assert "Connection" in s.failure or "RemoteDisconnected" in s.failure, s.failure
     assert any(s.status == 201 for s in load.sent)
@@ -252,9 +250,8 @@ def test_sigterm_to_the_whole_stack_during_uploads_finishes_those_in_flight_refu
 
 
 def all_rows(stack) -> list[tuple]:
-    with sqlite3.connect(f"file:{stack.data_dir / 'index.sqlite3'}?mode=ro", uri=True) as db:
-        # Not the preview column: a preview is made (or fails) in the background meanwhile.
-        return db.execute(f"SELECT {COLUMNS.replace(', preview', '')} FROM images ORDER BY id").fetchall()
+    # Not the preview column: a preview is made (or fails) in the background meanwhile.
+    return stack.index_rows(f"SELECT {COLUMNS.replace(', preview', '')} FROM images ORDER BY id")
 
 
 @pytest.mark.figure("restart of the whole stack")
@@ -281,18 +278,16 @@ def test_after_a_restart_of_the_whole_stack_every_image_and_row_is_intact_and_de
     order_before = listed_names(stack)
     assert stack.stop() == 0
 
-    again = stack_factory(
-        IMAGES_DIR=str(stack.images_dir), DATA_DIR=str(stack.data_dir), LOG_DIR=str(stack.log_dir), **LOAD_SETTINGS
-    )
+    again = stack_factory(**stack.state_settings(), **LOAD_SETTINGS)
     tally.case(len(kept) + len(deleted))
     assert all_rows(again) == rows_before
     assert listed_names(again) == order_before and set(order_before) == set(kept)
     for name in deleted:
-        assert again.get(f"/images/{name}").status == 404
+        again.assert_not_served(f"/images/{name}")
     for name, (data, token) in kept.items():
         assert again.get(f"/images/{name}").body == as_stored(data)
         assert again.request("DELETE", f"/api/images/{name}", headers=bearer(token)).status == 204
-        assert again.get(f"/images/{name}").status == 404
+        again.assert_not_served(f"/images/{name}")
     assert all_rows(again) == [] and image_files(again) == set()
     measure("leftover files", leftovers(again).count)
     assert_nothing_left_behind(again)
@@ -334,6 +329,7 @@ def test_every_worker_uploading_listing_and_deleting_at_once_never_gets_a_5xx(st
 
 
 @pytest.mark.figure("index under write contention")
+@pytest.mark.sqlite_index
 def test_a_writer_holding_the_index_for_2_seconds_delays_uploads_but_fails_none(stack_factory, tally):
     """The workers' busy timeout (5 s) outlasts the lock: they queue instead of failing."""
     stack = stack_factory(WEB_SERVER_WORKERS="2", **LOAD_SETTINGS)

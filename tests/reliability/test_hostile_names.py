@@ -128,13 +128,12 @@ def file_nginx_serves(stack, target: bytes) -> bytes | None:
         return None
     image = re.fullmatch(r"/images/([A-Za-z0-9_-]{12,}\.(?:jpg|png|gif))", path)
     if image:
-        candidate = stack.images_dir / image.group(1)
-    elif path.startswith(("/api/", "/images/")) or path in ("/upload", "/images"):
+        return stack.stored_bytes(image.group(1))
+    if path.startswith(("/api/", "/images/")) or path in ("/upload", "/images"):
         return None
-    else:
-        candidate = FRONTEND / (path.lstrip("/") + ("index.html" if path.endswith("/") else ""))
-        if not candidate.resolve().is_relative_to(FRONTEND):
-            return None
+    candidate = FRONTEND / (path.lstrip("/") + ("index.html" if path.endswith("/") else ""))
+    if not candidate.resolve().is_relative_to(FRONTEND):
+        return None
     try:
         return candidate.read_bytes()
     except OSError:
@@ -173,10 +172,9 @@ def decodes_to_a_real_name(target: bytes, baits) -> bool:
 
 
 def everything_still_there(stack, baits, secrets, rows_before) -> None:
-    assert (stack.data_dir / "index.sqlite3").exists()
     assert index_rows(stack) == rows_before
     for name, (data, _) in baits.items():
-        assert (stack.images_dir / name).read_bytes() == data
+        assert stack.stored_bytes(name) == data
     for path in secrets:
         assert path.read_bytes() == SECRET
 

@@ -239,7 +239,7 @@ def check_answer(stack, status: int, content_type: str, body: bytes, form: Form,
     assert status < 500
     if status == 201:
         created = json.loads(body)
-        stored = (stack.images_dir / created["name"]).read_bytes()
+        stored = stack.stored_bytes(created["name"])
         assert stored in [as_stored(part.content) for part in form.parts]
         assert request("GET", f"{stack.base_url}/images/{created['name']}").body == stored
         assert_safe_display_name(created["original_name"])
@@ -348,6 +348,6 @@ def settle_abandoned(stack, form: Form, before, probe: str) -> None:
     rows = index_rows(stack)
     for name in new_files:
         event("an abandoned, complete upload was kept")
-        assert (stack.images_dir / name).read_bytes() in [as_stored(part.content) for part in form.parts]
+        assert stack.stored_bytes(name) in [as_stored(part.content) for part in form.parts]
         assert name in rows
         assert request("DELETE", f"{stack.base_url}/api/images/{name}", headers=stack.admin()).status == 204

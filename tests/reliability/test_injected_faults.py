@@ -17,6 +17,7 @@ import socket
 import stat
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from support import images
 from support.backend import Backend
 from support.client import bearer, request
@@ -83,6 +84,7 @@ def upload_many(stack, count: int) -> list:
         return list(pool.map(one, range(count)))
 
 
+@pytest.mark.local_storage  # directory fsyncs of IMAGES_DIR
 def test_an_upload_whose_directory_fsync_fails_is_a_json_500_and_leaves_no_file_nor_row(stack_factory, tmp_path, tally):
     stack = stack_with_failing_directory_fsyncs(stack_factory, tmp_path, rate=0.2)
     sent = upload_many(stack, size(300, 400))
@@ -106,6 +108,7 @@ def test_an_upload_whose_directory_fsync_fails_is_a_json_500_and_leaves_no_file_
     assert temp_files(stack) == []
 
 
+@pytest.mark.local_storage  # directory fsyncs of IMAGES_DIR
 def test_identical_uploads_whose_directory_fsync_fails_withdraw_only_their_own_name(stack_factory, tmp_path, tally):
     # Eight contents, each sent many times: most uploads are a second name for a file
     # others were answered 201 for; a failed one must take only its own name away.
@@ -130,6 +133,7 @@ def test_identical_uploads_whose_directory_fsync_fails_withdraw_only_their_own_n
     assert temp_files(stack) == []
 
 
+@pytest.mark.local_storage  # directory fsyncs of IMAGES_DIR
 def test_a_delete_whose_directory_fsync_fails_is_not_acknowledged_and_the_same_delete_again_completes_it(
     stack_factory, tmp_path, tally
 ):

@@ -107,5 +107,5 @@ def test_16_clients_x_200_uploads_of_mixed_sizes_keep_every_byte_and_every_name(
     assert len(listing) == len(kept) == len(rows)
     assert set(listing) == {s.created["name"] for s in kept}
     for s in deleted[:50]:
-        assert stack.get(f"/images/{s.created['name']}").status == 404
+        stack.assert_not_served(f"/images/{s.created['name']}")
     assert_nothing_left_behind(stack)

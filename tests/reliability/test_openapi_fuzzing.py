@@ -23,6 +23,7 @@ import pytest
 import schemathesis
 from imagehost import errors
 from imagehost.routes import ROUTES
+from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     ignored_auth,
     positive_data_acceptance,
@@ -161,7 +162,10 @@ def test_generated_requests_without_a_token_get_documented_answers_and_never_a_5
 @schema.parametrize()
 @examples(ci=25, full=300)
 def test_generated_requests_with_the_admin_token_get_documented_answers_and_never_a_5xx(case, stack, tally):
-    call(case, stack, tally, stack.admin())
+    # But the documented 501 of /backup/ with the index in PostgreSQL (BackupOfSqliteOnly),
+    # which the response checks still hold to the document.
+    sqlite_only = "DATABASE_URL" in stack.env and case.path in ("/backup/", "/api/backup")
+    call(case, stack, tally, stack.admin(), also_excluded=(not_a_server_error,) if sqlite_only else ())
 
 
 # --- real images, which a schema cannot generate ------------------------------------------
@@ -231,7 +235,7 @@ def test_an_image_labelled_changed_shown_in_its_page_and_in_an_album_matches_the
         path_parameters={"album_id": album_id}, query={"with_images": "true"}
     )
     assert call(removed, stack, tally, bearer(album_token), also_excluded=(ignored_auth,)).status_code == 204
-    assert stack.get(f"/images/{name}").status == 404
+    stack.assert_not_served(f"/images/{name}")
 
 
 def test_pages_of_the_listing_match_the_document_to_the_last_one(stack, tally):

@@ -2,48 +2,32 @@
 
 Each instance lives in its own directory (images/, data/, logs/) on free loopback
 ports, with no `.env` in its working directory and none of the caller's settings
-(a developer's UPLOAD_TOKEN or GALLERY_PUBLIC), so only the given settings apply.
+(a developer's UPLOAD_TOKEN or GALLERY_PUBLIC), so only the given settings apply. Its
+images and index are where IMAGEHOST_TEST_CONFIG says (support.configuration), unless
+the settings name their own.
 """
 
 from __future__ import annotations
 
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Self
 
+import pytest
 from imagehost.config import SETTING_NAMES
 
 from .client import request
+from .configuration import EngineUnavailable, Provision, ReadsItsState, provision
+from .ports import free_port_block
 
 REPO = Path(__file__).resolve().parents[2]
 BACKEND_SRC = REPO / "services" / "backend"
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
 UPLOAD_TOKEN = "upload-token-for-tests-012345678"
-
-
-def free_port_block(count: int, low: int = 20000, high: int = 40000) -> int:
-    """The first of `count` consecutive ports that are free on 127.0.0.1 right now."""
-    for _ in range(200):
-        base = random.randrange(low, high - count)
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                s = socket.socket()
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-    raise RuntimeError("no block of free ports found")
 
 
 def environment_without_settings() -> dict[str, str]:
@@ -52,12 +36,33 @@ def environment_without_settings() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if name not in SETTING_NAMES}
 
 
-class Backend:
-    """One supervisor process and its workers. With `own_group`, they are a process group
-    of their own (the supervisor's pid), as a node's are: `os.killpg` then kills the node
-    whole, supervisor, workers and preview makers at once."""
+def require(condition: bool, reason: str) -> None:
+    """Skip the calling test when `condition` is false; when CI is set, fail it instead
+    (in CI a missing tool is a broken setup, not a reason to skip)."""
+    if condition:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set: failing instead of skipping)")
+    pytest.skip(reason)
 
-    def __init__(self, root: Path, workers: int = 2, own_group: bool = False, **settings: str):
+
+def provisioned(root: Path, settings: dict[str, object]) -> Provision:
+    """support.configuration.provision; skips the calling test (fails it in CI) when the
+    configuration's server cannot be had here."""
+    try:
+        return provision(root, settings)
+    except EngineUnavailable as exc:
+        require(False, str(exc))
+        raise  # not reached: require skipped or failed
+
+
+class Backend(ReadsItsState):
+    """One supervisor process and its workers. A setting given as None is left unset.
+    With `own_group`, they are a process group of their own (the supervisor's pid), as a
+    node's are: `os.killpg` then kills the node whole, supervisor, workers and preview
+    makers at once."""
+
+    def __init__(self, root: Path, workers: int = 2, own_group: bool = False, **settings: str | None):
         self.root = Path(root)
         self.workers = workers
         self.own_group = own_group
@@ -75,8 +80,13 @@ class Backend:
             "DATA_DIR": str(self.data_dir),
             "LOG_DIR": str(self.log_dir),
             "SHUTDOWN_TIMEOUT": "10",
-            **{k: str(v) for k, v in settings.items()},
         }
+        self.env.update(provisioned(self.root, settings).settings)
+        for name, value in settings.items():
+            if value is None:
+                self.env.pop(name, None)
+            else:
+                self.env[name] = str(value)
         self.process: subprocess.Popen | None = None
         self.output_path = self.root / "backend.out"
 

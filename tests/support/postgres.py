@@ -106,6 +106,13 @@ class Cluster:
             connection.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def drop_database(self, url: str) -> None:
+        """Drop the database of `url` (made by new_database), cutting off anyone still
+        connected. Gone already is fine."""
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(self.url(), autocommit=True, connect_timeout=10) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
     def stop(self) -> None:
         """Stop the server (fast: it disconnects every client) and remove the folder."""
         if (self.data_dir / "postmaster.pid").exists():

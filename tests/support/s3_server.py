@@ -40,7 +40,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from local_runner import die_with_parent
 
-from .backend import free_port_block
+from .ports import free_port_block
 
 DAEMONS = ("ceph-mon", "ceph-osd", "radosgw", "radosgw-admin", "monmaptool", "ceph")
 PACKAGES = "ceph-mon ceph-osd radosgw ceph-common"

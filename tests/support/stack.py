@@ -13,6 +13,9 @@ loopback ports, with every file in a folder of the test's own.
 In pytest, use the fixtures in tests/conftest.py instead: `stack` (one per test module)
 and `stack_factory` (a stack with settings of your own, stopped after the test).
 
+The images and the index are where IMAGEHOST_TEST_CONFIG says (support.configuration):
+a fresh database and bucket for each stack folder unless the settings name their own.
+
 `start_stack(folder, **settings)` returns once /api/health answers 200 through nginx, and
 raises StackError with the end of the runner's output if it does not within the timeout.
 Settings are the variables of .env.sample; anything not given gets a test default
@@ -38,10 +41,18 @@ from pathlib import Path
 from typing import Self
 
 import local_runner
-import pytest
 
-from .backend import REPO, children_of, environment_without_settings, free_port_block, is_preview_maker
+from .backend import (
+    REPO,
+    children_of,
+    environment_without_settings,
+    free_port_block,
+    is_preview_maker,
+    provisioned,
+    require,  # noqa: F401 (the tests import it from here)
+)
 from .client import Reply, bearer, request, upload
+from .configuration import ReadsItsState
 from .images import file_form
 
 RUNNER = REPO / "services" / "local" / "run.py"
@@ -66,16 +77,6 @@ class StackError(Exception):
 # parent exactly as `make run` does.
 nginx_binary = local_runner.find_nginx
 die_with_parent = local_runner.die_with_parent
-
-
-def require(condition: bool, reason: str) -> None:
-    """Skip the calling test when `condition` is false; when CI is set, fail it instead
-    (in CI a missing tool is a broken setup, not a reason to skip)."""
-    if condition:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set: failing instead of skipping)")
-    pytest.skip(reason)
 
 
 def let_nginx_workers_through(folder: Path) -> None:
@@ -117,8 +118,9 @@ def nginx_user_line() -> str:
 
 
 @dataclass
-class Stack:
-    """A running stack. Paths are absolute; `base_url` has no trailing slash."""
+class Stack(ReadsItsState):
+    """A running stack. Paths are absolute; `base_url` has no trailing slash. Its images
+    and index are read with ReadsItsState's methods (support.configuration)."""
 
     root: Path
     env: dict[str, str]
@@ -255,6 +257,17 @@ class Stack:
         """The Authorization header with the admin token."""
         return bearer(self.admin_token)
 
+    def assert_not_served(self, path: str) -> None:
+        """Assert that nginx no longer serves `path` (an image or preview deleted or
+        expired): a 404, or with images in a bucket, a 200 from nginx's cache only, which
+        keeps what it fetched for up to a minute (README, "Images in an S3 bucket"); the
+        bucket itself must no longer have it (a fetch from it would not be a HIT)."""
+        reply = self.get(path)
+        if reply.status == 404:
+            return
+        cached = self.env.get("STORAGE") == "s3" and reply.headers.get("X-Cache-Status") == "HIT"
+        assert cached, f"{path} still served: {reply.status}, X-Cache-Status {reply.headers.get('X-Cache-Status')}"
+
 
 def start_stack(root: Path, timeout: float = 30, **settings: str | None) -> Stack:
     """Start a stack whose files all live under `root`; see the module docstring.
@@ -278,6 +291,7 @@ def start_stack(root: Path, timeout: float = 30, **settings: str | None) -> Stac
     )
     if os.geteuid() == 0:
         env["FRONTEND_DIR"] = str(frontend_copy(root))
+    env.update(provisioned(root, settings).settings)
     for name, value in settings.items():
         if value is None:
             env.pop(name, None)
