@@ -4,10 +4,11 @@
 #               127.0.0.1:8080 in the foreground (Ctrl-C stops both). Settings: .env,
 #               overridden by the environment (see .env.sample).
 #   make test   the same, plus the tests' locked packages, Chromium for the browser tests,
-#               Ceph's S3 gateway and PostgreSQL, then the suite in each configuration of
-#               the storage and the index (README, "Tests"): make test-local-sqlite (every
-#               test), make test-local-postgres and make test-s3-postgres (what depends on
-#               the configuration); each can be run alone.
+#               Ceph's S3 gateway and PostgreSQL, then every test with the images in a
+#               folder and the index in SQLite (make test-local-sqlite).
+#   make test-configurations  then again, what depends on them, with the index in
+#               PostgreSQL (make test-local-postgres) and with the images in an S3 bucket
+#               too (make test-s3-postgres): README, "Tests".
 #   make lint   ruff (lint, and the format check) and mypy, with their settings in
 #               pyproject.toml; fails on any finding.
 #   make backup the images and a snapshot of the index in backup/imagehost-<UTC time>.tar.gz,
@@ -37,7 +38,7 @@ LOCK_COMPILE := $(VENV)/bin/uv pip compile --quiet --universal --python-version 
 
 TEST_CONFIGS := local-sqlite local-postgres s3-postgres
 
-.PHONY: run test $(TEST_CONFIGS:%=test-%) lint setup bench lock nginx chromium wrk exiftool ceph postgresql backup restore
+.PHONY: run test test-configurations $(TEST_CONFIGS:%=test-%) lint setup bench lock nginx chromium wrk exiftool ceph postgresql backup restore
 
 run: $(RUN_INSTALLED) nginx
 	$(VENV)/bin/python services/local/run.py
@@ -49,8 +50,10 @@ restore: $(RUN_INSTALLED)
 	@[ -n "$(ARCHIVE)" ] || { echo "make: say which archive: make restore ARCHIVE=backup/imagehost-....tar.gz" >&2; exit 2; }
 	PYTHONPATH=services/backend $(VENV)/bin/python -m imagehost restore "$(ARCHIVE)"
 
+test: test-local-sqlite
+
 # Every configuration runs even when one fails, so one run reports them all.
-test: setup chromium wrk exiftool ceph postgresql
+test-configurations: setup chromium wrk exiftool ceph postgresql
 	@status=0; for config in $(TEST_CONFIGS); do \
 		$(MAKE) --no-print-directory test-$$config || status=1; \
 	done; exit $$status

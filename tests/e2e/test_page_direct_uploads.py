@@ -12,6 +12,8 @@ from support import images
 from support.s3_server import let_anyone_read
 from support.stack import start_stack
 
+pytestmark = pytest.mark.runs_once  # its own engines and bucket, whatever the configuration
+
 PREFIX = "site/"
 
 

@@ -29,6 +29,8 @@ from support.backend import Backend, free_port_block
 from support.s3_server import let_anyone_read
 from support.stack import ADMIN_TOKEN, nginx_binary, require, start_stack
 
+pytestmark = pytest.mark.runs_once  # its own engines and bucket, whatever the configuration
+
 PREFIX = "site/"
 UPLOADS = 60  # in all, by CLIENTS threads
 CLIENTS = 4

@@ -22,6 +22,8 @@ from support.images import multipart, png, png_header_only
 from support.s3_server import S3Endpoint, let_anyone_read
 from support.stack import start_stack
 
+pytestmark = pytest.mark.runs_once  # its own engines and bucket, whatever the configuration
+
 PREFIX = "site/"
 MAX_UPLOAD_BYTES = 200_000
 ORIGIN = "http://page.example"
