@@ -26,7 +26,7 @@ from pathlib import Path
 
 import psycopg
 
-from .stack import let_nginx_workers_through
+from .folders import let_nginx_workers_through
 
 BIN_DIR = Path("/usr/lib/postgresql/15/bin")
 USER = "postgres"

@@ -31,7 +31,6 @@ import os
 import re
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -53,6 +52,7 @@ from .backend import (
 )
 from .client import Reply, bearer, request, upload
 from .configuration import ReadsItsState
+from .folders import let_nginx_workers_through
 from .images import file_form
 
 RUNNER = REPO / "services" / "local" / "run.py"
@@ -77,29 +77,6 @@ class StackError(Exception):
 # parent exactly as `make run` does.
 nginx_binary = local_runner.find_nginx
 die_with_parent = local_runner.die_with_parent
-
-
-def let_nginx_workers_through(folder: Path) -> None:
-    """Let nginx's workers pass through `folder` and its parents, as far as they are in
-    the system's temp folder; nothing above it (never / or /root) is touched.
-
-    Started as root (tests and the bench usually are), nginx runs its workers as an
-    unprivileged user (render-config.sh), who must reach the folders a test made, and
-    temp folders are made 0700 (tests/conftest.py says why a session as root gets one of
-    its own). Adds search permission for others (o+x: passing through, not listing).
-    Does nothing when not root.
-    """
-    if os.geteuid() != 0:
-        return
-    # /tmp too: a test may point TMPDIR at its own tmp_path (the bench smoke test does).
-    tops = {Path(tempfile.gettempdir()).resolve(), Path("/tmp").resolve()}
-    folder = Path(folder).resolve()
-    for path in [folder, *folder.parents]:
-        if not tops.intersection(path.parents):
-            break
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if not mode & stat.S_IXOTH:
-            path.chmod(mode | stat.S_IXOTH)
 
 
 def nginx_user_line() -> str:
