@@ -121,6 +121,37 @@ def test_an_upload_and_a_preview_another_node_finishes_while_reconcile_runs_are_
     assert index.get("PreviewMeanwhile.png").preview == previews.READY
 
 
+class OtherNodeDeleting:
+    """The node's store, while another node deletes `names` (each image, then its row) as
+    the images are listed: the images are gone from the listing, the rows only after it."""
+
+    def __init__(self, config: Config, index, names: list[str]):
+        self._store = open_store(config)
+        self._config, self._index, self._names = config, index, names
+
+    def __getattr__(self, attribute: str):
+        return getattr(self._store, attribute)
+
+    def names(self) -> set[str]:
+        for name in self._names:
+            (self._config.images_dir / name).unlink()
+        listed = self._store.names()
+        for name in self._names:
+            self._index.delete(name)
+        return listed
+
+
+@pytest.mark.parametrize("index_engine", ["postgresql"], indirect=True)  # only a shared index has other nodes
+def test_images_another_node_deletes_while_reconcile_lists_them_are_not_taken_for_lost_ones(config, index):
+    deleted = [f"Deleted{number:09d}.png" for number in range(25)]  # more than missing_allowed
+    for name in [*deleted, "KeptKeptKeptKep.png"]:
+        (config.images_dir / name).write_bytes(images.png())
+        index.add(**_row(name))
+    report = reconcile(config, store=OtherNodeDeleting(config, index, deleted))  # not refused
+    assert report.rows_removed == 0
+    assert index.names() == {"KeptKeptKeptKep.png"}
+
+
 def _row(name: str) -> dict[str, object]:
     return {
         "name": name,

@@ -107,9 +107,14 @@ def _repair(
     writes its row, and a delete removes the image, then the row. So the rows are read
     before the store is listed (a row read had its image put before the listing began,
     unless it is being deleted), and an image without a row younger than the grace is
-    left alone (its row may be on its way)."""
+    left alone (its row may be on its way); with a shared index the rows are read again
+    after the listing, so an image another node deleted meanwhile is no loss."""
     in_index = index.names()
     on_disk = store.names()
+    if config.database_url:
+        # Rows another node deleted while the store was listed (the image goes first)
+        # are not losses: only rows still there once the listing is done are.
+        in_index &= index.names()
     too_new = _too_new(store, on_disk - in_index, _orphan_grace(config))
     on_disk -= too_new
     refusal = _refusal(config, in_index, on_disk, forget_missing=forget_missing, index_files=index_files)
