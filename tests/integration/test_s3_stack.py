@@ -9,6 +9,7 @@ import time
 
 import pytest
 from support import camera, labelled
+from support.client import request
 from support.s3_server import Radosgw, let_anyone_read, missing_programs
 from support.stack import nginx_binary, require, start_stack
 
@@ -18,6 +19,7 @@ PREFIX = "site/"
 PREVIEW_WAIT = 30  # seconds: a maker's start-up, a download and a tiny preview
 SWEEP_WAIT = 40  # the sweep runs every 15 s; the image expires 2 s after its upload
 GATEWAY_WAIT = 30
+HEALTH_WAIT = 20  # REACHABLE_CHECKED_FOR, and the client's retries against a stopped gateway
 
 
 @pytest.fixture(scope="module")
@@ -151,11 +153,16 @@ def test_with_the_gateway_stopped_uploads_and_health_get_a_json_503_and_work_aga
         reply = labelled.upload(stack)
         assert reply.status == 503 and reply.error_code == "unavailable"
         assert "image store" in reply.json()["error"]["message"]
-        health = stack.get("/api/health")
-        assert health.status == 503 and health.json()["store_reachable"] is False
+        # Each worker's answer about the bucket stands for REACHABLE_CHECKED_FOR seconds.
+        wait_for(lambda: health_says(stack, 503, False), HEALTH_WAIT, "health saying the bucket is out of reach")
     finally:
         gateway.start_gateway()
     name = labelled.uploaded(stack)["name"]
     assert PREFIX + name in keys(gateway, bucket)
-    health = stack.get("/api/health")
-    assert health.status == 200 and health.json()["store_reachable"] is True
+    wait_for(lambda: health_says(stack, 200, True), HEALTH_WAIT, "health saying the bucket is back")
+
+
+def health_says(stack, status: int, reachable: bool) -> bool:
+    """Whether every worker's /api/health answers `status` with store_reachable `reachable`."""
+    answers = [request("GET", f"http://127.0.0.1:{port}/api/health") for port in stack.worker_ports]
+    return all(a.status == status and a.json()["store_reachable"] is reachable for a in answers)

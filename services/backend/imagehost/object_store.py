@@ -35,6 +35,8 @@ import re
 import secrets
 import stat
 import tempfile
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -74,6 +76,9 @@ ORIGINAL_NAME_METADATA = "original-name"
 # Fresh names tried before giving up: a second taken name means the store answers
 # "taken" to everything (a broken conditional write), not bad luck.
 NAME_ATTEMPTS = 3
+# How long the health check's answer about the bucket stands (per process): /api/health
+# is public, and each check is a request to the bucket, billed by some providers.
+REACHABLE_CHECKED_FOR = 5.0
 
 STORE_FULL = "The image store is full, so the image was not saved. Try again later."
 STORE_UNAVAILABLE = (
@@ -320,6 +325,8 @@ class S3Store:
         self.location = location
         self._client: Any = None
         self._presigner: Any = None
+        self._reachable: tuple[float, bool] | None = None  # (when checked, the answer)
+        self._checking = threading.Lock()
 
     @property
     def client(self) -> Any:
@@ -526,13 +533,27 @@ class S3Store:
         return {name for name in map(previews.image_name_of, keys) if name is not None}
 
     def reachable(self) -> bool:
-        """A HEAD of the bucket: False when it cannot be reached or refuses (logged)."""
+        """A HEAD of the bucket: False when it cannot be reached or refuses (logged). At
+        most one per REACHABLE_CHECKED_FOR seconds and one at a time: meanwhile the
+        last answer stands, so a flood of health checks is not a flood of requests to
+        the bucket, nor of threads waiting on a bucket that does not answer."""
+        last = self._reachable
+        if last is not None and time.monotonic() - last[0] < REACHABLE_CHECKED_FOR:
+            return last[1]
+        if not self._checking.acquire(blocking=last is None):
+            assert last is not None
+            return last[1]  # another thread is asking the bucket right now
         try:
-            with _answers_of_the_store("checking the bucket"):
-                self.client.head_bucket(Bucket=self.location.bucket)
-        except (_Missing, Unavailable, InsufficientStorage):
-            return False
-        return True
+            try:
+                with _answers_of_the_store("checking the bucket"):
+                    self.client.head_bucket(Bucket=self.location.bucket)
+                answer = True
+            except (_Missing, Unavailable, InsufficientStorage):
+                answer = False
+            self._reachable = (time.monotonic(), answer)
+            return answer
+        finally:
+            self._checking.release()
 
     # --- Direct uploads: the staging keys ------------------------------------------
 
