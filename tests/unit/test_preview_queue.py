@@ -208,3 +208,19 @@ def test_no_preview_is_made_while_the_disk_has_only_the_room_kept_for_uploads(co
     run(queue, no_pending(db))
     assert given == [name]
     assert db.preview_states() == {name: previews.READY}
+
+
+def test_a_job_in_hand_when_the_queue_stops_is_given_back_for_the_next_start(config, db, queue, monkeypatch):
+    add_image(config, db, "Img0000000000001.png", png(40, 30))
+    handed: list[str] = []
+
+    def hold(maker: Maker, name: str, mime: str) -> None:  # its maker never hears of it: still being made
+        maker.job = name
+        maker.deadline = time.monotonic() + 3600
+        handed.append(name)
+
+    monkeypatch.setattr(queue, "_give", hold)
+    run(queue, lambda: handed == ["Img0000000000001.png"])
+    assert db.claim_previews(1, 60) == []  # the queue's claim
+    queue.stop()
+    assert [record.name for record in db.claim_previews(1, 60)] == ["Img0000000000001.png"]

@@ -179,7 +179,9 @@ class PreviewQueue:
         return True
 
     def stop(self) -> None:
-        """Close every maker's stdin (it ends after its job) and kill what is left after a moment."""
+        """Close every maker's stdin (it ends after its job) and kill what is left after a
+        moment. A job answered meanwhile is settled; one not finished is given back, so
+        the next start (of any node) makes it at once, not when its claim lapses."""
         for maker in self.makers:
             self._close_jobs(maker)
         deadline = time.monotonic() + 2.0
@@ -189,6 +191,9 @@ class PreviewQueue:
             except subprocess.TimeoutExpired:
                 maker.process.kill()
                 maker.process.wait()
+            self._read_answers(maker)
+            if maker.job is not None:
+                self._release(maker.job)
             self._close(maker)
         self.makers.clear()
         if self._index is not None:
