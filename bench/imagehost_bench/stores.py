@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
+from support.configuration import bucket_settings
 from support.postgres import BIN_DIR, Cluster, ClusterError
 from support.s3_server import GatewayError, Radosgw, S3Endpoint, let_anyone_read, missing_programs
 
@@ -97,16 +98,7 @@ class Stores:
             endpoint = self.gateway.endpoint
             bucket = endpoint.new_bucket()
             let_anyone_read(endpoint, bucket, PREFIX)
-            settings.update(
-                STORAGE="s3",
-                S3_ENDPOINT_URL=endpoint.url,
-                S3_BUCKET=bucket,
-                S3_KEY_PREFIX=PREFIX,
-                S3_REGION=endpoint.region,
-                AWS_ACCESS_KEY_ID=endpoint.access_key,
-                AWS_SECRET_ACCESS_KEY=endpoint.secret_key,
-                S3_CACHE_MAX_SIZE=CACHE_MAX_SIZE,
-            )
+            settings.update(bucket_settings(endpoint, bucket, PREFIX), S3_CACHE_MAX_SIZE=CACHE_MAX_SIZE)
         if self.cluster is not None:
             settings["DATABASE_URL"] = self.cluster.new_database()
         return settings

@@ -9,6 +9,7 @@ import pytest
 from page_actions import a_file, choose_files, image_path, link_of, natural_size, picture, stored_uploads, upload_row
 from playwright.sync_api import expect
 from support import images
+from support.configuration import bucket_settings
 from support.s3_server import let_anyone_read
 from support.stack import start_stack
 
@@ -26,14 +27,7 @@ def direct_stack(tmp_path_factory, s3_endpoint):
     try:
         with start_stack(
             tmp_path_factory.mktemp("direct-page"),
-            STORAGE="s3",
-            S3_ENDPOINT_URL=s3_endpoint.url,
-            S3_BUCKET=bucket,
-            S3_KEY_PREFIX=PREFIX,
-            S3_REGION=s3_endpoint.region,
-            AWS_ACCESS_KEY_ID=s3_endpoint.access_key,
-            AWS_SECRET_ACCESS_KEY=s3_endpoint.secret_key,
-            S3_CACHE_MAX_SIZE="64m",
+            **bucket_settings(s3_endpoint, bucket, PREFIX),
             S3_DIRECT_UPLOADS="true",
         ) as stack:
             cors = {"AllowedOrigins": [stack.base_url], "AllowedMethods": ["POST"], "AllowedHeaders": ["*"]}

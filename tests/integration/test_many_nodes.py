@@ -26,6 +26,7 @@ import psycopg
 import pytest
 from support import labelled
 from support.backend import Backend, free_port_block
+from support.configuration import bucket_settings
 from support.s3_server import let_anyone_read
 from support.stack import ADMIN_TOKEN, nginx_binary, require, start_stack
 
@@ -59,13 +60,7 @@ def nodes(tmp_path, postgres_url, s3_bucket):
     endpoint, bucket = s3_bucket
     let_anyone_read(endpoint, bucket, PREFIX)
     shared = {
-        "STORAGE": "s3",
-        "S3_ENDPOINT_URL": endpoint.url,
-        "S3_BUCKET": bucket,
-        "S3_KEY_PREFIX": PREFIX,
-        "S3_REGION": endpoint.region,
-        "AWS_ACCESS_KEY_ID": endpoint.access_key,
-        "AWS_SECRET_ACCESS_KEY": endpoint.secret_key,
+        **bucket_settings(endpoint, bucket, PREFIX),
         "DATABASE_URL": postgres_url,
         "ADMIN_TOKEN": ADMIN_TOKEN,  # the same secrets on every node
     }
@@ -76,7 +71,6 @@ def nodes(tmp_path, postgres_url, s3_bucket):
             tmp_path / "node-a",
             WEB_SERVER_START_PORT=str(a_port),
             APP_UPSTREAMS=f"127.0.0.1:{a_port} 127.0.0.1:{node_b.start_port}",
-            S3_CACHE_MAX_SIZE="64m",
             **shared,
         ) as stack:
             yield stack, node_b, endpoint, bucket

@@ -18,6 +18,7 @@ from imagehost.expiry import sweep_staged_uploads
 from imagehost.object_store import STAGED_KEPT, S3Location, S3Store, new_upload_id
 from support import labelled
 from support.client import Reply, request
+from support.configuration import bucket_settings
 from support.images import multipart, png, png_header_only
 from support.s3_server import S3Endpoint, let_anyone_read
 from support.stack import start_stack
@@ -40,15 +41,7 @@ def direct(tmp_path_factory, s3_endpoint: S3Endpoint):
     try:
         with start_stack(
             tmp_path_factory.mktemp("direct"),
-            STORAGE="s3",
-            S3_ENDPOINT_URL=s3_endpoint.url,
-            S3_BUCKET=bucket,
-            S3_KEY_PREFIX=PREFIX,
-            S3_REGION=s3_endpoint.region,
-            S3_ADDRESSING=s3_endpoint.addressing,
-            AWS_ACCESS_KEY_ID=s3_endpoint.access_key,
-            AWS_SECRET_ACCESS_KEY=s3_endpoint.secret_key,
-            S3_CACHE_MAX_SIZE="64m",
+            **bucket_settings(s3_endpoint, bucket, PREFIX),
             S3_DIRECT_UPLOADS="true",
             MAX_UPLOAD_BYTES=str(MAX_UPLOAD_BYTES),
         ) as stack:

@@ -10,6 +10,7 @@ import time
 import pytest
 from support import camera, labelled
 from support.client import request
+from support.configuration import bucket_settings
 from support.s3_server import Radosgw, let_anyone_read, missing_programs
 from support.stack import nginx_binary, require, start_stack
 
@@ -34,14 +35,7 @@ def bucket_stack(tmp_path_factory):
         let_anyone_read(endpoint, bucket, PREFIX)
         with start_stack(
             tmp_path_factory.mktemp("s3-stack"),
-            STORAGE="s3",
-            S3_ENDPOINT_URL=endpoint.url,
-            S3_BUCKET=bucket,
-            S3_KEY_PREFIX=PREFIX,
-            S3_REGION=endpoint.region,
-            AWS_ACCESS_KEY_ID=endpoint.access_key,
-            AWS_SECRET_ACCESS_KEY=endpoint.secret_key,
-            S3_CACHE_MAX_SIZE="64m",
+            **bucket_settings(endpoint, bucket, PREFIX),
         ) as stack:
             yield stack, gateway, bucket
 
