@@ -27,7 +27,7 @@ def moment(text: str) -> datetime:
 
 
 def rows_named(stack, name: str) -> int:
-    assert re.fullmatch(r"[\w.]+", name)  # safe to write into the query
+    assert re.fullmatch(r"[\w.-]+", name)  # safe to write into the query (names are URL-safe base64)
     return stack.index_rows(f"SELECT COUNT(*) FROM images WHERE name = '{name}'")[0][0]
 
 
