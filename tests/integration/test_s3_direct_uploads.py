@@ -211,6 +211,21 @@ def test_a_staged_upload_is_neither_served_by_nginx_nor_listed_as_an_image(direc
     assert not any("uploads" in name for name in store_of(endpoint, bucket).names())
 
 
+def test_a_staged_object_cannot_be_read_from_the_bucket_without_credentials_and_its_published_image_can(direct):
+    stack, _, _ = direct
+    data = labelled.unique_png("not public yet")
+    answer = started(stack, data)
+    assert post_to_bucket(answer, data).status in (200, 201, 204)
+    bucket_url = answer["url"].rstrip("/")  # the bucket's own address, path- or virtual-host-style
+
+    staged = request("GET", f"{bucket_url}/{staging_key(answer['id'])}")
+
+    assert staged.status == 403 and data not in staged.body
+    image = complete(stack, answer["id"]).json()
+    published = request("GET", f"{bucket_url}/{PREFIX}{image['name']}")
+    assert published.status == 200 and hashlib.sha256(published.body).hexdigest() == image["sha256"]
+
+
 def store_of(endpoint: S3Endpoint, bucket: str) -> S3Store:
     """The app's store for the bucket, as the supervisor's sweep holds it."""
     location = S3Location(endpoint.url, bucket, endpoint.region, PREFIX, endpoint.addressing)

@@ -38,6 +38,7 @@ from typing import Any, Self
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from imagehost.object_store import public_read_policy
 from local_runner import die_with_parent
 
 from .ports import free_port_block
@@ -139,20 +140,9 @@ GATEWAY_DAEMON = "client.rgw.a"
 
 
 def let_anyone_read(endpoint: S3Endpoint, bucket: str, prefix: str) -> None:
-    """The bucket policy docs/s3.md asks for: anonymous GetObject on the prefix's keys only
-    (no listing, nothing outside the prefix), which is how nginx fetches unsigned."""
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": ["*"]},
-                "Action": ["s3:GetObject"],
-                "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*"],
-            }
-        ],
-    }
-    endpoint.client().put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    """The bucket policy docs/s3.md asks for (object_store.public_read_policy): anyone may
+    GET the prefix's images and previews, how nginx fetches them, and nothing else."""
+    endpoint.client().put_bucket_policy(Bucket=bucket, Policy=json.dumps(public_read_policy(bucket, prefix)))
 
 
 class GatewayError(Exception):

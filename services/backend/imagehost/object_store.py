@@ -13,7 +13,8 @@ With direct uploads (S3_DIRECT_UPLOADS), a browser posts a file to the staging k
 `<prefix>uploads/<upload id>` under a presigned POST (`S3Store.presign_upload`); the
 app checks what is there before publishing it as an image. Staging keys are in a
 folder of their own: `names()` lists only the keys right under the prefix, and nginx
-serves only image names, so a staged object is never an image until it is published.
+serves only image names, so a staged object is never an image until it is published;
+nor is it public (`public_read_policy` covers image and preview names only).
 
 Names are the server's own random names (validation.IMAGE_NAME); any other name is a
 bug in the caller and raises ValueError before the store is asked, so no request can
@@ -197,6 +198,24 @@ def new_upload_id() -> str:
 
 def is_upload_id(upload_id: str) -> bool:
     return UPLOAD_ID.fullmatch(upload_id) is not None
+
+
+def public_read_policy(bucket: str, prefix: str) -> dict[str, Any]:
+    """The bucket policy docs/s3.md asks for: anyone may GET what nginx serves, the
+    images `<prefix><name><ext>` and previews `<prefix>previews/<name><ext>.webp` of
+    every accepted extension, and nothing else: no listing, nothing outside the prefix,
+    and no staged direct upload (`<prefix>uploads/<id>`, no extension), whose bytes
+    nobody has checked yet.
+
+    Previews get ARNs of their own, though on AWS `<prefix>*.webp` covers them: radosgw's
+    matcher does not backtrack (a `*` ends at the first character that may follow it, so
+    `*.webp` stops at the first dot of `<name>.png.webp` and fails). Names have no dot,
+    so each `*` here ends where it should on both."""
+    resources = [f"arn:aws:s3:::{bucket}/{prefix}*{t.extension}" for t in ACCEPTED_TYPES] + [
+        f"arn:aws:s3:::{bucket}/{prefix}{previews.FOLDER}/*{t.extension}{previews.EXTENSION}" for t in ACCEPTED_TYPES
+    ]
+    anyone_gets = {"Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": ["s3:GetObject"], "Resource": resources}
+    return {"Version": "2012-10-17", "Statement": [anyone_gets]}
 
 
 def check_range(start: int, length: int) -> None:
