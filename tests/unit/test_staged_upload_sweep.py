@@ -26,7 +26,9 @@ class RecordingBucket(S3Store):
         return 0
 
 
-def tick_once(tmp_path, monkeypatch, **settings) -> RecordingBucket:
+def tick_at(tmp_path, monkeypatch, seconds_after_due: list[float], **settings) -> RecordingBucket:
+    """A sweeper's ticks, the first once its first sweep is due and each other
+    `seconds_after_due` after that."""
     config = Config(
         data_dir=tmp_path / "data",
         images_dir=tmp_path / "images",
@@ -39,13 +41,18 @@ def tick_once(tmp_path, monkeypatch, **settings) -> RecordingBucket:
     SqliteEngine(config.index_path).migrate()
     bucket = RecordingBucket()
     sweeper = expiry.Sweeper(config, store=bucket)
-    later = time.monotonic() + expiry.SWEEP_EVERY * 2
-    monkeypatch.setattr(expiry.time, "monotonic", lambda: later)  # the sweep is due
+    due = time.monotonic() + expiry.SWEEP_EVERY * 2
     try:
-        sweeper.tick()
+        for seconds in [0.0, *seconds_after_due]:
+            monkeypatch.setattr(expiry.time, "monotonic", lambda moment=due + seconds: moment)
+            sweeper.tick()
     finally:
         sweeper.close()
     return bucket
+
+
+def tick_once(tmp_path, monkeypatch, **settings) -> RecordingBucket:
+    return tick_at(tmp_path, monkeypatch, [], **settings)
 
 
 def test_the_expiry_tick_removes_direct_uploads_staged_longer_than_they_are_kept(tmp_path, monkeypatch):
@@ -55,3 +62,10 @@ def test_the_expiry_tick_removes_direct_uploads_staged_longer_than_they_are_kept
 
 def test_without_direct_uploads_the_expiry_tick_leaves_the_staging_folder_alone(tmp_path, monkeypatch):
     assert tick_once(tmp_path, monkeypatch, s3_direct_uploads=False).swept_before == []
+
+
+def test_the_staging_folder_is_listed_at_most_once_per_staged_sweep_interval(tmp_path, monkeypatch):
+    every = expiry.STAGED_SWEEP_EVERY
+    turns = [expiry.SWEEP_EVERY, every - 1, every + expiry.SWEEP_EVERY]
+    bucket = tick_at(tmp_path, monkeypatch, turns, s3_direct_uploads=True)
+    assert len(bucket.swept_before) == 2  # the first turn, and the first after the interval

@@ -24,6 +24,9 @@ from .index import Index, IndexFileError, iso_utc, open_index
 from .object_store import STAGED_KEPT, ObjectStore, S3Store, open_store
 
 SWEEP_EVERY = 15.0
+# Staged uploads are kept an hour past their POST's expiry (STAGED_KEPT), so listing the
+# staging folder at every turn would mostly find nothing new to remove.
+STAGED_SWEEP_EVERY = 300.0
 SWEEP_BATCH = 200
 
 
@@ -94,6 +97,7 @@ class Sweeper:
         self.store = store if store is not None else open_store(config)
         self._index: Index | None = None
         self._due = time.monotonic() + 1.0
+        self._staged_due = self._due
 
     def next_timeout(self, longest: float) -> float:
         return max(0.0, min(longest, self._due - time.monotonic()))
@@ -109,7 +113,8 @@ class Sweeper:
             with self._index.leading("expiry") as leader:
                 if leader:
                     sweep(self.config, self._index, store=self.store)
-                    if self.config.s3_direct_uploads:
+                    if self.config.s3_direct_uploads and time.monotonic() >= self._staged_due:
+                        self._staged_due = time.monotonic() + STAGED_SWEEP_EVERY
                         sweep_staged_uploads(self.store)
                 else:
                     logger.debug("expiry: another node is sweeping; this one skips its turn")
