@@ -47,8 +47,9 @@ PAGES_KEPT = 256
 # How often the listener looks up from waiting, to see whether it is asked to stop.
 WAKE_EVERY = 0.5
 RETRY_FIRST, RETRY_MOST = 1.0, 10.0
-# A dead peer (no RST: a network cut) is noticed within about 15 s of TCP keepalives;
-# meanwhile the listener believes it is connected (README, "Many nodes").
+# A connection cut without a word (a network failure, no RST) is noticed by TCP
+# keepalives within 5 + 3 x 2 = 11 s of quiet; until then the listener believes it is
+# connected and other nodes' writes go unheard (README, "PostgreSQL").
 KEEPALIVES: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
 CONNECT_TIMEOUT = 5
 
@@ -153,7 +154,7 @@ class ChangeListener:
                     logger.warning(
                         "cannot listen for the index's changes ({}); listings are read from the database "
                         "until it is back, trying every {:.0f} s at most",
-                        str(exc).strip(),
+                        " ".join(str(exc).split()),
                         RETRY_MOST,
                     )
                 failing = True
