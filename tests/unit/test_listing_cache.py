@@ -229,3 +229,30 @@ def test_a_database_at_0007_is_migrated_to_notify_every_change_to_the_listed_row
             index.close()
         heard = list(listening.notifies(timeout=WAIT_SECONDS, stop_after=3))
     assert [notify.channel for notify in heard] == [listing_cache.CHANNEL] * 3
+
+
+def test_pages_kept_hold_at_most_their_count_of_records_the_least_recently_used_going_first():
+    pages = listing_cache.PageCache(rows=5)
+    now = (1, 1)
+    records = tuple(range(2))  # the cache counts records, whatever they are
+    for key in "abc":
+        pages.put(key, now, (records, None))  # 6 records: "a" goes
+    assert pages.get("a", now) is None
+    assert pages.get("b", now) == (records, None)  # "b" is now the most recently used
+    pages.put("d", now, ((), None))  # an empty page counts as one: 5 in all
+    pages.put("e", now, ((), None))  # 6: "c" goes, the least recently used
+    assert [key for key in "abcde" if pages.get(key, now) is not None] == ["b", "d", "e"]
+    pages.put("b", now, ((0,), None))  # kept again under its key, counted once: 3 in all
+    pages.put("f", now, (records, None))
+    assert [key for key in "bdef" if pages.get(key, now) is not None] == ["b", "d", "e", "f"]
+
+
+def test_a_page_is_neither_kept_nor_served_under_epoch_0_or_another_stamp():
+    pages = listing_cache.PageCache(rows=5)
+    pages.put("a", (0, 1), ((), None))
+    assert pages.get("a", (0, 1)) is None
+    pages.put("a", (1, 1), ((), None))
+    assert pages.get("a", (0, 1)) is None
+    assert pages.get("a", (1, 2)) is None
+    assert pages.get("a", (2, 1)) is None
+    assert pages.get("a", (1, 1)) == ((), None)

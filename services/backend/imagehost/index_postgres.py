@@ -193,7 +193,7 @@ class PostgresIndex:
         this version's schema. A database unreachable now is not an error here: each
         request then answers 503 until it is back."""
         self._rows = RowCache(ROWS_KEPT)
-        self._pages = listing_cache.PageCache()
+        self._pages = listing_cache.PageCache(ROWS_KEPT)  # as many records as rows kept, mostly the same
         self._pool = ConnectionPool(
             url,
             min_size=1,

@@ -42,8 +42,9 @@ from typing import Any
 
 from loguru import logger
 
+from .index import ImageRecord
+
 CHANNEL = "imagehost_images"
-PAGES_KEPT = 256
 # How often the listener looks up from waiting, to see whether it is asked to stop.
 WAKE_EVERY = 0.5
 RETRY_FIRST, RETRY_MOST = 1.0, 10.0
@@ -58,6 +59,7 @@ _EPOCH, _TOKEN = 0, 8
 _SHARED = mmap.mmap(-1, 16)  # anonymous and MAP_SHARED: the same pages in every forked child
 
 Stamp = tuple[int, int]
+Page = tuple[tuple[ImageRecord, ...], int | None]
 
 
 def _fresh() -> int:
@@ -80,15 +82,18 @@ def _set_epoch(epoch: int) -> None:
 
 
 class PageCache:
-    """Pages by key, each with the stamp read before its query; the most recently used
-    `size` of them, safe to share between threads."""
+    """Pages (records, next cursor) by key, each with the stamp read before its query;
+    the most recently used of them, holding `rows` records at most in all (an empty page
+    counts as one), safe to share between threads. The records are mostly the row
+    cache's own objects (index.RowCache), so the memory a page adds is a tuple."""
 
-    def __init__(self, size: int = PAGES_KEPT):
-        self._size = size
-        self._pages: OrderedDict[Hashable, tuple[Stamp, Any]] = OrderedDict()
+    def __init__(self, rows: int):
+        self._rows = rows
+        self._held = 0
+        self._pages: OrderedDict[Hashable, tuple[Stamp, Page]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable, now: Stamp) -> Any | None:
+    def get(self, key: Hashable, now: Stamp) -> Page | None:
         """The page kept under `key` if it was stamped `now` and the listener is
         connected (epoch not 0); else None."""
         if now[0] == 0:
@@ -100,15 +105,23 @@ class PageCache:
             self._pages.move_to_end(key)
             return kept[1]
 
-    def put(self, key: Hashable, stamped: Stamp, page: Any) -> None:
+    def put(self, key: Hashable, stamped: Stamp, page: Page) -> None:
         """Keep `page`, read after `stamped` was read; nothing while epoch is 0."""
         if stamped[0] == 0:
             return
         with self._lock:
+            old = self._pages.pop(key, None)
+            if old is not None:
+                self._held -= _weight(old[1])
             self._pages[key] = (stamped, page)
-            self._pages.move_to_end(key)
-            if len(self._pages) > self._size:
-                self._pages.popitem(last=False)
+            self._held += _weight(page)
+            while self._held > self._rows:
+                _, (_, dropped) = self._pages.popitem(last=False)
+                self._held -= _weight(dropped)
+
+
+def _weight(page: Page) -> int:
+    return max(1, len(page[0]))
 
 
 class ChangeListener:
