@@ -28,6 +28,9 @@ pooler in session mode (LISTEN does not survive a pooler in transaction mode).
 
 Two 8-byte fields at aligned offsets are written and read whole on the platforms we
 run on; a torn read would only give a value no page is stamped with (a miss).
+
+Imported by the PostgreSQL index only (and the supervisor with one), so a SQLite
+instance never loads the driver.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
+import psycopg
 from loguru import logger
 
 from .index import ImageRecord
@@ -139,16 +143,16 @@ class ChangeListener:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout: float = 2 * WAKE_EVERY + CONNECT_TIMEOUT) -> None:
-        """Ask the thread to end, wait up to `timeout` for it; the epoch is 0 after."""
+    def stop(self, timeout: float = 2 * WAKE_EVERY) -> None:
+        """Ask the thread to end and wait up to `timeout` for it (one still connecting
+        is a daemon thread: it does not hold up the process's exit); the epoch is 0
+        after."""
         self._stopping.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
         _set_epoch(0)
 
     def _run(self) -> None:
-        import psycopg  # noqa: PLC0415 (a SQLite instance never loads the driver: index.engine)
-
         delay, failing = RETRY_FIRST, False
         while not self._stopping.is_set():
             try:
@@ -176,7 +180,7 @@ class ChangeListener:
             finally:
                 _set_epoch(0)
 
-    def _relay(self, connection: Any) -> None:
+    def _relay(self, connection: psycopg.Connection[Any]) -> None:
         """A fresh token per notification until asked to stop; psycopg.Error when the
         connection is lost."""
         while not self._stopping.is_set():
