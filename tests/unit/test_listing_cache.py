@@ -8,6 +8,7 @@ which is how a page served from memory is told from one read again."""
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import psycopg
@@ -15,6 +16,7 @@ import pytest
 from imagehost import index_postgres, listing_cache
 from imagehost.index import ListingFilter
 from imagehost.index_postgres import PostgresEngine
+from loguru import logger
 
 WAIT_SECONDS = 5.0
 
@@ -256,3 +258,28 @@ def test_a_page_is_neither_kept_nor_served_under_epoch_0_or_another_stamp():
     assert pages.get("a", (1, 2)) is None
     assert pages.get("a", (2, 1)) is None
     assert pages.get("a", (1, 1)) == ((), None)
+
+
+def test_a_listener_that_cannot_connect_keeps_trying_logs_the_outage_once_and_keeps_epoch_0(monkeypatch):
+    attempts = []
+
+    def refused(*args, **kwargs):
+        attempts.append(time.monotonic())
+        raise psycopg.OperationalError("connection refused")
+
+    monkeypatch.setattr(listing_cache.psycopg, "connect", refused)
+    monkeypatch.setattr(listing_cache, "RETRY_FIRST", 0.01)
+    monkeypatch.setattr(listing_cache, "RETRY_MOST", 0.04)
+    lines: list[str] = []
+    sink = logger.add(lines.append, format="{message}", level="INFO")
+    listening = listing_cache.ChangeListener("postgresql://nobody@127.0.0.1:1/none")
+    listening.start()
+    try:
+        wait_for(lambda: len(attempts) >= 5, "five attempts")
+        assert epoch() == 0
+    finally:
+        listening.stop()
+        logger.remove(sink)
+    assert len(lines) == 1 and "cannot listen for the index's changes (connection refused)" in lines[0]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
+    assert min(gaps[2:]) >= 0.04 * 0.9  # backed off: RETRY_MOST apart from the third wait on
