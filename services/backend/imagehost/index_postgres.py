@@ -4,7 +4,9 @@ than one SQLite file takes. The same interface, records and errors as the SQLite
 
 Each process opens a small connection pool (a worker's requests are threads); every
 method is one transaction on one connection. The server orders concurrent writers
-itself, so there is no group commit: one transaction per insert.
+itself, so there is no group commit: one transaction per insert. Listing pages are
+kept in memory between writes (listing_cache.py): every method that writes does so in
+`_writing()`, which tells the node's other processes once its transaction has ended.
 
 Errors: a database that cannot be reached (refused, restarting, no connection free
 within POOL_TIMEOUT seconds) is `Unavailable`, a JSON 503 whose message says so; a full
@@ -27,7 +29,7 @@ from loguru import logger
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from . import labels, previews
+from . import labels, listing_cache, previews
 from .errors import InsufficientStorage, Unavailable
 from .index import (
     ALBUM_COLUMNS,
@@ -191,6 +193,7 @@ class PostgresIndex:
         this version's schema. A database unreachable now is not an error here: each
         request then answers 503 until it is back."""
         self._rows = RowCache(ROWS_KEPT)
+        self._pages = listing_cache.PageCache(ROWS_KEPT)  # as many records as rows kept, mostly the same
         self._pool = ConnectionPool(
             url,
             min_size=1,
@@ -266,6 +269,17 @@ class PostgresIndex:
                     db.autocommit = False
 
     @contextmanager
+    def _writing(self) -> Iterator[psycopg.Connection[Any]]:
+        """_connection for a transaction that writes: once it has ended, committed or
+        not, the node's listing pages kept in memory are not served again
+        (listing_cache.note_change). Reads must not use it: each would drop them."""
+        try:
+            with self._connection() as db:
+                yield db
+        finally:
+            listing_cache.note_change()
+
+    @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
         """A connection for one transaction (committed on the way out, rolled back on an
         error), with the database's failures turned into the contract's errors."""
@@ -314,7 +328,7 @@ class PostgresIndex:
             joined_tags,
             expires_at,
         )
-        with self._connection() as db:
+        with self._writing() as db:
             fetched = db.execute(
                 _INSERT, (*row, searchable_text(title, description, joined_tags, original_name))
             ).fetchone()
@@ -343,8 +357,21 @@ class PostgresIndex:
         """See SqliteIndex.page, which this answers as: the page's ids and revisions
         first, then only the rows not in the row cache (the whole page when most are
         not). Both reads outside a transaction (one round trip each, not three): a row
-        deleted in between is left out, one changed in between is shown as it is now."""
+        deleted in between is left out, one changed in between is shown as it is now.
+        A page asked again before any write is answered from memory, with no round trip
+        (listing_cache.py says when, and why it is never stale on this node)."""
         where = where or ListingFilter()
+        key, now = (limit, before_id, where), listing_cache.stamp()  # the stamp before the query
+        kept = self._pages.get(key, now)
+        if kept is not None:
+            return list(kept[0]), kept[1]
+        records, next_id = self._read_page(limit, before_id, where)
+        self._pages.put(key, now, (tuple(records), next_id))
+        return records, next_id
+
+    def _read_page(
+        self, limit: int, before_id: int | None, where: ListingFilter
+    ) -> tuple[list[ImageRecord], int | None]:
         sql, parameters = _listing_query(where, before_id, limit + 1, "i.id, i.revision")
         with self._reading() as db:
             keys = db.execute(sql, parameters).fetchall()
@@ -371,7 +398,7 @@ class PostgresIndex:
         description: str | None = None,
         tags: Sequence[str] | None = None,
     ) -> ImageRecord | None:
-        with self._connection() as db:
+        with self._writing() as db:
             row = db.execute(f"SELECT {COLUMNS} FROM images WHERE name = %s FOR UPDATE", (name,)).fetchone()
             if row is None:
                 return None
@@ -399,7 +426,9 @@ class PostgresIndex:
 
     def claim_previews(self, limit: int, lease_seconds: float) -> list[ImageRecord]:
         """See Index.claim_previews. SKIP LOCKED: two nodes claiming at once each take
-        rows the other is not taking, and neither waits for the other."""
+        rows the other is not taking, and neither waits for the other. A claim changes no
+        column a listing shows, so it keeps the node's listing pages (the preview queue
+        claims every few seconds, mostly nothing)."""
         with self._connection() as db:
             rows = db.execute(
                 "UPDATE images SET preview_claimed_until = now() + make_interval(secs => %s) WHERE id IN ("
@@ -419,7 +448,7 @@ class PostgresIndex:
         return [row[0] for row in rows]
 
     def set_preview(self, name: str, state: str) -> bool:
-        with self._connection() as db:
+        with self._writing() as db:
             return (
                 db.execute(
                     "UPDATE images SET preview = %s, preview_claimed_until = NULL WHERE name = %s", (state, name)
@@ -432,14 +461,14 @@ class PostgresIndex:
             return dict(db.execute("SELECT name, preview FROM images").fetchall())
 
     def set_previews(self, names: Collection[str], state: str) -> None:
-        with self._connection() as db:
+        with self._writing() as db:
             db.execute(
                 "UPDATE images SET preview = %s, preview_claimed_until = NULL WHERE name = ANY(%s)",
                 (state, list(names)),
             )
 
     def delete(self, name: str) -> bool:
-        with self._connection() as db:
+        with self._writing() as db:
             return db.execute("DELETE FROM images WHERE name = %s", (name,)).rowcount > 0
 
     def names(self) -> set[str]:
@@ -471,7 +500,7 @@ class PostgresIndex:
     def add_album(
         self, public_id: str, title: str, description: str, token_hash: str, images: Sequence[tuple[str, bool]]
     ) -> AlbumRecord:
-        with self._connection() as db:
+        with self._writing() as db:
             created = utc_now()
             row = db.execute(
                 "INSERT INTO albums (public_id, title, description, token_hash, created_at) "
@@ -526,7 +555,7 @@ class PostgresIndex:
         description: str | None = None,
         images: Sequence[tuple[str, bool]] | None = None,
     ) -> None:
-        with self._connection() as db:
+        with self._writing() as db:
             if title is not None:
                 db.execute("UPDATE albums SET title = %s WHERE id = %s", (title, album_id))
             if description is not None:
@@ -535,7 +564,7 @@ class PostgresIndex:
                 self._put_album_images(db, album_id, images)
 
     def delete_album(self, album_id: int) -> bool:
-        with self._connection() as db:
+        with self._writing() as db:
             return db.execute("DELETE FROM albums WHERE id = %s", (album_id,)).rowcount > 0
 
     def expired(self, moment: str, limit: int) -> list[str]:
@@ -548,7 +577,7 @@ class PostgresIndex:
         return [row[0] for row in rows]
 
     def delete_many(self, names: set[str]) -> None:
-        with self._connection() as db:
+        with self._writing() as db:
             db.execute("DELETE FROM images WHERE name = ANY(%s)", (list(names),))
 
 

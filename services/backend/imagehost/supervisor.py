@@ -9,7 +9,9 @@ gracefully on SIGTERM/SIGINT. SIGHUP reopens LOG_DIR/app.log. It also watches th
 index file: deleted or replaced under a running service, it is logged as an error. And
 it runs the preview makers (preview_queue.py); SIGUSR1, which a worker sends after
 storing an upload, makes it look for previews to make at once. And it sweeps expired
-images away (expiry.py). With many nodes on one PostgreSQL index, each node's
+images away (expiry.py). With the index in PostgreSQL, a thread of its own listens for
+every node's changes to it, so that workers may answer listings from memory between
+them (listing_cache.py). With many nodes on one PostgreSQL index, each node's
 supervisor does all of this, but the migrations, the reconcile and each sweep run on
 one node at a time (Index.leading; README, "Many nodes").
 
@@ -29,6 +31,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
@@ -40,6 +43,9 @@ from .instance_lock import InstanceLocked, lock_folders
 from .object_store import open_store
 from .preview_queue import PreviewQueue
 from .reconcile import ReconcileRefused, reconcile
+
+if TYPE_CHECKING:
+    from .listing_cache import ChangeListener
 
 # A worker that lived at least this long is healthy again: its next death restarts at once.
 HEALTHY_AFTER_SECONDS = 10.0
@@ -81,7 +87,10 @@ class Supervisor:
         self._log_file_sink: int | None = None
         self._reopen_log = False
         self._folder_locks: list[int] = []  # held until the process ends; workers inherit them
+        # Imports the PostgreSQL index, and with it the listing cache's shared memory,
+        # before any fork (listing_cache.py).
         self._index = index.engine(config)
+        self._index_changes: ChangeListener | None = None
         self._index_state = "ok"
         # The supervisor's own store (each worker opens its own after the fork).
         self.store = open_store(config)
@@ -124,6 +133,7 @@ class Supervisor:
         except OSError as exc:  # a folder or file we cannot create, lock or change
             logger.error("cannot start: {}", exc)
             return 1
+        self._listen_for_index_changes()
         # Once, before any signal handler or worker: it may run git, and workers inherit it.
         running = version.about()
         self._log_receiver, self._log_sender = logs.make_log_channel()
@@ -151,6 +161,8 @@ class Supervisor:
             if self._reopen_log:
                 self._reopen_log_file()
         self._stop_workers()
+        if self._index_changes is not None:
+            self._index_changes.stop()
         self.previews.stop()
         self.sweeper.close()
         if self.halt_reason:
@@ -158,6 +170,16 @@ class Supervisor:
             return 1
         logger.info("supervisor stopped")
         return 0
+
+    def _listen_for_index_changes(self) -> None:
+        """With the index in PostgreSQL: a thread that hears of every node's writes, so
+        the workers may answer listings from memory between them (listing_cache.py)."""
+        if not self.config.database_url:
+            return
+        from .listing_cache import ChangeListener  # noqa: PLC0415 (see index.engine)
+
+        self._index_changes = ChangeListener(self.config.database_url)
+        self._index_changes.start()
 
     @staticmethod
     def _tend(what: str, turn: Callable[[], None]) -> None:

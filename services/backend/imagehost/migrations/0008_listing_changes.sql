@@ -1,0 +1,3 @@
+-- Nothing to do in SQLite: postgresql/0008_listing_changes.sql makes the database
+-- notify other nodes of changes, and a SQLite index has one node only (its processes
+-- share one file). This file keeps the two engines' migrations at the same numbers.
