@@ -186,6 +186,14 @@ def test_a_listing_or_a_key_that_is_not_an_image_name_is_refused(served, path):
     assert b"private notes" not in reply.body and b"ListBucketResult" not in reply.body
 
 
+@pytest.mark.parametrize("path", ["/images/" + "a" * 4000 + ".png", "/images/previews/" + "a" * 4000 + ".png.webp"])
+def test_a_name_too_long_to_be_an_image_name_is_a_404_not_a_failed_cache_lookup(served, path):
+    # Such a name once reached the cache, whose key then did not fit its buffer: a 502.
+    nginx, _, _, _ = served
+    reply = nginx.get(path)
+    assert reply.status == 404 and reply.error_code == "not_found"
+
+
 def test_an_image_named_key_outside_the_prefix_is_not_reachable(served):
     nginx, _, endpoint, bucket = served
     endpoint.client().put_object(Bucket=bucket, Key="OutsideOutside00.png", Body=PICTURE)

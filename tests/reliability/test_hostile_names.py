@@ -14,6 +14,7 @@ from urllib.parse import quote, unquote, unquote_to_bytes
 import pytest
 from hypothesis import assume, event, given, note
 from hypothesis import strategies as st
+from imagehost.validation import IMAGE_STEM
 from support import images
 from support.backend import REPO
 from support.client import bearer, request
@@ -126,7 +127,7 @@ def file_nginx_serves(stack, target: bytes) -> bytes | None:
     path = nginx_path(target)
     if path is None or "/." in path:
         return None
-    image = re.fullmatch(r"/images/([A-Za-z0-9_-]{12,}\.(?:jpg|png|gif))", path)
+    image = re.fullmatch(rf"/images/({IMAGE_STEM}\.(?:jpg|png|gif))", path)
     if image:
         return stack.stored_bytes(image.group(1))
     if path.startswith(("/api/", "/images/")) or path in ("/upload", "/images"):

@@ -43,7 +43,7 @@ class ImageType:
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # The stem of a stored image's name (storage makes them); the extension is its type's.
-IMAGE_STEM = r"[A-Za-z0-9_-]{12,}"
+IMAGE_STEM = r"[A-Za-z0-9_-]{12,128}"
 MAX_ORIGINAL_NAME = 255
 
 

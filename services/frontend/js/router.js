@@ -8,7 +8,7 @@ const DEFAULT_VIEW = 'upload';
 
 // The path's own form (nginx serves only these), the name or id decoded.
 const PAGE_PATHS = [
-  { view: 'image', pattern: /^\/i\/([A-Za-z0-9_-]{12,}\.(?:jpg|png|gif|webp|avif))$/, key: 'name' },
+  { view: 'image', pattern: /^\/i\/([A-Za-z0-9_-]{12,128}\.(?:jpg|png|gif|webp|avif))$/, key: 'name' },
   { view: 'album', pattern: /^\/a\/([A-Za-z0-9_-]{16})$/, key: 'id' },
 ];
 const DELETE_HASH = /^#\/delete\/([^/]+)\/([^/]+)$/;
