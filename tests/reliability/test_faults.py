@@ -164,11 +164,17 @@ def test_a_worker_sigkilled_mid_upload_fails_only_its_own_requests_with_a_json_5
     measure("temp files of SIGKILLed requests left once their workers restarted (must be 0)", len(found.temp_files))
     assert max(restart_times) < 1.0, restart_times
 
-    # The next start-up's reconcile puts the rest in order.
+    # The next start-up's reconcile puts the rest in order; with a shared index, all but
+    # the whole files without a row, left for the orphan grace.
     assert stack.stop() == 0
     again = stack_factory(**stack.state_settings(), **LOAD_SETTINGS)
     measure("leftover files", leftovers(again).count)
-    assert_nothing_left_behind(again)
+    if again.shares_its_index():
+        after = leftovers(again)
+        assert after.files_without_rows <= found.files_without_rows, after
+        assert after.count == len(after.files_without_rows), after
+    else:
+        assert_nothing_left_behind(again)
     assert check_kept(again, load.sent) == 0
 
 

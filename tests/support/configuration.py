@@ -373,6 +373,12 @@ class ReadsItsState:
         """See StoredState.index_rows."""
         return StoredState(self.env).index_rows(query)
 
+    def shares_its_index(self) -> bool:
+        """Whether its index is PostgreSQL, which other nodes may share: reconcile then
+        leaves an image without a row for reconcile.ORPHAN_GRACE_SECONDS, since it may be
+        another node's upload between its image and its row."""
+        return bool(self.env.get("DATABASE_URL"))
+
     def state_settings(self) -> dict[str, str | None]:
         """The settings that say where this instance keeps its images and index: give
         them to another instance to start it on the same state (a restart, a second
