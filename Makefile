@@ -4,11 +4,11 @@
 #               127.0.0.1:8080 in the foreground (Ctrl-C stops both). Settings: .env,
 #               overridden by the environment (see .env.sample).
 #   make test   the same, plus the tests' locked packages, Chromium for the browser tests,
-#               Ceph's S3 gateway and PostgreSQL, then every test with the images in a
-#               folder and the index in SQLite (make test-local-sqlite).
-#   make test-configurations  then again, what depends on them, with the index in
-#               PostgreSQL (make test-local-postgres) and with the images in an S3 bucket
-#               too (make test-s3-postgres): README, "Tests".
+#               Ceph's S3 gateway and PostgreSQL, then the suite in its three
+#               configurations (README, "Tests"): every test with the images in a folder
+#               and the index in SQLite (make test-local-sqlite), then again what depends
+#               on them with the index in PostgreSQL (make test-local-postgres) and with
+#               the images in an S3 bucket too (make test-s3-postgres).
 #   make lint   ruff (lint, and the format check) and mypy, with their settings in
 #               pyproject.toml; fails on any finding.
 #   make backup the images and a snapshot of the index in backup/imagehost-<UTC time>.tar.gz,
@@ -38,7 +38,7 @@ LOCK_COMPILE := $(VENV)/bin/uv pip compile --quiet --universal --python-version 
 
 TEST_CONFIGS := local-sqlite local-postgres s3-postgres
 
-.PHONY: run test test-configurations $(TEST_CONFIGS:%=test-%) lint setup bench lock nginx chromium wrk exiftool ceph postgresql backup restore
+.PHONY: run test $(TEST_CONFIGS:%=test-%) lint setup bench lock nginx chromium wrk exiftool ceph postgresql backup restore
 
 run: $(RUN_INSTALLED) nginx
 	$(VENV)/bin/python services/local/run.py
@@ -50,10 +50,8 @@ restore: $(RUN_INSTALLED)
 	@[ -n "$(ARCHIVE)" ] || { echo "make: say which archive: make restore ARCHIVE=backup/imagehost-....tar.gz" >&2; exit 2; }
 	PYTHONPATH=services/backend $(VENV)/bin/python -m imagehost restore "$(ARCHIVE)"
 
-test: test-local-sqlite
-
 # Every configuration runs even when one fails, so one run reports them all.
-test-configurations: setup chromium wrk exiftool ceph postgresql
+test: setup chromium wrk exiftool ceph postgresql
 	@status=0; for config in $(TEST_CONFIGS); do \
 		$(MAKE) --no-print-directory test-$$config || status=1; \
 	done; exit $$status
@@ -61,8 +59,8 @@ test-configurations: setup chromium wrk exiftool ceph postgresql
 # One configuration (IMAGEHOST_TEST_CONFIG, tests/support/configuration.py). pytest leaves
 # out what does not depend on it outside local-sqlite, and says what it left out.
 # local-postgres skips tests/reliability to keep CI within its time: local-sqlite puts the
-# folder under load and faults, s3-postgres PostgreSQL (README, "Tests"); TESTS=tests
-# runs it all.
+# folder and SQLite under load and faults, s3-postgres the bucket and PostgreSQL (README,
+# "Tests"); TESTS=tests runs it all.
 # -rfEs: the summary also names each skipped test with its reason (what the machine lacks).
 TESTS_local-sqlite := tests
 TESTS_local-postgres := tests/integration tests/e2e
