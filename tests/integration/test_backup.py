@@ -13,12 +13,16 @@ import time
 import tomllib
 from pathlib import Path
 
+import psycopg
 import pytest
 from imagehost import backups, storage
 from support import images
 from support.backend import REPO
 from support.client import bearer
+from support.configuration import ENGINES
+from support.postgres import restore_dump
 
+ROWS = "SELECT name, delete_token_hash FROM images ORDER BY id"
 UPLOADERS = 3
 LOAD_SECONDS = 4.0
 
@@ -42,38 +46,61 @@ def run_imagehost(stack, *args: str) -> subprocess.CompletedProcess:
 
 
 def snapshot_rows(data: bytes, folder: Path) -> list[tuple]:
+    """The (name, delete_token_hash) rows of a downloaded snapshot, read back the way an
+    operator would: a SQLite file opened (after a quick_check), a pg_dump restored by
+    pg_restore into a fresh database of the tests' cluster."""
+    if data.startswith(b"PGDMP"):  # pg_dump's custom format
+        return dump_rows(data, folder)
     path = folder / "downloaded.sqlite3"
     path.write_bytes(data)
     connection = sqlite3.connect(path)
     try:
         assert connection.execute("PRAGMA quick_check").fetchone()[0] == "ok"
-        return connection.execute("SELECT name, delete_token_hash FROM images ORDER BY id").fetchall()
+        return connection.execute(ROWS).fetchall()
     finally:
         connection.close()
 
 
-@pytest.mark.sqlite_index  # /backup/ snapshots SQLite only (PostgreSQL: make backup)
+def dump_rows(data: bytes, folder: Path) -> list[tuple]:
+    path = folder / "downloaded.pgdump"
+    path.write_bytes(data)
+    cluster = ENGINES.cluster()
+    url = cluster.new_database()
+    try:
+        restore_dump(path, url)
+        with psycopg.connect(url) as connection:
+            return connection.execute(ROWS).fetchall()
+    finally:
+        cluster.drop_database(url)
+
+
+def snapshot_suffix(stack) -> str:
+    """The kind of snapshot the stack's index makes: pg_dump's with PostgreSQL."""
+    return backups.DUMP_SUFFIX if stack.shares_its_index() else backups.SQLITE_SUFFIX
+
+
 @pytest.mark.parametrize("path", ["/backup/", "/api/backup"])
 def test_a_post_makes_a_snapshot_and_answers_its_name_and_size(stack, path):
     assert stack.upload(images.png()).status == 201
     reply = stack.request("POST", path, headers=stack.admin())
     assert reply.status == 201, reply.body
     made = reply.json()
-    assert backups.is_snapshot_name(made["name"])
+    assert backups.is_snapshot_name(made["name"]) and made["name"].endswith(snapshot_suffix(stack))
     snapshot = stack.data_dir / "backups" / made["name"]
     assert snapshot.stat().st_size == made["size"]
     assert snapshot.stat().st_mode & 0o777 == 0o600
     assert (stack.data_dir / "backups").stat().st_mode & 0o777 == 0o700
 
 
-@pytest.mark.sqlite_index  # /backup/ snapshots SQLite only (PostgreSQL: make backup)
 @pytest.mark.parametrize("path", ["/backup/", "/api/backup"])
 def test_a_get_downloads_the_newest_snapshot_with_every_row(stack, path, tmp_path):
     uploaded = [stack.upload(images.png(rgb=(i, 1, 2))).json()["name"] for i in range(3)]
     made = stack.request("POST", "/backup/", headers=stack.admin()).json()
     reply = stack.get(path, headers=stack.admin())
     assert reply.status == 200
-    assert reply.headers["Content-Type"] == "application/vnd.sqlite3"
+    assert made["name"].endswith(snapshot_suffix(stack))
+    expected_type = "application/octet-stream" if stack.shares_its_index() else "application/vnd.sqlite3"
+    assert reply.headers["Content-Type"] == expected_type
     assert reply.headers["Content-Disposition"] == f'attachment; filename="{made["name"]}"'
     assert int(reply.headers["Content-Length"]) == made["size"] == len(reply.body)
     rows = snapshot_rows(reply.body, tmp_path)
@@ -96,7 +123,6 @@ def test_backups_are_refused_when_no_admin_token_is_set_even_with_a_public_galle
     assert "ADMIN_TOKEN" in reply.json()["error"]["message"]
 
 
-@pytest.mark.sqlite_index  # /backup/ snapshots SQLite only (PostgreSQL: make backup)
 def test_a_post_with_a_body_is_refused_and_makes_no_snapshot(stack_factory):
     stack = stack_factory()
     reply = stack.request("POST", "/backup/", body=b"x" * 100, headers=stack.admin())
@@ -104,14 +130,12 @@ def test_a_post_with_a_body_is_refused_and_makes_no_snapshot(stack_factory):
     assert backups.snapshots(stack.data_dir / "backups") == []
 
 
-@pytest.mark.sqlite_index  # /backup/ snapshots SQLite only (PostgreSQL: make backup)
 def test_a_get_before_any_snapshot_is_a_404(stack_factory):
     stack = stack_factory()
     reply = stack.get("/backup/", headers=stack.admin())
     assert (reply.status, reply.error_code) == (404, "not_found")
 
 
-@pytest.mark.sqlite_index  # /backup/ snapshots SQLite only (PostgreSQL: make backup)
 def test_only_the_newest_snapshots_are_kept(stack):
     names = [
         stack.request("POST", "/api/backup", headers=stack.admin()).json()["name"] for _ in range(backups.KEPT + 2)

@@ -23,7 +23,6 @@ import pytest
 import schemathesis
 from imagehost import errors
 from imagehost.routes import ROUTES
-from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     ignored_auth,
     positive_data_acceptance,
@@ -162,10 +161,7 @@ def test_generated_requests_without_a_token_get_documented_answers_and_never_a_5
 @schema.parametrize()
 @examples(ci=25, full=300)
 def test_generated_requests_with_the_admin_token_get_documented_answers_and_never_a_5xx(case, stack, tally):
-    # But the documented 501 of /backup/ with the index in PostgreSQL (BackupOfSqliteOnly),
-    # which the response checks still hold to the document.
-    sqlite_only = "DATABASE_URL" in stack.env and case.path in ("/backup/", "/api/backup")
-    call(case, stack, tally, stack.admin(), also_excluded=(not_a_server_error,) if sqlite_only else ())
+    call(case, stack, tally, stack.admin())
 
 
 # --- real images, which a schema cannot generate ------------------------------------------

@@ -44,6 +44,21 @@ SETTINGS = {
 }
 
 
+def restore_dump(dump: Path, url: str) -> None:
+    """Put pg_dump's custom-format `dump` into the (empty) database at `url` with
+    pg_restore, as an operator restoring a backup would; AssertionError with pg_restore's
+    words when it fails."""
+    tool = BIN_DIR / "pg_restore"
+    done = subprocess.run(
+        [str(tool) if tool.exists() else "pg_restore", "--no-owner", "--no-privileges", f"--dbname={url}", str(dump)],
+        capture_output=True,
+        text=True,
+        timeout=START_SECONDS * 4,
+        check=False,
+    )
+    assert done.returncode == 0, f"pg_restore failed: {done.stderr}"
+
+
 class ClusterError(Exception):
     """PostgreSQL could not be started here; the message says why (for a skip)."""
 

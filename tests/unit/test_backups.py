@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import sqlite3
 import subprocess
@@ -17,9 +18,9 @@ import pytest
 from imagehost import __main__ as cli
 from imagehost import archives, backups, handlers, index_postgres, index_sqlite, version
 from imagehost.config import Config
-from imagehost.errors import Unimplemented
 from imagehost.index_postgres import PostgresEngine
 from imagehost.web import Request, RequestBody
+from support.postgres import restore_dump
 from support.rows import add_row
 from support.tmpfs import tmpfs
 
@@ -50,6 +51,9 @@ def test_a_snapshot_name_carries_the_utc_time_and_eight_random_hex_digits():
     name = backups.snapshot_name(1_795_000_000.9, "0a1b2c3d")
     assert name == "index-20261118T110640Z-0a1b2c3d.sqlite3"
     assert backups.is_snapshot_name(name)
+    dump = backups.snapshot_name(1_795_000_000.9, "0a1b2c3d", backups.DUMP_SUFFIX)
+    assert dump == "index-20261118T110640Z-0a1b2c3d.pgdump"
+    assert backups.is_snapshot_name(dump)
 
 
 @pytest.mark.parametrize(
@@ -378,22 +382,102 @@ def test_the_database_password_reaches_pg_dump_in_its_environment_not_its_comman
         seen["command"], seen["password"] = command, options["env"].get("PGPASSWORD")
         return subprocess.CompletedProcess(command, 0, "", "")
 
-    monkeypatch.setattr(archives.subprocess, "run", run)
-    archives._pg_tool("pg_dump", "postgresql://app:s3cret@db.example:5433/images", "--format=custom")
+    monkeypatch.setattr(backups.subprocess, "run", run)
+    backups.run_pg_tool("pg_dump", "postgresql://app:s3cret@db.example:5433/images", "--format=custom")
     assert seen["password"] == "s3cret"
     assert not any("s3cret" in part for part in seen["command"])
     assert "host=db.example" in seen["command"][-1] and "dbname=images" in seen["command"][-1]
 
 
-@pytest.mark.parametrize("method, handler", [("POST", handlers.create_backup), ("GET", handlers.download_backup)])
-def test_backups_over_http_with_the_index_in_postgresql_are_a_501_that_names_make_backup(tmp_path, method, handler):
-    config = Config(data_dir=tmp_path, admin_token="a" * 32, database_url="postgresql://app@127.0.0.1/images")
-    request = Request(
-        method, "/backup/", "", {"Authorization": "Bearer " + "a" * 32}, RequestBody(io.BytesIO(), 0), "r"
+def test_a_snapshot_of_an_index_in_postgresql_is_a_private_pgdump_that_pg_restore_puts_back_with_its_rows(
+    tmp_path, postgres_cluster, postgres_url
+):
+    other = "Bbcdefghijkl_-0123456789.png"
+    pg_index_with(postgres_url, [NAME, other])
+    snapshot = backups.make_snapshot(tmp_path / "unused.sqlite3", tmp_path / "backups", database_url=postgres_url)
+    assert snapshot.suffix == ".pgdump" and backups.is_snapshot_name(snapshot.name)
+    assert sorted(os.listdir(tmp_path / "backups")) == [snapshot.name]  # no temp file
+    assert snapshot.stat().st_mode & 0o777 == 0o600
+    assert snapshot.read_bytes().startswith(b"PGDMP")  # pg_dump's custom format
+    target = postgres_cluster.new_database()
+    try:
+        restore_dump(snapshot, target)
+        assert pg_names(target) == [NAME, other]
+    finally:
+        postgres_cluster.drop_database(target)
+
+
+def test_a_pg_dump_that_fails_raises_with_its_words_and_leaves_nothing_in_the_folder(tmp_path, postgres_url):
+    nowhere = postgres_url.rsplit("/", 1)[0] + "/no_such_database"
+    with pytest.raises(backups.SnapshotError, match=r"pg_dump failed: .*no_such_database") as raised:
+        backups.make_snapshot(tmp_path / "unused.sqlite3", tmp_path / "backups", database_url=nowhere)
+    assert not raised.value.disk_full
+    assert os.listdir(tmp_path / "backups") == []
+
+
+def test_a_pg_dump_that_does_not_finish_in_time_is_stopped_and_leaves_nothing_in_the_folder(tmp_path, monkeypatch):
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    hanging = tools / "pg_dump"  # writes a little of the dump, then hangs
+    hanging.write_text(
+        '#!/bin/sh\nfor a; do case "$a" in --file=*) echo PGDMP > "${a#--file=}";; esac; done\nexec sleep 60\n'
     )
-    with pytest.raises(Unimplemented, match="make backup"):
-        handler(request, handlers.App(config, index=None, worker_id=0))
-    assert not (tmp_path / backups.FOLDER_NAME).exists()
+    hanging.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}:{os.environ['PATH']}")
+    monkeypatch.setattr(backups, "PG_TOOL_TIMEOUT", 1)
+    with pytest.raises(backups.SnapshotError, match="pg_dump did not finish within 1 s"):
+        backups.make_snapshot(
+            tmp_path / "unused.sqlite3", tmp_path / "backups", database_url="postgresql://a@127.0.0.1/b"
+        )
+    assert os.listdir(tmp_path / "backups") == []
+
+
+def test_a_pg_dump_that_does_not_fit_on_the_disk_says_so_and_leaves_nothing_behind(tmp_path, postgres_url):
+    pg_index_with(postgres_url, [NAME])
+    with psycopg.connect(postgres_url) as connection:  # random hex: about 300 KiB once compressed
+        connection.execute(
+            "CREATE TABLE padding AS SELECT md5(random()::text) || md5(random()::text) AS junk"
+            " FROM generate_series(1, 20000)"
+        )
+    with tmpfs(tmp_path / "small", "size=128k") as small:
+        with pytest.raises(backups.SnapshotError) as raised:
+            backups.make_snapshot(tmp_path / "unused.sqlite3", small / "backups", database_url=postgres_url)
+        assert raised.value.disk_full
+        assert os.listdir(small / "backups") == []
+
+
+def admin_request(method: str) -> Request:
+    return Request(method, "/backup/", "", {"Authorization": "Bearer " + "a" * 32}, RequestBody(io.BytesIO(), 0), "r")
+
+
+def test_backups_over_http_with_the_index_in_postgresql_are_pgdumps_downloaded_as_octet_streams(tmp_path, postgres_url):
+    pg_index_with(postgres_url, [NAME])
+    config = Config(data_dir=tmp_path, admin_token="a" * 32, database_url=postgres_url)
+    db = PostgresEngine(postgres_url).open()
+    try:
+        app = handlers.App(config, index=db, worker_id=0)
+        made = handlers.create_backup(admin_request("POST"), app)
+        downloaded = handlers.download_backup(admin_request("GET"), app)
+    finally:
+        db.close()
+    name = json.loads(made.body)["name"]
+    assert made.status == 201 and name.endswith(".pgdump")
+    assert downloaded.content_type == "application/octet-stream"
+    assert downloaded.headers["Content-Disposition"] == f'attachment; filename="{name}"'
+    with downloaded.body as file:
+        assert file.read() == (tmp_path / backups.FOLDER_NAME / name).read_bytes()
+
+
+def test_pruning_keeps_the_newest_snapshots_whichever_their_kind(tmp_path, postgres_url):
+    pg_index_with(postgres_url, [NAME])
+    source = make_index(tmp_path, [NAME])
+    folder = tmp_path / "backups"
+    made = [
+        backups.make_snapshot(source, folder, keep=3, database_url=url) for url in ("", postgres_url, "", postgres_url)
+    ]
+    assert [path.suffix for path in made] == [".sqlite3", ".pgdump", ".sqlite3", ".pgdump"]
+    assert backups.snapshots(folder) == made[1:]
+    assert backups.newest(folder) == made[-1]
 
 
 @pytest.mark.parametrize("command", [["backup", "--output", "backup"], ["restore", "backup/any.tar.gz"]])

@@ -20,21 +20,16 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-import subprocess
 import tarfile
 import tempfile
 import time
 from pathlib import Path
-
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from . import backups, storage
 from .validation import is_image_name
 
 INDEX_MEMBER = "data/index.sqlite3"
 DUMP_MEMBER = "data/index.pgdump"
-# pg_dump and pg_restore of a small index take seconds; a hung server must not hang us.
-PG_TOOL_TIMEOUT = 600
 IMAGES_PREFIX = "images/"
 
 
@@ -256,29 +251,9 @@ def _restore_dump(dump: Path, database_url: str) -> None:
 
 
 def _pg_tool(tool: str, database_url: str, *arguments: str) -> None:
-    """Run PostgreSQL's `tool` (pg_dump, pg_restore) on the database at `database_url`
-    (none: ""), its password passed in the environment, never on the command line
-    where `ps` shows it. ArchiveError with the tool's own words when it fails or is
-    not installed."""
-    command = [tool, *arguments]
-    environment = dict(os.environ)
-    if database_url:
-        settings = conninfo_to_dict(database_url)
-        password = settings.pop("password", None)
-        if password is not None:
-            environment["PGPASSWORD"] = str(password)
-        command.append(f"--dbname={make_conninfo('', **settings)}")
+    """backups.run_pg_tool (the password in the environment, a time limit), its
+    SnapshotError an ArchiveError with the same words."""
     try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, env=environment, timeout=PG_TOOL_TIMEOUT, check=False
-        )
-    except FileNotFoundError:
-        raise ArchiveError(
-            f"{tool} is not installed: the index is in PostgreSQL, and its backups are made and put back "
-            "with PostgreSQL's own tools (Debian: apt-get install postgresql-client)"
-        ) from None
-    except subprocess.TimeoutExpired:
-        raise ArchiveError(f"{tool} did not finish within {PG_TOOL_TIMEOUT} s") from None
-    if done.returncode != 0:
-        said = done.stderr.strip().splitlines()
-        raise ArchiveError(f"{tool} failed: {said[-1] if said else f'exit status {done.returncode}'}")
+        backups.run_pg_tool(tool, database_url, *arguments)
+    except backups.SnapshotError as exc:
+        raise ArchiveError(str(exc)) from exc

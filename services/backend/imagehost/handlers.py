@@ -32,7 +32,6 @@ from .errors import (
     NotFound,
     Unauthorized,
     Unavailable,
-    Unimplemented,
 )
 from .index import ImageRecord, Index
 from .object_store import ObjectStore, open_store
@@ -365,32 +364,36 @@ def health(request: Request, app: App) -> Response:
 
 def create_backup(request: Request, app: App) -> Response:
     """Snapshot the index into DATA_DIR/backups (keeping the newest backups.KEPT) and
-    answer 201 with its name and size. Admin only; the body must be empty.
+    answer 201 with its name and size: a SQLite file, or with the index in PostgreSQL
+    (DATABASE_URL) pg_dump's dump of the database. Admin only; the body must be empty.
 
     InsufficientStorage (507) when the disk is full, Unavailable (503) when the index
-    cannot be read (missing, replaced, locked); the snapshot is then not made.
-    Unimplemented (501) with the index in PostgreSQL (see _require_sqlite).
+    cannot be read (missing, replaced, locked; pg_dump missing, failing or too slow: the
+    log line says which); the snapshot is then not made and nothing is left behind.
     """
     _require_admin(request, app, "Backups")
-    _require_sqlite(app)
     if request.body.remaining:
         raise BadRequest("A backup is made from the server's own data: send the POST without a body.")
     app.index.require_usable()  # a file put in its place is not this service's index
     try:
-        path = backups.make_snapshot(app.config.index_path, _backups_dir(app))
+        path = backups.make_snapshot(app.config.index_path, _backups_dir(app), database_url=app.config.database_url)
     except backups.SnapshotError as exc:
+        logger.error("backup failed: {}", exc)
         if exc.disk_full:
             raise InsufficientStorage("The server's disk is full, so no backup was made.") from exc
-        logger.error("backup failed: {}", exc)
         raise Unavailable("The index could not be copied just now, so no backup was made. Try again.") from exc
     return json_response(HTTPStatus.CREATED, {"name": path.name, "size": path.stat().st_size})
 
 
+# A snapshot's media type by its kind: pg_dump's custom format has none registered.
+_BACKUP_TYPES = {backups.SQLITE_SUFFIX: "application/vnd.sqlite3", backups.DUMP_SUFFIX: "application/octet-stream"}
+
+
 def download_backup(request: Request, app: App) -> Response:
-    """The newest snapshot as an attachment, streamed from its file. Admin only;
-    NotFound (404) when none has been made yet; Unimplemented (501) with the index in PostgreSQL."""
+    """The newest snapshot, of either kind, as an attachment streamed from its file:
+    `application/vnd.sqlite3` for a SQLite file, `application/octet-stream` for a
+    pg_dump. Admin only; NotFound (404) when none has been made yet."""
     _require_admin(request, app, "Backups")
-    _require_sqlite(app)
     folder = _backups_dir(app)
     for _ in range(3):  # the newest may be pruned between finding and opening it
         path = backups.newest(folder)
@@ -403,7 +406,7 @@ def download_backup(request: Request, app: App) -> Response:
         return Response(
             HTTPStatus.OK,
             file,
-            "application/vnd.sqlite3",
+            _BACKUP_TYPES[path.suffix],
             {"Content-Disposition": f'attachment; filename="{path.name}"'},
         )
     raise NotFound("No backup has been made yet: POST /backup/ makes one.")
@@ -416,16 +419,6 @@ def version_info(request: Request, app: App) -> Response:
 
 def _backups_dir(app: App) -> Path:
     return app.config.data_dir / backups.FOLDER_NAME
-
-
-def _require_sqlite(app: App) -> None:
-    """Snapshots over HTTP are SQLite files; a PostgreSQL index is dumped by `make
-    backup` (pg_dump) or by the database's own backups, which know its server."""
-    if app.config.database_url:
-        raise Unimplemented(
-            "The index is in PostgreSQL (DATABASE_URL): back it up with 'make backup' (pg_dump of the "
-            "database, with the images) or the database's own backups. /backup/ snapshots only SQLite."
-        )
 
 
 def _require_admin(request: Request, app: App, what: str) -> None:
