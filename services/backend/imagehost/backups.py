@@ -163,7 +163,13 @@ def run_pg_tool(tool: str, database_url: str, *arguments: str) -> None:
         command.append(f"--dbname={make_conninfo('', **settings)}")
     try:
         done = subprocess.run(
-            command, capture_output=True, text=True, env=environment, timeout=PG_TOOL_TIMEOUT, check=False
+            command,
+            capture_output=True,
+            text=True,
+            errors="replace",  # its words in whatever encoding its locale gives, never a crash of ours
+            env=environment,
+            timeout=PG_TOOL_TIMEOUT,
+            check=False,
         )
     except FileNotFoundError:
         raise SnapshotError(
