@@ -18,8 +18,10 @@ import pytest
 from imagehost import __main__ as cli
 from imagehost import archives, backups, handlers, index_postgres, index_sqlite, version
 from imagehost.config import Config
+from imagehost.errors import Unavailable
 from imagehost.index_postgres import PostgresEngine
 from imagehost.web import Request, RequestBody
+from loguru import logger
 from support.postgres import restore_dump
 from support.rows import add_row
 from support.tmpfs import tmpfs
@@ -466,6 +468,25 @@ def test_backups_over_http_with_the_index_in_postgresql_are_pgdumps_downloaded_a
     assert downloaded.headers["Content-Disposition"] == f'attachment; filename="{name}"'
     with downloaded.body as file:
         assert file.read() == (tmp_path / backups.FOLDER_NAME / name).read_bytes()
+
+
+def test_a_backup_over_http_without_pg_dump_is_a_503_whose_log_line_says_what_to_install(
+    tmp_path, postgres_url, monkeypatch
+):
+    pg_index_with(postgres_url, [NAME])
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    config = Config(data_dir=tmp_path, admin_token="a" * 32, database_url=postgres_url)
+    lines: list[str] = []
+    sink = logger.add(lines.append, format="{message}", level="ERROR")
+    db = PostgresEngine(postgres_url).open()
+    try:
+        with pytest.raises(Unavailable, match="no backup was made"):
+            handlers.create_backup(admin_request("POST"), handlers.App(config, index=db, worker_id=0))
+    finally:
+        db.close()
+        logger.remove(sink)
+    assert any("pg_dump is not installed" in line and "postgresql-client" in line for line in lines)
+    assert os.listdir(tmp_path / backups.FOLDER_NAME) == []
 
 
 def test_pruning_keeps_the_newest_snapshots_whichever_their_kind(tmp_path, postgres_url):
