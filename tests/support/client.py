@@ -27,11 +27,25 @@ class Reply:
         return payload["error"]["code"]
 
 
+class NotSelfConnection(http.client.HTTPConnection):
+    """An HTTPConnection that never talks to itself. Connecting to a local port nobody
+    listens on yet (a server starting up, polled) can, when the kernel happens to pick
+    that same port as the source, join the socket to itself (TCP simultaneous open):
+    the request then comes back as the "answer" (once: BadStatusLine 'GET /api/health
+    HTTP/1.1'). Such a connection is refused here, as the port itself would be."""
+
+    def connect(self) -> None:
+        super().connect()
+        if self.sock.getsockname() == self.sock.getpeername():
+            self.sock.close()
+            raise ConnectionRefusedError(f"{self.host}:{self.port} is not listening (the socket joined itself)")
+
+
 def request(
     method: str, url: str, body: bytes | None = None, headers: dict | None = None, timeout: float = 30
 ) -> Reply:
     parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    connection = NotSelfConnection(parts.hostname, parts.port, timeout=timeout)
     try:
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         connection.request(method, target, body=body, headers=headers or {})
