@@ -58,12 +58,12 @@ test: setup chromium wrk exiftool ceph postgresql
 
 # One configuration (IMAGEHOST_TEST_CONFIG, tests/support/configuration.py). pytest leaves
 # out what does not depend on it outside local-sqlite, and says what it left out.
-# local-postgres skips tests/reliability to keep CI within its time: local-sqlite puts the
-# folder and SQLite under load and faults, s3-postgres the bucket and PostgreSQL (README,
-# "Tests"); TESTS=tests runs it all.
+# local-postgres runs tests/integration only, to keep CI within its time: the browser,
+# load and fault tests run in local-sqlite and s3-postgres, which between them cover
+# each engine (README, "Tests"); TESTS=tests runs them all there too.
 # -rfEs: the summary also names each skipped test with its reason (what the machine lacks).
 TESTS_local-sqlite := tests
-TESTS_local-postgres := tests/integration tests/e2e
+TESTS_local-postgres := tests/integration
 TESTS_s3-postgres := tests
 $(TEST_CONFIGS:%=test-%): setup chromium wrk exiftool ceph postgresql
 	@echo "make $@: IMAGEHOST_TEST_CONFIG=$(@:test-%=%), $(or $(TESTS),$(TESTS_$(@:test-%=%)))"
