@@ -154,7 +154,7 @@ def run_pg_tool(tool: str, database_url: str, *arguments: str) -> None:
     what to install).
     """
     command = [tool, *arguments]
-    environment = dict(os.environ)
+    environment = dict(os.environ, LC_ALL="C")  # its words in English, which _DISK_FULL_WORDS reads
     if database_url:
         settings = conninfo_to_dict(database_url)
         password = settings.pop("password", None)
