@@ -124,6 +124,7 @@ def test_a_page_is_kept_for_its_own_limit_cursor_and_filter(engine, index, liste
     assert [record.title for record in index.page(2)[0]] == ["before", "before"]
     assert [record.title for record in index.page(3)[0]] == ["behind"] * 3
     assert [record.title for record in index.page(2, cursor)[0]] == ["behind"]
+    assert [record.title for record in index.page(2, where=ListingFilter(type="image/png"))[0]] == ["behind"] * 2
 
 
 def test_a_write_by_another_process_of_the_node_shows_in_the_next_page_at_once(
@@ -247,6 +248,15 @@ def test_pages_kept_hold_at_most_their_count_of_records_the_least_recently_used_
     pages.put("b", now, ((0,), None))  # kept again under its key, counted once: 3 in all
     pages.put("f", now, (records, None))
     assert [key for key in "bdef" if pages.get(key, now) is not None] == ["b", "d", "e", "f"]
+
+
+def test_pages_kept_are_at_most_max_pages_however_few_records_they_hold():
+    pages = listing_cache.PageCache(rows=listing_cache.MAX_PAGES * 10)
+    now = (1, 1)
+    for key in range(listing_cache.MAX_PAGES + 1):  # empty pages, as searches that find nothing
+        pages.put(key, now, ((), None))
+    assert pages.get(0, now) is None  # the least recently used went
+    assert pages.get(listing_cache.MAX_PAGES, now) == ((), None)
 
 
 def test_a_page_is_neither_kept_nor_served_under_epoch_0_or_another_stamp():

@@ -51,6 +51,9 @@ from .index import ImageRecord
 CHANNEL = "imagehost_images"
 # How often the listener looks up from waiting, to see whether it is asked to stop.
 WAKE_EVERY = 0.5
+# Pages kept at most, whatever they hold: an empty page is small, but its key (a search
+# of up to 200 characters and 20 tags) need not be, and anyone can ask for many.
+MAX_PAGES = 1024
 RETRY_FIRST, RETRY_MOST = 1.0, 10.0
 # A connection cut without a word (a network failure, no RST) is noticed by TCP
 # keepalives within 5 + 3 x 2 = 11 s of quiet; until then the listener believes it is
@@ -88,7 +91,7 @@ def _set_epoch(epoch: int) -> None:
 class PageCache:
     """Pages (records, next cursor) by key, each with the stamp read before its query;
     the most recently used of them, holding `rows` records at most in all (an empty page
-    counts as one), safe to share between threads. The records are mostly the row
+    counts as one) and MAX_PAGES pages at most, safe to share between threads. The records are mostly the row
     cache's own objects (index.RowCache), so the memory a page adds is a tuple."""
 
     def __init__(self, rows: int):
@@ -119,7 +122,7 @@ class PageCache:
                 self._held -= _weight(old[1])
             self._pages[key] = (stamped, page)
             self._held += _weight(page)
-            while self._held > self._rows:
+            while self._held > self._rows or len(self._pages) > MAX_PAGES:
                 _, (_, dropped) = self._pages.popitem(last=False)
                 self._held -= _weight(dropped)
 
