@@ -203,9 +203,10 @@ def is_upload_id(upload_id: str) -> bool:
 def public_read_policy(bucket: str, prefix: str) -> dict[str, Any]:
     """The bucket policy docs/s3.md asks for: anyone may GET what nginx serves, the
     images `<prefix><name><ext>` and previews `<prefix>previews/<name><ext>.webp` of
-    every accepted extension, and nothing else: no listing, nothing outside the prefix,
-    and no staged direct upload (`<prefix>uploads/<id>`, no extension), whose bytes
-    nobody has checked yet.
+    every accepted extension: no listing, nothing outside the prefix, and no staged
+    direct upload (`<prefix>uploads/<id>`, no extension), whose bytes nobody has checked
+    yet. A `*` matches `/` too, so any other key under the prefix ending in such an
+    extension is public as well: the prefix should be imagehost's own (docs/s3.md).
 
     Previews get ARNs of their own, though on AWS `<prefix>*.webp` covers them: radosgw's
     matcher does not backtrack (a `*` ends at the first character that may follow it, so
