@@ -71,6 +71,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="only the listing, by tag and by search (S4, S7, S8), at each index size",
     )
     parser.add_argument(
+        "--static",
+        action="store_true",
+        help="only the static GET (S3); with --storage s3, from the bucket through nginx's warm cache",
+    )
+    parser.add_argument(
         "--storage", choices=STORAGES, default="local", help="where the stack keeps images: s3 starts a radosgw"
     )
     parser.add_argument(
@@ -103,6 +108,10 @@ def run(args: argparse.Namespace, folder: Path, command: str) -> list[str]:
             comparisons, views = measure_previews(args, folder)
             header.append(("load average at end", machine.load_average()))
             return format_report(args, command, header, comparisons, [], [], views, peaks_per_run)
+        if args.static:
+            comparisons = measure_static(args, folder, stores)
+            header.append(("load average at end", machine.load_average()))
+            return format_report(args, command, header, comparisons, [], [], None, peaks_per_run)
         if args.listings:
             comparisons = measure_listings(args, folder, stores)
             header.append(("load average at end", machine.load_average()))
@@ -168,6 +177,17 @@ def measure_listings(args: argparse.Namespace, folder: Path, stores: Stores) -> 
         for workers in args.workers:
             with _stack(folder, workers, stores) as stack:
                 comparisons += scenarios.run_listings(stack, ceiling, args.index_sizes, args.rounds, args.duration)
+            shutil.rmtree(stack.root, ignore_errors=True)
+    return comparisons
+
+
+def measure_static(args: argparse.Namespace, folder: Path, stores: Stores) -> list[scenarios.Comparison]:
+    """S3 alone, for each worker count."""
+    comparisons = []
+    with Ceiling(folder / "ceiling", max_upload_bytes=Config().max_upload_bytes) as ceiling:
+        for workers in args.workers:
+            with _stack(folder, workers, stores) as stack:
+                comparisons.append(scenarios.run_static(stack, ceiling, folder, args.rounds, args.duration))
             shutil.rmtree(stack.root, ignore_errors=True)
     return comparisons
 
@@ -291,7 +311,7 @@ def format_report(
             ),
         ]
     judged = report.verdicts(comparisons, startups, not args.smoke, views, args.storage)
-    if args.previews or args.listings or (args.storage, args.index) != ("local", "sqlite"):
+    if args.previews or args.listings or args.static or (args.storage, args.index) != ("local", "sqlite"):
         # Only the targets this run measured.
         judged = [verdict for verdict in judged if verdict.figure != "-"]
     lines += ["", "### Targets", "", *report.verdict_rows(judged), ""]

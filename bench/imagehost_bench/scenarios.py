@@ -214,6 +214,30 @@ def _with_mark(jpeg: bytes) -> bytes:
     return jpeg[: end - len(DISTINCT_MARK)] + DISTINCT_MARK + jpeg[end:]
 
 
+def run_static(stack: Stack, ceiling: Ceiling, folder: Path, rounds: int, duration: int) -> Comparison:
+    """S3: one 200 KiB image, through imagehost's location (in S3 mode, from the bucket
+    through nginx's warm cache) and as a plain static file."""
+    reply = stack.upload(images.jpeg_of_size(SMALL_IMAGE_BYTES), "bench.jpg", "image/jpeg")
+    if reply.status != 201:
+        raise RuntimeError(f"uploading the image for S3 failed: {reply.status} {reply.body[:300]!r}")
+    name = reply.json()["name"]
+    static_path = ceiling.serve_static(_served_file(stack, name, folder))
+    where = ", from the bucket through nginx's warm cache" if in_bucket(stack) else ""
+    return compare(
+        ImagehostSide(stack),
+        CeilingSide(ceiling),
+        Comparison(
+            int(stack.env["WEB_SERVER_WORKERS"]),
+            "S3",
+            f"GET a 200 KiB image{where}",
+            "nginx: the same file, plain static location",
+        ),
+        (Load(f"{stack.base_url}/images/{name}", ("get", "-")), Load(ceiling.url(static_path), ("get", "-"))),
+        rounds,
+        duration,
+    )
+
+
 def run_listings(
     stack: Stack, ceiling: Ceiling, index_sizes: list[int], rounds: int, duration: int
 ) -> list[Comparison]:
@@ -301,20 +325,7 @@ def run_all(
             say(f"{workers} workers: {empty_bucket(stack.env):,} objects removed from the bucket")
     _remove_uploaded_files(stack)
 
-    # S3: one 200 KiB image, through imagehost's location and as a plain static file.
-    reply = stack.upload(images.jpeg_of_size(SMALL_IMAGE_BYTES), "bench.jpg", "image/jpeg")
-    if reply.status != 201:
-        raise RuntimeError(f"uploading the image for S3 failed: {reply.status} {reply.body[:300]!r}")
-    name = reply.json()["name"]
-    static_path = ceiling.serve_static(_served_file(stack, name, folder))
-    where = ", from the bucket through nginx's warm cache" if in_bucket(stack) else ""
-    compare(
-        *sides,
-        new("S3", f"GET a 200 KiB image{where}", "nginx: the same file, plain static location"),
-        (Load(f"{base}/images/{name}", ("get", "-")), Load(ceiling.url(static_path), ("get", "-"))),
-        rounds,
-        duration,
-    )
+    results.append(run_static(stack, ceiling, folder, rounds, duration))
 
     # S5: DELETE with each image's own token; a fresh pool of uploaded images per round.
     pool_file = folder / "delete-pool.txt"
