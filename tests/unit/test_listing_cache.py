@@ -74,23 +74,17 @@ def epoch() -> int:
 
 
 @pytest.fixture
-def engine(postgres_url):
+def index_engine(postgres_url):
+    """conftest.py's, on PostgreSQL only (its `index` fixture opens this one)."""
     engine = PostgresEngine(postgres_url)
     engine.migrate()
     return engine
 
 
 @pytest.fixture
-def index(engine):
-    opened = engine.open()
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def listener(engine):
+def listener(index_engine):
     """The supervisor's change listener on the test's database, connected."""
-    listening = listing_cache.ChangeListener(engine.url)
+    listening = listing_cache.ChangeListener(index_engine.url)
     listening.start()
     try:
         wait_for(lambda: epoch() != 0, "the listener connects")
@@ -108,19 +102,19 @@ def listener_deaf_to_notifications():
     listing_cache._set_epoch(0)
 
 
-def test_a_page_asked_again_with_nothing_changed_is_answered_from_memory(engine, index, listener):
+def test_a_page_asked_again_with_nothing_changed_is_answered_from_memory(index_engine, index, listener):
     heard(listener, lambda: add(index, 1, title="before"))
     assert titles(index) == ["before"]
-    change_behind_the_caches_back(engine.url, "title = 'behind'")
+    change_behind_the_caches_back(index_engine.url, "title = 'behind'")
     assert titles(index) == ["before"]
     assert titles(index) == ["before"]
 
 
-def test_a_page_is_kept_for_its_own_limit_cursor_and_filter(engine, index, listener):
+def test_a_page_is_kept_for_its_own_limit_cursor_and_filter(index_engine, index, listener):
     for n in (1, 2, 3):
         heard(listener, lambda n=n: add(index, n, title="before"))
     _, cursor = index.page(2)
-    change_behind_the_caches_back(engine.url, "title = 'behind'")
+    change_behind_the_caches_back(index_engine.url, "title = 'behind'")
     assert [record.title for record in index.page(2)[0]] == ["before", "before"]
     assert [record.title for record in index.page(3)[0]] == ["behind"] * 3
     assert [record.title for record in index.page(2, cursor)[0]] == ["behind"]
@@ -128,13 +122,13 @@ def test_a_page_is_kept_for_its_own_limit_cursor_and_filter(engine, index, liste
 
 
 def test_a_write_by_another_process_of_the_node_shows_in_the_next_page_at_once(
-    engine, index, listener_deaf_to_notifications
+    index_engine, index, listener_deaf_to_notifications
 ):
     add(index, 1, title="before")
     assert titles(index) == ["before"]
-    change_behind_the_caches_back(engine.url, "description = 'behind'")
+    change_behind_the_caches_back(index_engine.url, "description = 'behind'")
     assert [record.description for record in index.page(10)[0]] == [""]  # from memory
-    other_worker = engine.open()
+    other_worker = index_engine.open()
     try:
         other_worker.update_labels("Image00000000001.png", title="after")
         assert [(record.title, record.description) for record in index.page(10)[0]] == [("after", "behind")]
@@ -146,55 +140,55 @@ def test_a_write_by_another_process_of_the_node_shows_in_the_next_page_at_once(
         other_worker.close()
 
 
-def test_another_nodes_change_shows_in_a_page_once_its_notification_arrives(engine, index, listener):
+def test_another_nodes_change_shows_in_a_page_once_its_notification_arrives(index_engine, index, listener):
     heard(listener, lambda: add(index, 1, title="before"))
     assert titles(index) == ["before"]
-    change_behind_the_caches_back(engine.url, "description = 'behind'")
+    change_behind_the_caches_back(index_engine.url, "description = 'behind'")
     assert [record.description for record in index.page(10)[0]] == [""]  # from memory
-    change_as_another_node(engine.url, "UPDATE images SET title = 'other node'")
+    change_as_another_node(index_engine.url, "UPDATE images SET title = 'other node'")
     wait_for(lambda: titles(index) == ["other node"], "the other node's change is listed")
     assert [record.description for record in index.page(10)[0]] == ["behind"]
 
 
-def test_another_nodes_new_tag_shows_in_the_tag_filter_once_its_notification_arrives(engine, index, listener):
+def test_another_nodes_new_tag_shows_in_the_tag_filter_once_its_notification_arrives(index_engine, index, listener):
     heard(listener, lambda: add(index, 1))
     cats, dogs = ListingFilter(tags=("cat",)), ListingFilter(tags=("dog",))
     assert index.page(10, None, cats)[0] == []
-    with psycopg.connect(engine.url, autocommit=True) as db:
+    with psycopg.connect(index_engine.url, autocommit=True) as db:
         db.execute("SET session_replication_role = replica")
         db.execute("INSERT INTO image_tags (tag, image_id) SELECT 'cat', id FROM images")
     assert index.page(10, None, cats)[0] == []  # from memory
-    change_as_another_node(engine.url, "INSERT INTO image_tags (tag, image_id) SELECT 'dog', id FROM images")
+    change_as_another_node(index_engine.url, "INSERT INTO image_tags (tag, image_id) SELECT 'dog', id FROM images")
     wait_for(lambda: len(index.page(10, None, cats)[0]) == 1, "the page is read again")
     assert len(index.page(10, None, dogs)[0]) == 1
 
 
-def test_once_the_listener_stops_every_page_is_read_from_the_database(engine, index, listener):
+def test_once_the_listener_stops_every_page_is_read_from_the_database(index_engine, index, listener):
     heard(listener, lambda: add(index, 1, title="before"))
     assert titles(index) == ["before"]
-    change_behind_the_caches_back(engine.url, "title = 'behind'")
+    change_behind_the_caches_back(index_engine.url, "title = 'behind'")
     assert titles(index) == ["before"]  # from memory
     listener.stop()
     assert epoch() == 0
     assert titles(index) == ["behind"]
-    change_behind_the_caches_back(engine.url, "title = 'again'")
+    change_behind_the_caches_back(index_engine.url, "title = 'again'")
     assert titles(index) == ["again"]
 
 
 def test_a_listener_cut_off_serves_nothing_from_memory_until_it_listens_again_on_a_new_epoch(
-    engine, index, monkeypatch
+    index_engine, index, monkeypatch
 ):
     monkeypatch.setattr(listing_cache, "RETRY_FIRST", 3.0)  # time to look while it is cut off
-    listening = listing_cache.ChangeListener(engine.url)
+    listening = listing_cache.ChangeListener(index_engine.url)
     listening.start()
     try:
         wait_for(lambda: epoch() != 0, "the listener connects")
         first_epoch = epoch()
         heard(listening, lambda: add(index, 1, title="before"))
         assert titles(index) == ["before"]
-        change_behind_the_caches_back(engine.url, "title = 'during'")
+        change_behind_the_caches_back(index_engine.url, "title = 'during'")
         assert titles(index) == ["before"]  # from memory while it listens
-        with psycopg.connect(engine.url, autocommit=True) as admin:
+        with psycopg.connect(index_engine.url, autocommit=True) as admin:
             killed = admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND query = %s",
@@ -203,7 +197,7 @@ def test_a_listener_cut_off_serves_nothing_from_memory_until_it_listens_again_on
         assert killed == [(True,)]
         wait_for(lambda: epoch() == 0, "the listener notices it is cut off")
         assert titles(index) == ["during"]
-        change_behind_the_caches_back(engine.url, "title = 'missed'")
+        change_behind_the_caches_back(index_engine.url, "title = 'missed'")
         assert titles(index) == ["missed"]
         # A change no notification told of, kept in no page: what was kept under the
         # first epoch must not come back under the next.
