@@ -36,7 +36,12 @@ class NotSelfConnection(http.client.HTTPConnection):
 
     def connect(self) -> None:
         super().connect()
-        if self.sock.getsockname() == self.sock.getpeername():
+        try:
+            peer = self.sock.getpeername()
+        except OSError as exc:  # ENOTCONN: the server reset it already (nginx stopping, say)
+            self.sock.close()
+            raise ConnectionResetError(f"{self.host}:{self.port} reset the connection as it was made") from exc
+        if self.sock.getsockname() == peer:
             self.sock.close()
             raise ConnectionRefusedError(f"{self.host}:{self.port} is not listening (the socket joined itself)")
 
