@@ -111,6 +111,20 @@ def children(pid: int) -> list[int]:
     return [int(child) for task in Path(f"/proc/{pid}/task").glob("*/children") for child in task.read_text().split()]
 
 
+def nginx_serving_processes(master: int) -> list[int]:
+    """nginx's processes under `master` but its cache loader: that one (with a
+    proxy_cache_path, S3 mode) indexes the cache a minute after the start and exits, so
+    a run it ended within would read as a worker that died mid-run."""
+    serving = []
+    for pid in children(master):
+        try:
+            if not _read(f"/proc/{pid}/cmdline").startswith("nginx: cache loader"):
+                serving.append(pid)
+        except ProcessLookupError:  # the loader, just gone
+            continue
+    return serving
+
+
 def _read(path: str) -> str:
     try:
         return Path(path).read_text()

@@ -99,7 +99,7 @@ class ImagehostSide:
         return {
             "worker": list(workers.values()),
             "supervisor": [self.stack.supervisor_pid()],
-            "nginx": machine.children(self.stack.nginx_pid()),
+            "nginx": machine.nginx_serving_processes(self.stack.nginx_pid()),
         }
 
 
