@@ -40,6 +40,7 @@ if [ "${1:-}" = --local ]; then
     snippets_from=$here/templates/snippets
     SNIPPETS_DIR=$run_dir/snippets
     S3_CACHE_DIR=$run_dir/cache/images
+    S3_ORIGIN_SOCKET=$run_dir/tmp/s3-origin.sock
 else
     run_dir=
     template=/etc/nginx/imagehost/imagehost.conf.template
@@ -47,6 +48,7 @@ else
     snippets_from=/etc/nginx/imagehost/snippets
     SNIPPETS_DIR=$snippets_from
     S3_CACHE_DIR=/var/cache/nginx/imagehost
+    S3_ORIGIN_SOCKET=/var/cache/nginx/imagehost-s3-origin.sock
 fi
 
 # whole_number NAME VALUE LOW HIGH
@@ -111,9 +113,9 @@ done
 METRICS_ACCESS="${METRICS_ACCESS}deny all;"
 
 # s3_settings: check the bucket's settings and set IMAGE_SOURCE, PREVIEW_SOURCE and
-# S3_ORIGIN (the bucket's upstream and the cache) for STORAGE=s3. nginx fetches
-# path-style, <endpoint>/<bucket>/<prefix><name>, unsigned: the bucket lets anyone read
-# those keys (docs/s3.md) and nothing else of it is ever asked for.
+# S3_ORIGIN (the bucket's upstream, the cache and the small server between them) for
+# STORAGE=s3. nginx fetches path-style, <endpoint>/<bucket>/<prefix><name>, unsigned: the
+# bucket lets anyone read those keys (docs/s3.md) and nothing else of it is ever asked for.
 s3_settings() {
     echo "$S3_ENDPOINT_URL" | grep -Eq '^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:[0-9]{1,5})?/?$' ||
         die "S3_ENDPOINT_URL must be http:// or https:// and a host with an optional port, nothing after it, got '$S3_ENDPOINT_URL'"
@@ -125,6 +127,11 @@ s3_settings() {
         die "S3_KEY_PREFIX must be empty or folders ending in / (a-z A-Z 0-9 _ . -, no . or .. folder), got '$S3_KEY_PREFIX'"
     echo "$S3_CACHE_MAX_SIZE" | grep -Eq '^[1-9][0-9]*[kKmMgG]?$' ||
         die "S3_CACHE_MAX_SIZE must be a size such as 512m or 10g, got '$S3_CACHE_MAX_SIZE'"
+    # A unix socket's path holds at most 107 bytes (sun_path).
+    [ ${#S3_ORIGIN_SOCKET} -le 107 ] ||
+        die "the run folder's path is too long for nginx's socket $S3_ORIGIN_SOCKET (at most 107 characters): use a shorter --run-dir"
+    # Left behind by an nginx that was killed, it would stop this one from listening.
+    rm -f "$S3_ORIGIN_SOCKET"
     s3_scheme=${S3_ENDPOINT_URL%%://*}
     s3_host=${S3_ENDPOINT_URL#*://}
     s3_host=${s3_host%/}
@@ -132,9 +139,8 @@ s3_settings() {
     s3_fetch="proxy_set_header Host $s3_host;"
     [ "$s3_scheme" = http ] ||
         s3_fetch="$s3_fetch proxy_ssl_server_name on; proxy_ssl_name ${s3_host%:*}; proxy_ssl_verify on; proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;"
-    s3_fetch="$s3_fetch include $SNIPPETS_DIR/s3-object.conf;"
-    IMAGE_SOURCE="proxy_pass $s3_scheme://imagehost_s3$s3_path\$imagehost_name; $s3_fetch"
-    PREVIEW_SOURCE="proxy_pass $s3_scheme://imagehost_s3${s3_path}previews/\$imagehost_preview; $s3_fetch"
+    IMAGE_SOURCE="proxy_pass http://imagehost_s3_origin; include $SNIPPETS_DIR/s3-object.conf;"
+    PREVIEW_SOURCE=$IMAGE_SOURCE
     S3_ORIGIN="upstream imagehost_s3 {
     server $s3_host;
     keepalive 16;
@@ -154,7 +160,78 @@ map \$uri \$imagehost_s3_type {
     ~\\.gif\$ image/gif;
     ~\\.webp\$ image/webp;
     ~\\.avif\$ image/avif;
+}
+
+$(cache_alignment)
+
+# Between the cache and the bucket. The image locations proxy to this server, which
+# fetches the object and hands on its status, length and ETag, and a padding header,
+# nothing else of the bucket's (snippets/s3-fetch.conf). nginx stores what this server
+# answers in the cache file, headers first; the padding makes them end at a multiple of
+# 4096 bytes, so that the image in the file starts on a page. A cached image then goes
+# out with sendfile as a file from IMAGES_DIR does; from mid-page, the kernel splits
+# every page of it in two on the way to the socket (docs/performance.md, S3 static).
+upstream imagehost_s3_origin {
+    server unix:$S3_ORIGIN_SOCKET;
+    keepalive 16;
+}
+
+server {
+    listen unix:$S3_ORIGIN_SOCKET;
+    server_tokens off;
+    access_log off;
+    # The 1,000th answer on a connection (the default) would say Connection: close.
+    keepalive_requests 1000000;
+    error_log $LOG_DIR/nginx/error.log warn;
+
+    location ~ \"^/images/(?<imagehost_object>[A-Za-z0-9_-]{12,128}\\.(?:jpg|png|gif|webp|avif)|previews/[A-Za-z0-9_-]{12,128}\\.(?:jpg|png|gif|webp|avif)\\.webp)\$\" {
+        proxy_pass $s3_scheme://imagehost_s3$s3_path\$imagehost_object;
+        $s3_fetch
+        include $SNIPPETS_DIR/s3-fetch.conf;
+        add_header X-Pad \"$(repeat x $S3_PAD_FIXED)\$imagehost_pad_sixteens\$imagehost_pad_ones\";
+    }
+
+    location / {
+        return 404;
+    }
 }"
+}
+
+# repeat CHARACTER COUNT: the character COUNT times.
+repeat() {
+    [ "$2" -gt 0 ] || return 0
+    printf "%${2}s" '' | tr ' ' "$1"
+}
+
+# The padding header's length, which makes the cached headers end on a page. What is
+# stored before the image in a cache file: nginx's own header (336 bytes on 64-bit
+# Linux), "\nKEY: <the key, \$uri>\n", then this origin server's answer: "HTTP/1.1 200
+# OK", Server: nginx, Date (a fixed width), Content-Length, Connection: keep-alive, ETag
+# and X-Pad, each ending in CRLF, and an empty line. All of it is fixed (473 bytes) but
+# the key, the length and the ETag, whose lengths add up to V, and the padding, which
+# is then 4096 - 473 - V characters. V runs from 25 (a 12-character name) to 255 here,
+# one map for its sixteens and one for the rest; a V outside them, or a bucket's header
+# the origin server does not hide, only costs speed.
+# tests/integration/test_s3_images_through_nginx.py checks where the images start.
+S3_PAD_TOTAL=3623
+S3_PAD_FIXED=$((S3_PAD_TOTAL - 255))
+cache_alignment() {
+    key='"$uri$upstream_http_content_length$upstream_http_etag"'
+    sixteens=
+    ones=
+    i=0
+    while [ $i -le 15 ]; do
+        sixteens="$sixteens    \"~^.{$((16 * i)),$((16 * i + 15))}\$\" \"$(repeat x $((16 * (15 - i))))\";
+"
+        ones="$ones    \"~^(?:.{16})*.{$i}\$\" \"$(repeat x $((15 - i)))\";
+"
+        i=$((i + 1))
+    done
+    printf '%s\n' "# The padding for V, the length of the key, the Content-Length and the ETag together" \
+        "# (cache_alignment in render-config.sh): 16 * (15 - V / 16) characters ..." \
+        "map $key \$imagehost_pad_sixteens {" "    default \"\";" "$sixteens}" \
+        "# ... and 15 - V % 16." \
+        "map $key \$imagehost_pad_ones {" "    default \"\";" "$ones}"
 }
 
 # PAGE_CONNECT_SRC, the page's CSP connect-src: the page itself, and with direct uploads
@@ -306,6 +383,9 @@ user_line=
     echo "# Written by render-config.sh --local; rendered again on every start."
     [ -z "$user_line" ] || echo "$user_line"
     echo "worker_processes auto;"
+    # Regular expressions compiled to machine code: every request meets several (the
+    # dot-segment check, the image locations, the type map). The Dockerfile adds the same.
+    echo "pcre_jit on;"
     echo "daemon off;"
     echo "pid $run_dir/nginx.pid;"
     echo "error_log $LOG_DIR/nginx/error.log warn;"

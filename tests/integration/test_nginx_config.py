@@ -201,8 +201,14 @@ def test_unusable_setting_stops_rendering_with_its_name(tmp_path, variable, valu
 
 def test_in_s3_mode_images_and_previews_are_fetched_from_their_keys_in_the_bucket(tmp_path):
     config = rendered(tmp_path, **S3_SETTINGS, S3_KEY_PREFIX="site/a/")
-    assert "proxy_pass http://imagehost_s3/photos/site/a/$imagehost_name;" in config
-    assert "proxy_pass http://imagehost_s3/photos/site/a/previews/$imagehost_preview;" in config
+    # Both image locations go through the cache to the origin server, which alone talks
+    # to the bucket, for an image's key or a preview's and nothing else.
+    assert config.count("proxy_pass http://imagehost_s3_origin;") == 2
+    assert f"listen unix:{tmp_path}/run/tmp/s3-origin.sock;" in config
+    origin = re.search(r'location ~ "\^/images/\(\?<imagehost_object>([^"]*)\)\$" \{\s*proxy_pass ([^;]*);', config)
+    assert origin.group(2) == "http://imagehost_s3/photos/site/a/$imagehost_object"
+    names = r"[A-Za-z0-9_-]{12,128}\.(?:jpg|png|gif|webp|avif)"
+    assert origin.group(1) == f"{names}|previews/{names}\\.webp"
     assert re.search(r"upstream imagehost_s3 \{\s*server 127\.0\.0\.1:7480;", config)
     assert f"proxy_cache_path {tmp_path}/run/cache/images " in config and "max_size=1g " in config
     assert "alias " not in config
@@ -210,8 +216,17 @@ def test_in_s3_mode_images_and_previews_are_fetched_from_their_keys_in_the_bucke
 
 def test_an_https_endpoint_is_fetched_with_its_certificate_checked(tmp_path):
     config = rendered(tmp_path, **{**S3_SETTINGS, "S3_ENDPOINT_URL": "https://s3.example.test"})
-    assert "proxy_pass https://imagehost_s3/photos/$imagehost_name;" in config
+    assert "proxy_pass https://imagehost_s3/photos/$imagehost_object;" in config
     assert "proxy_ssl_verify on;" in config and "proxy_ssl_name s3.example.test;" in config
+
+
+def test_a_run_folder_too_deep_for_the_origin_servers_socket_stops_rendering_naming_it(tmp_path):
+    deep = tmp_path / ("d" * 100)
+    deep.mkdir()
+    result = render(deep, **S3_SETTINGS)
+    assert result.returncode != 0
+    assert "too long" in result.stderr and "--run-dir" in result.stderr
+    assert not (deep / "run" / "imagehost.conf").exists()
 
 
 def test_in_local_mode_nothing_of_s3_is_in_the_config(tmp_path):

@@ -5,6 +5,8 @@ put by imagehost's own S3Store."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -47,10 +49,14 @@ class NginxForBucket:
             "S3_KEY_PREFIX": PREFIX,
             "S3_CACHE_MAX_SIZE": "64m",
         }
-        run = folder / "run"
-        subprocess.run(["sh", str(RENDER), "--local", str(run)], env=env, check=True, capture_output=True)
+        self.run = folder / "run"
+        self.cache = self.run / "cache" / "images"
+        subprocess.run(["sh", str(RENDER), "--local", str(self.run)], env=env, check=True, capture_output=True)
+        self.start()
+
+    def start(self) -> None:
         self.process = subprocess.Popen(
-            [nginx_binary(), "-p", str(run), "-c", str(run / "nginx.conf"), "-e", "stderr"],
+            [nginx_binary(), "-p", str(self.run), "-c", str(self.run / "nginx.conf"), "-e", "stderr"],
             stderr=subprocess.DEVNULL,
         )
         try:
@@ -58,6 +64,13 @@ class NginxForBucket:
         except BaseException:
             self.stop()
             raise
+
+    def cache_file(self, path: str) -> Path:
+        """The cache's file for `path` (its key is the path)."""
+        key = f"\nKEY: {path}\n".encode()
+        found = [f for f in self.cache.rglob("*") if f.is_file() and key in f.read_bytes()[:1024]]
+        assert len(found) == 1, (path, found)
+        return found[0]
 
     @property
     def base_url(self) -> str:
@@ -239,3 +252,74 @@ def test_a_cached_image_is_served_with_the_gateway_stopped_and_an_uncached_one_i
             assert missing.status == 502 and missing.error_code == "bad_gateway"
         finally:
             nginx.stop()
+
+
+# Where nginx's cache file puts the image: after its own header (336 bytes), the key and
+# the origin server's answer, padded to this (render-config.sh, cache_alignment).
+PAGE = 4096
+
+
+@pytest.mark.parametrize(
+    "path, size",
+    [
+        ("/images/ShortName012.jpg", 35),
+        ("/images/" + "L" * 128 + ".avif", 5000),
+        ("/images/MidLengthNameOf-40-characters-xxxxxx.png", 300 * 1024),
+        ("/images/previews/" + "P" * 128 + ".webp.webp", 5 * 1024 * 1024),
+    ],
+)
+def test_a_cached_image_starts_on_a_page_of_its_cache_file_whatever_its_name_and_size(served, path, size):
+    # sendfile sends an image that starts on a page more cheaply (render-config.sh).
+    nginx, _, endpoint, bucket = served
+    data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    endpoint.client().put_object(Bucket=bucket, Key=PREFIX + path.removeprefix("/images/"), Body=data)
+    assert nginx.get(path).headers["X-Cache-Status"] == "MISS"
+    hit = nginx.get(path)
+    assert hit.status == 200 and hit.body == data and hit.headers["X-Cache-Status"] == "HIT"
+    stored = nginx.cache_file(path).read_bytes()
+    assert stored.index(b"\r\n\r\n") + 4 == PAGE
+    assert stored[PAGE:] == data
+
+
+def expire(cache_file: Path) -> None:
+    """Make nginx's entry out of date: valid_sec, the second field of its header."""
+    with cache_file.open("r+b") as f:
+        f.seek(8)
+        f.write((1).to_bytes(8, "little"))
+
+
+def test_an_expired_entry_is_revalidated_by_its_etag_and_a_deleted_image_then_is_a_404(served, tmp_path):
+    nginx, store, endpoint, bucket = served
+    name = put_image(store, tmp_path / "tmp")
+    path = f"/images/{name}"
+    assert nginx.get(path).status == 200
+    expire(nginx.cache_file(path))
+    again = nginx.get(path)
+    assert again.status == 200 and again.body == PICTURE and again.headers["X-Cache-Status"] == "REVALIDATED"
+    assert nginx.cache_file(path).read_bytes().index(b"\r\n\r\n") + 4 == PAGE
+    endpoint.client().delete_object(Bucket=bucket, Key=PREFIX + name)
+    assert nginx.get(path).headers["X-Cache-Status"] == "HIT"  # still within its minute
+    expire(nginx.cache_file(path))
+    gone = nginx.get(path)
+    assert gone.status == 404 and gone.error_code == "not_found"
+
+
+def test_nginx_killed_starts_again_over_the_origin_socket_it_left_behind(tmp_path, s3_endpoint):
+    bucket = s3_endpoint.new_bucket()
+    let_anyone_read(s3_endpoint, bucket, PREFIX)
+    name = put_image(store_for(s3_endpoint, bucket), tmp_path / "tmp")
+    first = NginxForBucket(tmp_path / "nginx", s3_endpoint, bucket)
+    workers = [
+        int(pid) for pid in Path(f"/proc/{first.process.pid}/task/{first.process.pid}/children").read_text().split()
+    ]
+    for pid in [first.process.pid, *workers]:  # all of it at once, as the OOM killer or a power cut would
+        os.kill(pid, signal.SIGKILL)
+    first.process.wait(10)
+    assert (first.run / "tmp" / "s3-origin.sock").exists()
+    again = NginxForBucket(tmp_path / "nginx", s3_endpoint, bucket)  # rendered again, as every start does
+    try:
+        reply = again.get(f"/images/{name}")
+        assert reply.status == 200 and reply.body == PICTURE
+    finally:
+        again.stop()
+        s3_endpoint.remove_bucket(bucket)
