@@ -130,8 +130,9 @@ s3_settings() {
     # A unix socket's path holds at most 107 bytes (sun_path).
     [ ${#S3_ORIGIN_SOCKET} -le 107 ] ||
         die "the run folder's path is too long for nginx's socket $S3_ORIGIN_SOCKET (at most 107 characters): use a shorter --run-dir"
-    # Left behind by an nginx that was killed, it would stop this one from listening.
-    rm -f "$S3_ORIGIN_SOCKET"
+    # Left behind by an nginx that was killed, it would stop this one from listening. A
+    # running nginx's own (a second `make run` on the same port) is left alone.
+    nginx_runs_from_run_dir || rm -f "$S3_ORIGIN_SOCKET"
     s3_scheme=${S3_ENDPOINT_URL%%://*}
     s3_host=${S3_ENDPOINT_URL#*://}
     s3_host=${s3_host%/}
@@ -139,7 +140,7 @@ s3_settings() {
     s3_fetch="proxy_set_header Host $s3_host;"
     [ "$s3_scheme" = http ] ||
         s3_fetch="$s3_fetch proxy_ssl_server_name on; proxy_ssl_name ${s3_host%:*}; proxy_ssl_verify on; proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;"
-    IMAGE_SOURCE="proxy_pass http://imagehost_s3_origin; include $SNIPPETS_DIR/s3-object.conf;"
+    IMAGE_SOURCE="proxy_pass http://imagehost_s3_origin; include $SNIPPETS_DIR/s3-object.conf; include $SNIPPETS_DIR/bucket-headers.conf;"
     PREVIEW_SOURCE=$IMAGE_SOURCE
     S3_ORIGIN="upstream imagehost_s3 {
     server $s3_host;
@@ -188,6 +189,7 @@ server {
         proxy_pass $s3_scheme://imagehost_s3$s3_path\$imagehost_object;
         $s3_fetch
         include $SNIPPETS_DIR/s3-fetch.conf;
+        include $SNIPPETS_DIR/bucket-headers.conf;
         add_header X-Pad \"$(repeat x $S3_PAD_FIXED)\$imagehost_pad_sixteens\$imagehost_pad_ones\";
     }
 
@@ -195,6 +197,13 @@ server {
         return 404;
     }
 }"
+}
+
+# nginx_runs_from_run_dir: whether the nginx of RUN_DIR/nginx.pid runs (--local only;
+# in the nginx image this runs before nginx starts).
+nginx_runs_from_run_dir() {
+    [ -n "$run_dir" ] && [ -f "$run_dir/nginx.pid" ] || return 1
+    grep -q '^nginx' "/proc/$(cat "$run_dir/nginx.pid")/cmdline" 2>/dev/null
 }
 
 # repeat CHARACTER COUNT: the character COUNT times.

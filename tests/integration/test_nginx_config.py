@@ -204,6 +204,8 @@ def test_in_s3_mode_images_and_previews_are_fetched_from_their_keys_in_the_bucke
     # Both image locations go through the cache to the origin server, which alone talks
     # to the bucket, for an image's key or a preview's and nothing else.
     assert config.count("proxy_pass http://imagehost_s3_origin;") == 2
+    # The bucket's headers are hidden before an answer is cached and again after.
+    assert config.count(f"include {tmp_path}/run/snippets/bucket-headers.conf;") == 3
     assert f"listen unix:{tmp_path}/run/tmp/s3-origin.sock;" in config
     origin = re.search(r'location ~ "\^/images/\(\?<imagehost_object>([^"]*)\)\$" \{\s*proxy_pass ([^;]*);', config)
     assert origin.group(2) == "http://imagehost_s3/photos/site/a/$imagehost_object"
@@ -212,6 +214,20 @@ def test_in_s3_mode_images_and_previews_are_fetched_from_their_keys_in_the_bucke
     assert re.search(r"upstream imagehost_s3 \{\s*server 127\.0\.0\.1:7480;", config)
     assert f"proxy_cache_path {tmp_path}/run/cache/images " in config and "max_size=1g " in config
     assert "alias " not in config
+
+
+def test_the_origin_server_sends_the_bucket_no_header_nor_body_of_the_clients(tmp_path):
+    # radosgw ignores what a client might add to an anonymous GET (x-amz-* options,
+    # credentials), so this is checked in the config: only the Host, Connection and the
+    # cache's If-None-Match are sent.
+    config = rendered(tmp_path, **S3_SETTINGS)
+    origin = config[config.index("server {\n    listen unix:") :]
+    origin = origin[: origin.index("\n}\n")]
+    assert f"include {tmp_path}/run/snippets/s3-fetch.conf;" in origin
+    fetch = (tmp_path / "run" / "snippets" / "s3-fetch.conf").read_text()
+    assert "proxy_pass_request_headers off;" in fetch and "proxy_pass_request_body off;" in fetch
+    sent = sorted(re.findall(r"^\s*proxy_set_header (\S+)", origin + "\n" + fetch, re.MULTILINE))
+    assert sent == ["Connection", "Host", "If-None-Match"]
 
 
 def test_an_https_endpoint_is_fetched_with_its_certificate_checked(tmp_path):

@@ -51,8 +51,12 @@ class NginxForBucket:
         }
         self.run = folder / "run"
         self.cache = self.run / "cache" / "images"
-        subprocess.run(["sh", str(RENDER), "--local", str(self.run)], env=env, check=True, capture_output=True)
+        self.env = env
+        self.render()
         self.start()
+
+    def render(self) -> None:
+        subprocess.run(["sh", str(RENDER), "--local", str(self.run)], env=self.env, check=True, capture_output=True)
 
     def start(self) -> None:
         self.process = subprocess.Popen(
@@ -76,8 +80,9 @@ class NginxForBucket:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def get(self, path: str, method: str = "GET") -> Reply:
-        return request(method, self.base_url + path, body=b"x" if method in ("PUT", "POST") else None)
+    def get(self, path: str, method: str = "GET", headers: dict | None = None) -> Reply:
+        body = b"x" if method in ("PUT", "POST") else None
+        return request(method, self.base_url + path, body=body, headers=headers)
 
     def _wait_listening(self) -> None:
         deadline = time.monotonic() + NGINX_START_SECONDS
@@ -323,3 +328,24 @@ def test_nginx_killed_starts_again_over_the_origin_socket_it_left_behind(tmp_pat
     finally:
         again.stop()
         s3_endpoint.remove_bucket(bucket)
+
+
+def test_a_byte_range_is_a_206_from_the_bucket_and_from_the_cache_as_from_a_local_file(served, tmp_path):
+    nginx, store, _, _ = served
+    name = put_image(store, tmp_path / "tmp")
+    for status in ("MISS", "HIT"):
+        part = nginx.get(f"/images/{name}", headers={"Range": "bytes=0-9"})
+        assert part.status == 206 and part.body == PICTURE[:10], status
+        assert part.headers["Content-Range"] == f"bytes 0-9/{len(PICTURE)}"
+        assert part.headers["X-Cache-Status"] == status
+    assert nginx.get(f"/images/{name}").headers["Accept-Ranges"] == "bytes"
+
+
+def test_rendering_again_while_nginx_runs_leaves_its_origin_socket_alone(served, tmp_path):
+    # As a second `make run` on the same port does before the running one refuses it.
+    nginx, store, _, _ = served
+    nginx.render()
+    assert (nginx.run / "tmp" / "s3-origin.sock").exists()
+    name = put_image(store, tmp_path / "tmp")  # never asked for: fetched through the socket
+    reply = nginx.get(f"/images/{name}")
+    assert reply.status == 200 and reply.body == PICTURE and reply.headers["X-Cache-Status"] == "MISS"
