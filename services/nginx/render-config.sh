@@ -40,7 +40,11 @@ if [ "${1:-}" = --local ]; then
     snippets_from=$here/templates/snippets
     SNIPPETS_DIR=$run_dir/snippets
     S3_CACHE_DIR=$run_dir/cache/images
+    # A unix socket's path holds at most 107 bytes (sun_path): a deep run folder's socket
+    # goes to /tmp instead, named after the folder.
     S3_ORIGIN_SOCKET=$run_dir/tmp/s3-origin.sock
+    [ ${#S3_ORIGIN_SOCKET} -le 107 ] ||
+        S3_ORIGIN_SOCKET=/tmp/imagehost-s3-origin-$(printf '%s' "$run_dir" | cksum | cut -d ' ' -f 1).sock
 else
     run_dir=
     template=/etc/nginx/imagehost/imagehost.conf.template
@@ -127,9 +131,6 @@ s3_settings() {
         die "S3_KEY_PREFIX must be empty or folders ending in / (a-z A-Z 0-9 _ . -, no . or .. folder), got '$S3_KEY_PREFIX'"
     echo "$S3_CACHE_MAX_SIZE" | grep -Eq '^[1-9][0-9]*[kKmMgG]?$' ||
         die "S3_CACHE_MAX_SIZE must be a size such as 512m or 10g, got '$S3_CACHE_MAX_SIZE'"
-    # A unix socket's path holds at most 107 bytes (sun_path).
-    [ ${#S3_ORIGIN_SOCKET} -le 107 ] ||
-        die "the run folder's path is too long for nginx's socket $S3_ORIGIN_SOCKET (at most 107 characters): use a shorter --run-dir"
     # Left behind by an nginx that was killed, it would stop this one from listening. A
     # running nginx's own (a second `make run` on the same port) is left alone.
     nginx_runs_from_run_dir || rm -f "$S3_ORIGIN_SOCKET"

@@ -6,6 +6,7 @@ put by imagehost's own S3Store."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -68,6 +69,10 @@ class NginxForBucket:
         except BaseException:
             self.stop()
             raise
+
+    def origin_socket(self) -> Path:
+        """The origin server's socket, as rendered (in /tmp when the run folder is deep)."""
+        return Path(re.search(r"listen unix:(\S+);", (self.run / "imagehost.conf").read_text()).group(1))
 
     def cache_file(self, path: str) -> Path:
         """The cache's file for `path` (its key is the path)."""
@@ -320,7 +325,7 @@ def test_nginx_killed_starts_again_over_the_origin_socket_it_left_behind(tmp_pat
     for pid in [first.process.pid, *workers]:  # all of it at once, as the OOM killer or a power cut would
         os.kill(pid, signal.SIGKILL)
     first.process.wait(10)
-    assert (first.run / "tmp" / "s3-origin.sock").exists()
+    assert first.origin_socket().exists()
     again = NginxForBucket(tmp_path / "nginx", s3_endpoint, bucket)  # rendered again, as every start does
     try:
         reply = again.get(f"/images/{name}")
@@ -345,7 +350,7 @@ def test_rendering_again_while_nginx_runs_leaves_its_origin_socket_alone(served,
     # As a second `make run` on the same port does before the running one refuses it.
     nginx, store, _, _ = served
     nginx.render()
-    assert (nginx.run / "tmp" / "s3-origin.sock").exists()
+    assert nginx.origin_socket().exists()
     name = put_image(store, tmp_path / "tmp")  # never asked for: fetched through the socket
     reply = nginx.get(f"/images/{name}")
     assert reply.status == 200 and reply.body == PICTURE and reply.headers["X-Cache-Status"] == "MISS"
