@@ -15,14 +15,14 @@ def ephemeral_ports_start() -> int:
         return 32768  # Linux's default
 
 
-def free_port_block(count: int, low: int = 20000, high: int | None = None) -> int:
+def free_port_block(count: int, low: int = 20000) -> int:
     """The first of `count` consecutive ports that are free on 127.0.0.1 right now.
 
-    Below the kernel's ephemeral range: a port picked there could be taken, between the
+    Below the kernel's ephemeral range: a port picked inside it could be taken, between the
     pick and the server's bind, as the local end of any outgoing connection (a worker's
     to PostgreSQL, nginx's to the bucket), and the server would not start (once in CI:
     nginx's "bind() ... Address already in use")."""
-    high = min(high or 40000, ephemeral_ports_start())
+    high = ephemeral_ports_start()
     for _ in range(200):
         base = random.randrange(low, high - count)
         sockets = []
